@@ -1,0 +1,32 @@
+"""webhooks-lab: learn webhooks and asynchronous APIs by running them.
+
+>>> import webhooks_lab
+>>> lab = webhooks_lab.start()
+>>> lab.receiver.url            # a real server on 127.0.0.1
+"""
+
+from __future__ import annotations
+
+from webhooks_lab.chaos import Chaos
+from webhooks_lab.clock import Clock, FakeClock
+from webhooks_lab.events import Event, EventError
+from webhooks_lab.inbox import Delivery, Inbox
+from webhooks_lab.lab import Lab, current, start, stop
+from webhooks_lab.server import PortInUseError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Chaos",
+    "Clock",
+    "Delivery",
+    "Event",
+    "EventError",
+    "FakeClock",
+    "Inbox",
+    "Lab",
+    "PortInUseError",
+    "current",
+    "start",
+    "stop",
+]

@@ -1,0 +1,147 @@
+"""The ``webhooks-lab`` command: open the course, run a receiver, send a test event."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from webhooks_lab import signing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command in (None, "lab"):
+        return _lab(args)
+    if args.command == "serve":
+        return _serve(args)
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="webhooks-lab",
+        description="Learn webhooks by running them: open the course, run a receiver, send events.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    lab = sub.add_parser("lab", help="open the course in JupyterLab on the first lesson (default)")
+    lab.add_argument(
+        "--dir",
+        type=Path,
+        help="working folder for the course "
+        "(default: the clone's notebooks, or ~/webhooks-lab-course)",
+    )
+    lab.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="prepare the course and print the command, but do not start JupyterLab",
+    )
+    lab.add_argument(
+        "jupyter_args", nargs=argparse.REMAINDER, help="extra arguments for JupyterLab"
+    )
+
+    serve = sub.add_parser("serve", help="run a local webhook receiver with an inbox page")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)"
+    )
+    serve.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        help="signing secret; repeat to accept several (rotation)",
+    )
+    serve.add_argument(
+        "--scheme",
+        choices=signing.SCHEMES,
+        default=None,
+        help="signature scheme to enforce (default: standard if a secret is given, else none)",
+    )
+    serve.add_argument(
+        "--tolerance",
+        type=int,
+        default=300,
+        help="seconds a signed timestamp may be off (default 300)",
+    )
+    serve.add_argument(
+        "--max-body", type=int, default=256 * 1024, help="largest body accepted, in bytes"
+    )
+    serve.add_argument("--quiet", action="store_true", help="do not print a line per delivery")
+    return parser
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from webhooks_lab.course import jupyter_command, prepare_course
+
+    folder = prepare_course(getattr(args, "dir", None))
+    extra = [a for a in (getattr(args, "jupyter_args", None) or []) if a != "--"]
+    command = jupyter_command(folder, extra)
+    if getattr(args, "dry_run", False):
+        print(" ".join(command))
+        return 0
+    print(f"Opening the course in {folder}")
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from webhooks_lab.app import create_app
+    from webhooks_lab.receiver import Receiver
+    from webhooks_lab.server import PortInUseError, Server
+
+    scheme = args.scheme or ("standard" if args.secret else "none")
+    if scheme != "none" and not args.secret:
+        print(f"webhooks-lab serve: --scheme {scheme} needs --secret", file=sys.stderr)
+        return 2
+    receiver = Receiver(max_body=args.max_body)
+    if scheme != "none":
+        receiver.require_all(args.secret, scheme, tolerance=args.tolerance)
+    if not args.quiet:
+        receiver.inbox.subscribe(_print_delivery)
+    server = Server(create_app(receiver), args.host, args.port)
+
+    async def run() -> None:
+        await server.start()
+        receiver.url = server.url
+        print(f"webhooks-lab receiver listening on {server.url}", flush=True)
+        print(f"  deliver:  POST {server.url}/webhooks/<name>   ({_describe(scheme)})", flush=True)
+        print(f"  inbox:    {server.url}/", flush=True)
+        print("  stop:     Ctrl+C", flush=True)
+        try:
+            while server.running:
+                await asyncio.sleep(0.2)
+        finally:
+            await server.stop()
+
+    try:
+        asyncio.run(run())
+    except PortInUseError as exc:
+        print(f"webhooks-lab serve: {exc.strerror}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _describe(scheme: str) -> str:
+    return "unsigned deliveries accepted" if scheme == "none" else f"{scheme} signatures required"
+
+
+def _print_delivery(delivery) -> None:  # type: ignore[no-untyped-def]
+    why = f"  {delivery.reason}" if delivery.reason else ""
+    print(
+        f"#{delivery.seq:<5} {delivery.method} {delivery.path}  {delivery.event_type or '-'}  "
+        f"-> {delivery.status} {delivery.outcome}{why}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

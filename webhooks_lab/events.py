@@ -1,0 +1,93 @@
+"""Events: what happened, as the payload a webhook carries.
+
+An event has an ``id`` (sent as the ``webhook-id`` header, the key receivers deduplicate on), a
+dotted ``type`` such as ``"user.created"``, a ``timestamp`` and a ``data`` object. On the wire the
+body is the Standard Webhooks payload ``{"type": ..., "timestamp": ISO 8601, "data": {...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+_TYPE_PATTERN = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+_ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def new_id(prefix: str = "msg") -> str:
+    """A unique, URL-safe, roughly time-ordered id like ``msg_2fZ9...``."""
+    millis = int(time.time() * 1000)
+    stamp = ""
+    while millis:
+        millis, digit = divmod(millis, 62)
+        stamp = _ID_ALPHABET[digit] + stamp
+    tail = "".join(secrets.choice(_ID_ALPHABET) for _ in range(14))
+    return f"{prefix}_{stamp}{tail}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EventError(ValueError):
+    """A payload that is not a valid event."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened. ``Event("user.created", {"email": "ada@example.com"})``."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_id)
+    timestamp: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.type, str) or not _TYPE_PATTERN.match(self.type):
+            raise EventError(f"event type must look like 'user.created', got {self.type!r}")
+        if not isinstance(self.data, dict):
+            raise EventError(f"event data must be a JSON object, got {type(self.data).__name__}")
+        if self.timestamp.tzinfo is None:
+            raise EventError("event timestamp must be timezone-aware")
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON-ready payload: ``{"type", "timestamp", "data"}``."""
+        return {"type": self.type, "timestamp": _iso(self.timestamp), "data": self.data}
+
+    def body(self) -> bytes:
+        """The exact bytes that go on the wire (compact JSON, UTF-8)."""
+        return json.dumps(self.payload(), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_payload(cls, payload: Any, *, id: str | None = None) -> Event:
+        """Rebuild an event from a parsed payload; :class:`EventError` says what's wrong."""
+        if not isinstance(payload, dict):
+            raise EventError("payload must be a JSON object")
+        missing = [key for key in ("type", "data") if key not in payload]
+        if missing:
+            raise EventError(f"payload is missing {', '.join(repr(k) for k in missing)}")
+        stamp = payload.get("timestamp")
+        try:
+            moment = (
+                datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+                if isinstance(stamp, str)
+                else datetime.now(timezone.utc)
+            )
+        except ValueError as exc:
+            raise EventError(f"timestamp is not ISO 8601: {stamp!r}") from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return cls(type=payload["type"], data=payload["data"], id=id or new_id(), timestamp=moment)
+
+    @classmethod
+    def from_body(cls, body: bytes | str, *, id: str | None = None) -> Event:
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise EventError(f"body is not valid JSON: {exc}") from exc
+        return cls.from_payload(payload, id=id)

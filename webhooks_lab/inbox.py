@@ -1,0 +1,213 @@
+"""The inbox: every request that tried to deliver a webhook, newest last, as the lab saw it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from webhooks_lab.events import Event, EventError
+
+
+@dataclass
+class Delivery:
+    """One request to a webhook endpoint and what the receiver answered.
+
+    ``verified`` is ``None`` when the endpoint checks no signature, ``True``/``False`` otherwise;
+    ``reason`` says why a delivery was rejected or failed, in words a learner can read.
+    """
+
+    seq: int
+    endpoint: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    received_at: float
+    status: int = 0
+    response: dict[str, Any] = field(default_factory=dict)
+    webhook_id: str | None = None
+    event_type: str | None = None
+    verified: bool | None = None
+    reason: str | None = None
+    duplicate: bool = False
+    error: str | None = None
+    duration_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def accepted(self) -> bool:
+        """Answered 2xx and handed to the handlers (not a duplicate)."""
+        return self.ok and not self.duplicate
+
+    def json(self) -> Any:
+        """The body parsed as JSON (raises ``ValueError`` if it is not JSON)."""
+        return json.loads(self.body)
+
+    @property
+    def event(self) -> Event:
+        """The body as an :class:`Event` (raises :class:`EventError` if it is not one)."""
+        return Event.from_body(self.body, id=self.webhook_id)
+
+    @property
+    def outcome(self) -> str:
+        """One word for what happened: accepted, duplicate, rejected, failed."""
+        if self.duplicate:
+            return "duplicate"
+        if self.ok:
+            return "accepted"
+        return "failed" if self.status >= 500 else "rejected"
+
+    def to_dict(self, *, include_body: bool = True) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "seq": self.seq,
+            "endpoint": self.endpoint,
+            "method": self.method,
+            "path": self.path,
+            "webhook_id": self.webhook_id,
+            "event_type": self.event_type,
+            "received_at": self.received_at,
+            "status": self.status,
+            "outcome": self.outcome,
+            "verified": self.verified,
+            "reason": self.reason,
+            "duplicate": self.duplicate,
+            "error": self.error,
+            "duration_ms": round(self.duration_ms, 3),
+            "headers": self.headers,
+            "response": self.response,
+        }
+        if include_body:
+            record["body"] = self.body.decode("utf-8", errors="replace")
+        return record
+
+    def __repr__(self) -> str:
+        what = self.event_type or "-"
+        extra = f" reason={self.reason!r}" if self.reason else ""
+        return (
+            f"<Delivery #{self.seq} {self.method} {self.endpoint} {what} "
+            f"-> {self.status} {self.outcome}{extra}>"
+        )
+
+
+Listener = Callable[[Delivery], None]
+
+
+class Inbox:
+    """A bounded, thread-safe log of deliveries.
+
+    Written on the lab loop, read from notebook cells. Indexing and iteration work on a snapshot,
+    so a cell can read it while deliveries keep arriving.
+    """
+
+    def __init__(self, maxlen: int = 50_000) -> None:
+        self._items: deque[Delivery] = deque(maxlen=maxlen)
+        self._seq = 0
+        self._changed = threading.Condition()
+        self._listeners: list[Listener] = []
+
+    def next_seq(self) -> int:
+        with self._changed:
+            self._seq += 1
+            return self._seq
+
+    def record(self, delivery: Delivery) -> None:
+        with self._changed:
+            self._items.append(delivery)
+            self._changed.notify_all()
+        for listener in list(self._listeners):
+            with contextlib.suppress(Exception):  # a broken view must never break the receiver
+                listener(delivery)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(delivery)`` on the lab loop for each new one; returns unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def snapshot(self) -> list[Delivery]:
+        with self._changed:
+            return list(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Delivery]:
+        return iter(self.snapshot())
+
+    def __getitem__(self, index: int) -> Delivery:
+        return self.snapshot()[index]
+
+    @property
+    def last(self) -> Delivery | None:
+        items = self.snapshot()
+        return items[-1] if items else None
+
+    def for_endpoint(self, name: str) -> list[Delivery]:
+        return [d for d in self.snapshot() if d.endpoint == name]
+
+    def counts(self) -> dict[str, int]:
+        """How many deliveries ended each way: accepted, duplicate, rejected, failed."""
+        tally = {"accepted": 0, "duplicate": 0, "rejected": 0, "failed": 0}
+        for delivery in self.snapshot():
+            tally[delivery.outcome] += 1
+        return tally
+
+    def clear(self) -> None:
+        with self._changed:
+            self._items.clear()
+
+    def wait_for(
+        self, count: int = 1, timeout: float = 10.0, *, endpoint: str | None = None
+    ) -> list[Delivery]:
+        """Block until ``count`` deliveries (to ``endpoint``, if given) are in the inbox."""
+
+        def matching() -> list[Delivery]:
+            items = list(self._items)
+            return items if endpoint is None else [d for d in items if d.endpoint == endpoint]
+
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(found := matching()) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"waited {timeout:g} s for {count} deliveries, {len(found)} arrived"
+                    )
+                self._changed.wait(remaining)
+            return found
+
+    def __repr__(self) -> str:
+        items = self.snapshot()
+        if not items:
+            return "Inbox: empty"
+        lines = [f"Inbox: {len(items)} deliveries"]
+        for d in items[-10:]:
+            why = f"  ({d.reason})" if d.reason else ""
+            lines.append(
+                f"  #{d.seq:<4} {d.method:<5} {d.endpoint:<14} {d.event_type or '-':<22} "
+                f"{d.status}  {d.outcome}{why}"
+            )
+        if len(items) > 10:
+            lines.insert(1, f"  ... {len(items) - 10} earlier")
+        return "\n".join(lines)
+
+
+def event_type_of(body: bytes) -> str | None:
+    """The ``type`` field of a JSON body, if it has one; never raises."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+__all__ = ["Delivery", "Inbox", "EventError", "event_type_of"]

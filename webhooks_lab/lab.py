@@ -1,0 +1,126 @@
+"""The lab: one loop thread, one server, and the parts that live on them, started once per kernel.
+
+``start()`` is what a lesson's first cell calls. Calling it again (re-running the cell, or another
+lesson in the same kernel) returns the lab that is already running, so there is only ever one
+server, one loop thread and one listening socket.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from typing import Any
+
+from webhooks_lab.app import create_app
+from webhooks_lab.clock import Clock
+from webhooks_lab.loop import LabLoop
+from webhooks_lab.receiver import DEFAULT_MAX_BODY, Receiver
+from webhooks_lab.server import Server
+
+
+class Lab:
+    """A running lab: ``lab.receiver``, ``lab.clock``, and ``lab.stop()``."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        speed: float = 1.0,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "speed": speed,
+            "max_body": max_body,
+        }
+        self.clock = Clock(speed)
+        self.receiver = Receiver(clock=self.clock, max_body=max_body)
+        self.app = create_app(self.receiver)
+        self.loop = LabLoop()
+        self.server = Server(self.app, host, port)
+        try:
+            self.loop.run(self.server.start(), timeout=10)
+        except BaseException:
+            self.loop.stop()
+            raise
+        self.receiver.url = self.server.url
+        self._stopped = False
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped and self.loop.running and self.server.running
+
+    def stop(self) -> None:
+        """Stop the server and the loop thread, and free the port. Safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            if self.loop.running:
+                self.loop.run(self.server.stop(), timeout=10)
+        finally:
+            self.loop.stop()
+            _forget(self)
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        speed = f", clock x{self.clock.speed:g}" if self.clock.speed != 1 else ""
+        return f"<Lab {state} at {self.url}{speed}; inbox: {len(self.receiver.inbox)} deliveries>"
+
+
+_lock = threading.Lock()
+_current: Lab | None = None
+
+
+def start(**options: Any) -> Lab:
+    """Start the lab, or return the one already running.
+
+    Options: ``host`` (default ``"127.0.0.1"``), ``port`` (default 0: a free one), ``speed`` (the
+    lab clock's speed-up, default 1), ``max_body`` (bytes a delivery may have, default 256 KiB).
+    If the running lab was started with different options, it is stopped and replaced.
+    """
+    global _current
+    with _lock:
+        lab = _current
+        if lab is not None and lab.running:
+            wanted = {**lab.options, **options}
+            if wanted == lab.options:
+                return lab
+            lab.stop()
+        elif lab is not None:
+            lab.stop()
+        _current = Lab(**options)
+        return _current
+
+
+def current() -> Lab | None:
+    """The running lab, if any."""
+    return _current if _current is not None and _current.running else None
+
+
+def stop() -> None:
+    """Stop the running lab, if any."""
+    lab = _current
+    if lab is not None:
+        lab.stop()
+
+
+def _forget(lab: Lab) -> None:
+    global _current
+    if _current is lab:
+        _current = None
+
+
+atexit.register(stop)
