@@ -1,0 +1,645 @@
+"""Signing: how a receiver knows a webhook really came from its sender.
+
+A webhook endpoint is a public URL. Anybody who learns it can POST to it, so a receiver must be
+able to tell a real delivery from a forged one. Senders solve this with a *shared secret* and an
+HMAC (a keyed hash):
+
+1. Sender and receiver share a secret, e.g. ``whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw``.
+2. For each delivery the sender computes ``HMAC-SHA256(key, signed_content)`` and sends it in a
+   header. Without the key nobody can compute it; change one byte of the content and it changes
+   completely.
+3. The receiver computes the same HMAC over what it received and compares. Equal means: this was
+   signed by someone holding the secret, and nothing was changed on the way.
+
+Three details make the difference between a signature check that protects and one that doesn't:
+
+* **Sign the raw bytes.** The signature covers the body exactly as it travelled. Never parse the
+  JSON and re-serialize it before checking: spacing or key order may change and the check fails
+  (or worse, you end up checking something other than what you act on).
+* **Sign a timestamp, and refuse old ones.** A signature alone does not stop an attacker from
+  recording a genuine delivery and sending it again later (a *replay*). Putting the time into the
+  signed content, and rejecting messages more than a few minutes old (the *tolerance*), does.
+* **Compare in constant time.** ``a == b`` stops at the first differing character, so how long
+  it takes leaks how much of a guess was right. ``hmac.compare_digest`` always takes the same
+  time.
+
+Secrets must be replaceable without downtime (*rotation*): for a while the sender signs with both
+the old and the new secret, and a receiver accepts a message if any signature matches any secret
+it knows.
+
+This module implements three real-world schemes, so you can see that they are the same idea:
+
+=================  ======================================  =====================================
+scheme             header(s)                               signed content; key
+=================  ======================================  =====================================
+Standard Webhooks  ``webhook-id``, ``webhook-timestamp``,  ``"{id}.{timestamp}.{body}"``; the
+(``"standard"``)   ``webhook-signature: v1,<base64>``      base64-decoded secret after ``whsec_``
+GitHub             ``X-Hub-Signature-256: sha256=<hex>``   ``body`` only (no timestamp, so no
+(``"github"``)                                             replay protection); the secret's text
+Stripe             ``Stripe-Signature: t=<ts>,v1=<hex>``   ``"{t}.{body}"``; the secret's text,
+(``"stripe"``)                                             ``whsec_`` included
+=================  ======================================  =====================================
+
+Every check raises a :class:`SignatureError` subclass whose message says what went wrong in
+plain words, and whose ``code`` is a short machine word (``"stale_timestamp"``, ...)::
+
+    >>> secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    >>> body = b'{"test": 2432232314}'
+    >>> headers = sign_headers(secret, body, msg_id="msg_1", timestamp=1614265330)
+    >>> verify(secret, headers, body, now=1614265330)        # no exception: genuine
+    >>> try:
+    ...     verify(secret, headers, b'{"test": 1}', now=1614265330)    # one byte changed
+    ... except SignatureError as exc:
+    ...     print(exc.code)
+    ...     print(exc)
+    no_matching_signature
+    no signature matched: the body, id or timestamp was changed, or the secret is wrong
+
+This module knows nothing of HTTP servers: headers are any mapping (or a list of name/value
+pairs, as ASGI servers hand them over) and the body is bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from secrets import token_bytes, token_urlsafe
+
+__all__ = [
+    "SCHEMES",
+    "DEFAULT_TOLERANCE",
+    "SignatureError",
+    "MissingHeader",
+    "MalformedHeader",
+    "StaleTimestamp",
+    "FutureTimestamp",
+    "NoMatchingSignature",
+    "generate_secret",
+    "sign",
+    "sign_headers",
+    "verify",
+    "github_sign",
+    "github_verify",
+    "stripe_sign",
+    "stripe_headers",
+    "stripe_verify",
+    "headers_for",
+    "verify_scheme",
+]
+
+SCHEMES: tuple[str, ...] = ("standard", "github", "stripe", "none")
+"""The signature schemes a receiver can enforce and a sender can use."""
+
+DEFAULT_TOLERANCE = 300
+"""How far (in seconds) a message's timestamp may be from now: five minutes, as everyone uses."""
+
+SECRET_PREFIX = "whsec_"
+
+Headers = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
+"""Request headers: a mapping (``dict``, Starlette's ``Headers``...) or ``(name, value)`` pairs."""
+
+Secrets = str | Iterable[str]
+"""One secret, or several during a rotation (a message passes if any of them signed it)."""
+
+_STANDARD_NAMES = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_SVIX_NAMES = ("svix-id", "svix-timestamp", "svix-signature")
+_NO_MATCH = "no signature matched: the body, id or timestamp was changed, or the secret is wrong"
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+class SignatureError(ValueError):
+    """A delivery failed verification. ``str(exc)`` says why; ``exc.code`` is a short word.
+
+    ``exc.header`` names the header concerned, when there is one.
+    """
+
+    code: str = "signature_error"
+
+    def __init__(self, message: str, header: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.header = header
+
+    def __reduce__(self) -> tuple[type[SignatureError], tuple[str, str | None]]:
+        return (type(self), (self.message, self.header))  # so it survives pickling
+
+    def as_dict(self) -> dict[str, str]:
+        """The error as a JSON-ready ``{"error": code, "message": ...}``."""
+        return {"error": self.code, "message": self.message}
+
+
+class MissingHeader(SignatureError):
+    """A header the scheme needs was not sent (or was empty)."""
+
+    code = "missing_header"
+
+
+class MalformedHeader(SignatureError):
+    """A header was sent but does not have the scheme's format."""
+
+    code = "malformed_header"
+
+
+class StaleTimestamp(SignatureError):
+    """The signed timestamp is older than the tolerance allows: possibly a replay."""
+
+    code = "stale_timestamp"
+
+
+class FutureTimestamp(SignatureError):
+    """The signed timestamp is further in the future than the tolerance allows."""
+
+    code = "future_timestamp"
+
+
+class NoMatchingSignature(SignatureError):
+    """No signature in the headers matches what any of our secrets computes."""
+
+    code = "no_matching_signature"
+
+
+# -- secrets and keys ------------------------------------------------------------------------------
+
+
+def generate_secret(nbytes: int = 32) -> str:
+    """A new random Standard Webhooks secret: ``"whsec_"`` + base64 of ``nbytes`` random bytes.
+
+    The Standard Webhooks spec asks for 24 to 64 bytes of randomness.
+    """
+    if not isinstance(nbytes, int) or not 24 <= nbytes <= 64:
+        raise ValueError(f"nbytes must be an integer from 24 to 64, got {nbytes!r}")
+    return SECRET_PREFIX + base64.b64encode(token_bytes(nbytes)).decode("ascii")
+
+
+@lru_cache(maxsize=128)
+def _standard_key(secret: str) -> bytes:
+    """The HMAC key for a Standard Webhooks secret: the base64 after ``whsec_``, decoded.
+
+    Cached, because a receiver checks every delivery with the same few secrets.
+    Padding (``=``) is optional, as in the reference libraries.
+    """
+    if not isinstance(secret, str):
+        raise TypeError(f"a secret is a str like 'whsec_...', got {type(secret).__name__}")
+    encoded = secret[len(SECRET_PREFIX) :] if secret.startswith(SECRET_PREFIX) else secret
+    encoded = encoded.rstrip("=")
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except ValueError:
+        raise ValueError(
+            "the secret is not valid base64: a Standard Webhooks secret looks like "
+            "'whsec_' followed by base64 (A-Z, a-z, 0-9, + and /); make one with generate_secret()"
+        ) from None
+    if not key:
+        raise ValueError("the secret is empty; make one with generate_secret()")
+    return key
+
+
+@lru_cache(maxsize=128)
+def _standard_mac(secret: str) -> hmac.HMAC:
+    """An HMAC-SHA256 object already keyed with a Standard Webhooks secret, nothing hashed yet.
+
+    Signing a message starts from a ``.copy()`` of it, which skips setting up the key every
+    time (``hmac`` documents ``copy()`` for exactly this: many messages, one key).
+    """
+    return hmac.new(_standard_key(secret), digestmod=hashlib.sha256)
+
+
+@lru_cache(maxsize=128)
+def _text_mac(secret: str) -> hmac.HMAC:
+    """Like :func:`_standard_mac` for GitHub and Stripe, whose key is the secret's UTF-8 text."""
+    if not isinstance(secret, str):
+        raise TypeError(f"a secret is a str, got {type(secret).__name__}")
+    return hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
+
+
+def _hmac_sha256(keyed: hmac.HMAC, *parts: bytes) -> bytes:
+    """HMAC-SHA256 of the parts, one after the other, starting from a keyed HMAC object."""
+    mac = keyed.copy()
+    for part in parts:
+        mac.update(part)
+    return mac.digest()
+
+
+def _secret_list(secret_or_secrets: Secrets | None) -> tuple[str, ...]:
+    if isinstance(secret_or_secrets, str):
+        return (secret_or_secrets,)
+    found = tuple(secret_or_secrets) if secret_or_secrets is not None else ()
+    if not found:
+        raise ValueError("no secret given: pass a secret, or a list of secrets during a rotation")
+    return found
+
+
+def _as_bytes(body: bytes | str) -> bytes:
+    """The body as bytes. Text is encoded as UTF-8; anything else is a mistake worth explaining."""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return body  # type: ignore[return-value]  # bytearray/memoryview work wherever we use it
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    raise TypeError(
+        f"the body must be the raw bytes of the request (or str), not {type(body).__name__}: "
+        "sign and verify exactly the bytes that travel, never a re-serialized object"
+    )
+
+
+def _check_int(timestamp: int) -> int:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise TypeError(
+            f"timestamp must be whole Unix seconds (an int), got {type(timestamp).__name__}; "
+            "use int(time.time())"
+        )
+    return timestamp
+
+
+# -- reading headers -------------------------------------------------------------------------------
+
+
+def _preview(value: object, limit: int = 40) -> str:
+    """A short repr for error messages, so a hostile header cannot flood a log."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _text(name: str, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")  # what HTTP header bytes mean
+    raise MalformedHeader(
+        f"header {name!r} should be text, got {type(value).__name__} {_preview(value)}", name
+    )
+
+
+def _scan(headers: Headers, wanted: Iterable[str]) -> dict[str, str]:
+    """One pass over all headers; the first value of each wanted (lower-case) name."""
+    wanted = frozenset(wanted)
+    found: dict[str, object] = {}
+    pairs = headers.items() if hasattr(headers, "items") else headers
+    for name, value in pairs:  # type: ignore[misc]
+        if isinstance(name, (bytes, bytearray)):
+            name = bytes(name).decode("latin-1")
+        elif not isinstance(name, str):
+            continue
+        lower = name.lower()
+        if lower in wanted and lower not in found:
+            found[lower] = value
+    return {name: _text(name, value) for name, value in found.items()}
+
+
+def _missing(names: Sequence[str]) -> MissingHeader:
+    if len(names) == 1:
+        return MissingHeader(f"missing header {names[0]!r}", names[0])
+    listed = ", ".join(repr(name) for name in names)
+    return MissingHeader(f"missing headers {listed}", names[0])
+
+
+def _standard_headers(headers: Headers) -> tuple[str, str, str, tuple[str, str, str]]:
+    """``(id, timestamp, signature, header names used)`` from Standard Webhooks headers.
+
+    Falls back to Svix's ``svix-*`` names when the ``webhook-*`` set is incomplete, as Svix's own
+    libraries do.
+    """
+    get = getattr(headers, "get", None)
+    if get is not None:
+        # Fast path: a dict with lower-case names, or a case-insensitive mapping.
+        msg_id = get("webhook-id")
+        timestamp = get("webhook-timestamp")
+        signature = get("webhook-signature")
+        all_text = type(msg_id) is str and type(timestamp) is str and type(signature) is str
+        if all_text and msg_id and timestamp and signature:
+            return msg_id, timestamp, signature, _STANDARD_NAMES
+    found = _scan(headers, _STANDARD_NAMES + _SVIX_NAMES)
+    for names in (_STANDARD_NAMES, _SVIX_NAMES):
+        values = [found.get(name) for name in names]
+        if all(values):
+            return values[0], values[1], values[2], names  # type: ignore[return-value]
+    raise _missing([name for name in _STANDARD_NAMES if not found.get(name)])
+
+
+def _one_header(headers: Headers, name: str, display: str) -> str:
+    """The value of one header, whatever the case of its name; MissingHeader if absent/empty."""
+    get = getattr(headers, "get", None)
+    value = get(name) if get is not None else None
+    if type(value) is not str:
+        value = _scan(headers, (name,)).get(name)
+    if not value:
+        raise MissingHeader(f"missing header {display!r}", display)
+    return value
+
+
+# -- timestamps ------------------------------------------------------------------------------------
+
+
+def _parse_timestamp(value: str, header: str, label: str | None = None) -> int:
+    """Whole Unix seconds, written as plain digits (no sign, no decimals, no spaces)."""
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+        raise MalformedHeader(
+            f"{label or header} {_preview(value)} is not a Unix time in whole seconds "
+            "(digits only)",
+            header,
+        )
+    return int(value)
+
+
+def _check_window(timestamp: int, header: str, tolerance: int, now: float | None) -> None:
+    """Refuse a timestamp more than ``tolerance`` seconds before or after ``now``."""
+    if tolerance < 0:
+        raise ValueError(f"tolerance is a number of seconds >= 0, got {tolerance!r}")
+    if now is None:
+        now = time.time()
+    age = now - timestamp
+    if age > tolerance:
+        raise StaleTimestamp(
+            f"timestamp {timestamp} is {age:.0f} s old; the tolerance is {tolerance} s "
+            "(a replayed message?)",
+            header,
+        )
+    if -age > tolerance:
+        hint = (
+            "it looks like milliseconds; the timestamp is in seconds"
+            if timestamp > 100 * now
+            else "is the sender's or our clock wrong?"
+        )
+        raise FutureTimestamp(
+            f"timestamp {timestamp} is {-age:.0f} s in the future; the tolerance is "
+            f"{tolerance} s ({hint})",
+            header,
+        )
+
+
+def _listed(versions: Iterable[str]) -> str:
+    """``'v1a', 'v2'`` for an error message: which signature versions a header carried."""
+    return ", ".join(_preview(v, 12) for v in sorted(set(versions))) or "none"
+
+
+# -- Standard Webhooks -----------------------------------------------------------------------------
+
+
+def _standard_digest(secret: str, signed_prefix: bytes, body: bytes) -> str:
+    """base64(HMAC-SHA256(key, "{id}.{timestamp}." + body)), the part after ``v1,``."""
+    digest = _hmac_sha256(_standard_mac(secret), signed_prefix, body)
+    return base64.b64encode(digest).decode("ascii")
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes | str) -> str:
+    """The Standard Webhooks signature ``"v1,<base64>"`` of one message.
+
+    The signed content is ``f"{msg_id}.{timestamp}."`` followed by the raw body bytes, and the
+    key is the base64-decoded part of the secret after ``whsec_``.
+    """
+    prefix = f"{msg_id}.{_check_int(timestamp)}.".encode()
+    return "v1," + _standard_digest(secret, prefix, _as_bytes(body))
+
+
+def sign_headers(
+    secret: str,
+    body: bytes | str,
+    *,
+    msg_id: str | None = None,
+    timestamp: int | None = None,
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for sending ``body``.
+
+    ``msg_id`` defaults to a fresh ``msg_...`` id, ``timestamp`` to now.
+    """
+    if msg_id is None:
+        msg_id = "msg_" + token_urlsafe(18)
+    if timestamp is None:
+        timestamp = int(time.time())
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(_check_int(timestamp)),
+        "webhook-signature": sign(secret, msg_id, timestamp, body),
+    }
+
+
+def _v1_signatures(value: str, header: str) -> list[str]:
+    """The ``<base64>`` parts of the ``v1,<base64>`` entries; other versions are skipped."""
+    signatures: list[str] = []
+    well_formed = False
+    for entry in value.split():
+        version, comma, signature = entry.partition(",")
+        if comma and version and signature:
+            well_formed = True
+            if version == "v1":
+                signatures.append(signature)
+    if not well_formed:
+        raise MalformedHeader(
+            f"{header} should hold space-separated 'v1,<base64>' entries, got {_preview(value)}",
+            header,
+        )
+    return signatures
+
+
+def verify(
+    secret_or_secrets: Secrets,
+    headers: Headers,
+    body: bytes | str,
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> None:
+    """Check a Standard Webhooks delivery; return ``None`` if genuine, else raise why not.
+
+    ``headers`` may use any case for names and may carry several signatures (during a key
+    rotation); ``secret_or_secrets`` may be one secret or several. The message passes when any
+    ``v1`` signature matches any secret. Checks, in order: the headers are there and well formed
+    (:class:`MissingHeader`, :class:`MalformedHeader`); the timestamp is within ``tolerance``
+    seconds of ``now`` (:class:`StaleTimestamp`, :class:`FutureTimestamp`); a signature matches
+    (:class:`NoMatchingSignature`).
+    """
+    msg_id, timestamp, signature, names = _standard_headers(headers)
+    seconds = _parse_timestamp(timestamp, names[1])
+    candidates = _v1_signatures(signature, names[2])
+    _check_window(seconds, names[1], tolerance, now)
+    if not candidates:
+        versions = _listed(entry.partition(",")[0] for entry in signature.split())
+        raise NoMatchingSignature(
+            f"no v1 signature in {names[2]} (found versions: {versions}); this receiver checks v1",
+            names[2],
+        )
+    try:
+        prefix = f"{msg_id}.{timestamp}.".encode()
+    except UnicodeEncodeError:
+        raise MalformedHeader(
+            f"{names[0]} {_preview(msg_id)} cannot be encoded", names[0]
+        ) from None
+    data = _as_bytes(body)
+    for secret in _secret_list(secret_or_secrets):
+        expected = _standard_digest(secret, prefix, data)
+        for candidate in candidates:
+            # compare_digest takes str only if ASCII; base64 always is, so others can't match.
+            if candidate.isascii() and hmac.compare_digest(expected, candidate):
+                return
+    raise NoMatchingSignature(_NO_MATCH, names[2])
+
+
+# -- GitHub ----------------------------------------------------------------------------------------
+
+
+def github_sign(secret: str, body: bytes | str) -> str:
+    """GitHub's ``X-Hub-Signature-256`` value: ``"sha256=" + hex(HMAC-SHA256(secret, body))``.
+
+    The key is the secret text itself (UTF-8), and only the body is signed: GitHub signs no
+    timestamp, so this scheme cannot tell a replay from a new delivery.
+    """
+    return "sha256=" + _hmac_sha256(_text_mac(secret), _as_bytes(body)).hex()
+
+
+def github_verify(secret_or_secrets: Secrets, headers: Headers, body: bytes | str) -> None:
+    """Check a GitHub delivery's ``X-Hub-Signature-256``; return ``None`` or raise why not."""
+    header = "X-Hub-Signature-256"
+    value = _one_header(headers, "x-hub-signature-256", header)
+    algorithm, equals, hex_digest = value.partition("=")
+    if algorithm != "sha256" or len(hex_digest) != 64 or not _HEX_DIGITS.issuperset(hex_digest):
+        raise MalformedHeader(
+            f"{header} should look like 'sha256=<64 hex digits>', got {_preview(value)}", header
+        )
+    hex_digest = hex_digest.lower()
+    data = _as_bytes(body)
+    for secret in _secret_list(secret_or_secrets):
+        expected = _hmac_sha256(_text_mac(secret), data).hex()
+        if hmac.compare_digest(expected, hex_digest):
+            return
+    raise NoMatchingSignature(
+        "no signature matched: the body was changed, or the secret is wrong", header
+    )
+
+
+# -- Stripe ----------------------------------------------------------------------------------------
+
+
+def stripe_sign(secret: str, body: bytes | str, timestamp: int) -> str:
+    """Stripe's ``Stripe-Signature`` value: ``"t=<timestamp>,v1=<hex>"``.
+
+    The signed content is ``f"{timestamp}."`` followed by the body, and the key is the secret
+    text as it is, ``whsec_`` included (unlike Standard Webhooks, nothing is base64-decoded).
+    """
+    timestamp = _check_int(timestamp)
+    digest = _hmac_sha256(_text_mac(secret), f"{timestamp}.".encode(), _as_bytes(body))
+    return f"t={timestamp},v1={digest.hex()}"
+
+
+def stripe_headers(secret: str, body: bytes | str, timestamp: int | None = None) -> dict[str, str]:
+    """``{"Stripe-Signature": ...}`` for sending ``body``; ``timestamp`` defaults to now."""
+    if timestamp is None:
+        timestamp = int(time.time())
+    return {"Stripe-Signature": stripe_sign(secret, body, timestamp)}
+
+
+def stripe_verify(
+    secret_or_secrets: Secrets,
+    headers: Headers,
+    body: bytes | str,
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> None:
+    """Check a Stripe delivery's ``Stripe-Signature``; return ``None`` or raise why not.
+
+    The header may carry several ``v1=`` signatures; other schemes (``v0=``) are ignored. The
+    timestamp must be within ``tolerance`` seconds of ``now`` either way.
+    """
+    header = "Stripe-Signature"
+    value = _one_header(headers, "stripe-signature", header)
+    timestamp: str | None = None
+    candidates: list[str] = []
+    for item in value.split(","):
+        key, equals, part = item.strip().partition("=")
+        if not equals:
+            continue
+        if key == "t":
+            if timestamp is None:
+                timestamp = part
+        elif key == "v1":
+            candidates.append(part.lower())
+    if timestamp is None:
+        raise MalformedHeader(
+            f"{header} should look like 't=<timestamp>,v1=<hex>', got {_preview(value)}", header
+        )
+    seconds = _parse_timestamp(timestamp, header, f"the t= part of {header}")
+    _check_window(seconds, header, tolerance, now)
+    if not candidates:
+        keys = (item.strip().partition("=")[0] for item in value.split(","))
+        versions = _listed(key for key in keys if key != "t")
+        raise NoMatchingSignature(
+            f"no v1= signature in {header} (found: {versions}); this receiver checks v1", header
+        )
+    prefix = f"{timestamp}.".encode()
+    data = _as_bytes(body)
+    for secret in _secret_list(secret_or_secrets):
+        expected = _hmac_sha256(_text_mac(secret), prefix, data).hex()
+        for candidate in candidates:
+            if candidate.isascii() and hmac.compare_digest(expected, candidate):
+                return
+    raise NoMatchingSignature(
+        "no signature matched: the body or timestamp was changed, or the secret is wrong", header
+    )
+
+
+# -- choosing a scheme by name ---------------------------------------------------------------------
+
+
+def _unknown_scheme(scheme: object) -> ValueError:
+    return ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+
+
+def headers_for(
+    scheme: str,
+    secret: str | None,
+    body: bytes,
+    *,
+    msg_id: str,
+    timestamp: int,
+) -> dict[str, str]:
+    """The headers a sender adds for ``scheme`` (one of :data:`SCHEMES`).
+
+    Every scheme also carries ``webhook-id`` and ``webhook-timestamp``, so a receiver can
+    deduplicate on ``webhook-id`` whichever scheme signed the message. GitHub's
+    ``X-GitHub-Delivery`` carries the id too.
+    """
+    if scheme not in SCHEMES:
+        raise _unknown_scheme(scheme)
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(_check_int(timestamp))}
+    if scheme == "none":
+        return headers
+    if not secret:
+        raise ValueError(f"scheme {scheme!r} needs a secret")
+    if scheme == "standard":
+        headers["webhook-signature"] = sign(secret, msg_id, timestamp, body)
+    elif scheme == "github":
+        headers["X-Hub-Signature-256"] = github_sign(secret, body)
+        headers["X-GitHub-Delivery"] = msg_id
+    else:
+        headers["Stripe-Signature"] = stripe_sign(secret, body, timestamp)
+    return headers
+
+
+def verify_scheme(
+    scheme: str,
+    secrets: str | Sequence[str],
+    headers: Headers,
+    body: bytes,
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> None:
+    """Check a delivery with the named scheme (one of :data:`SCHEMES`).
+
+    ``"none"`` checks nothing. Raises what :func:`verify`, :func:`github_verify` or
+    :func:`stripe_verify` raise.
+    """
+    if scheme == "standard":
+        verify(secrets, headers, body, tolerance=tolerance, now=now)
+    elif scheme == "github":
+        github_verify(secrets, headers, body)
+    elif scheme == "stripe":
+        stripe_verify(secrets, headers, body, tolerance=tolerance, now=now)
+    elif scheme != "none":
+        raise _unknown_scheme(scheme)
