@@ -184,11 +184,15 @@ class Inbox:
                 self._changed.wait(remaining)
             return found
 
+    def size_text(self) -> str:
+        count = len(self._items)
+        return f"{count} deliver{'y' if count == 1 else 'ies'}"
+
     def __repr__(self) -> str:
         items = self.snapshot()
         if not items:
             return "Inbox: empty"
-        lines = [f"Inbox: {len(items)} deliveries"]
+        lines = [f"Inbox: {self.size_text()}"]
         for d in items[-10:]:
             why = f"  ({d.reason})" if d.reason else ""
             lines.append(

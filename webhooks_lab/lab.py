@@ -77,7 +77,7 @@ class Lab:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         speed = f", clock x{self.clock.speed:g}" if self.clock.speed != 1 else ""
-        return f"<Lab {state} at {self.url}{speed}; inbox: {len(self.receiver.inbox)} deliveries>"
+        return f"<Lab {state} at {self.url}{speed}; inbox: {self.receiver.inbox.size_text()}>"
 
 
 _lock = threading.Lock()

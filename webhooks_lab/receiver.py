@@ -373,9 +373,17 @@ def _listing(receiver: Receiver, name: str, query_string: bytes) -> dict[str, An
     }
 
 
+# An oversized body is never kept. Up to this many bytes of it are read and thrown away so the
+# client can read our 413 cleanly (closing on unread data makes the kernel reset the connection);
+# beyond that we answer at once and close.
+DRAIN_LIMIT = 4 * 1024 * 1024
+
+
 async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
+        if int(declared) <= DRAIN_LIMIT:
+            await _drain(receive, DRAIN_LIMIT)
         raise BodyTooLarge(int(declared), limit)
     chunks: list[bytes] = []
     size = 0
@@ -386,11 +394,21 @@ async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> b
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
+            if message.get("more_body", False):
+                await _drain(receive, DRAIN_LIMIT - size)
             raise BodyTooLarge(None, limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    while budget > 0:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
+        budget -= len(message.get("body", b""))
 
 
 async def _send_json(

@@ -1,0 +1,106 @@
+"""The course ships inside the package and opens on lesson 0, from a clone or from a wheel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from webhooks_lab import course
+from webhooks_lab.checks import start as check
+from webhooks_lab.environment import check_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "notebooks" / "solutions"
+
+
+def test_from_a_clone_the_course_is_the_repositorys_notebooks_folder():
+    assert course.prepare_course() == ROOT / "notebooks"
+    assert (ROOT / "notebooks" / course.FIRST_LESSON).is_file()
+
+
+def test_a_working_copy_never_overwrites_a_learners_edited_notebook(tmp_path):
+    edited = tmp_path / course.FIRST_LESSON
+    edited.write_text("my notes")
+    copied = course.prepare_course(tmp_path)
+    assert copied == tmp_path
+    assert edited.read_text() == "my notes"
+    assert (tmp_path / "sanitize.cfg").is_file()
+    assert (tmp_path / "solutions").is_dir()
+
+
+def test_webhooks_lab_lab_opens_jupyterlab_on_the_first_lesson(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "webhooks_lab.cli", "lab", "--dir", str(tmp_path), "--dry-run"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "-m jupyterlab" in result.stdout
+    assert result.stdout.strip().endswith(str(tmp_path / course.FIRST_LESSON))
+    assert (tmp_path / course.FIRST_LESSON).is_file()
+
+
+def test_the_built_wheel_carries_the_course(tmp_path):
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+    )
+    import zipfile
+
+    (wheel,) = tmp_path.glob("webhooks_lab-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert f"webhooks_lab/course/notebooks/{course.FIRST_LESSON}" in names
+    assert "webhooks_lab/course/notebooks/sanitize.cfg" in names
+
+
+def test_the_environment_check_says_all_is_well_here():
+    report = check_environment()
+    assert report
+    assert "All set" in repr(report)
+
+
+def test_lesson_0_checks_accept_the_solutions_and_reject_the_empty_start(lab):
+    import httpx
+
+    namespace = {"lab": lab, "httpx": httpx}
+    assert not check.first_event(lab)
+    exec((SOLUTIONS / "00_first_event.py").read_text(), namespace)
+    assert check.first_event(lab)
+
+    orders = {"count": 0}
+    assert not check.counting_handler(lab, orders)
+    exec((SOLUTIONS / "00_counting_handler.py").read_text(), namespace)
+    assert check.counting_handler(lab, namespace["orders"])
+
+
+def test_lesson_0_check_rejects_a_handler_that_counts_every_event(lab):
+    orders = {"count": 0}
+
+    @lab.receiver.on("count")
+    def count_everything(event):
+        orders["count"] += 1
+
+    result = check.counting_handler(lab, orders)
+    assert not result
+    assert "by 2, not 1" in result.message
+
+
+def test_lesson_0_check_rejects_a_signup_without_an_email(lab):
+    import httpx
+
+    httpx.post(lab.receiver.url_for("hello"), json={"type": "user.created", "data": {"name": "x"}})
+    result = check.first_event(lab)
+    assert not result
+    assert "no email" in result.message
