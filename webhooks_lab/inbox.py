@@ -14,7 +14,7 @@ from typing import Any
 from webhooks_lab.events import Event, EventError
 
 
-@dataclass
+@dataclass(slots=True)  # one object per delivery, not two: inboxes get big
 class Delivery:
     """One request to a webhook endpoint and what the receiver answered.
 
@@ -38,6 +38,7 @@ class Delivery:
     duplicate: bool = False
     error: str | None = None
     duration_ms: float = 0.0
+    response_body: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -114,13 +115,11 @@ class Inbox:
         self._changed = threading.Condition()
         self._listeners: list[Listener] = []
 
-    def next_seq(self) -> int:
+    def record(self, delivery: Delivery) -> None:
+        """Append ``delivery``, numbering it in arrival order (``delivery.seq``)."""
         with self._changed:
             self._seq += 1
-            return self._seq
-
-    def record(self, delivery: Delivery) -> None:
-        with self._changed:
+            delivery.seq = self._seq
             self._items.append(delivery)
             self._changed.notify_all()
         for listener in list(self._listeners):

@@ -15,6 +15,7 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from starlette.routing import BaseRoute, Route
@@ -110,6 +111,7 @@ class Receiver:
         self.endpoints: dict[str, Endpoint] = {}
         self.url: str | None = None  # set by the server once it listens
         self._default: tuple[list[str], str, int] | None = None
+        self.webhook_endpoint = _WebhookApp(self)
 
     # -- configuring -----------------------------------------------------------------------------
 
@@ -147,7 +149,7 @@ class Receiver:
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/webhooks", self._list_endpoints, methods=["GET"]),
-            Route("/webhooks/{name:str}", _WebhookApp(self)),
+            Route("/webhooks/{name:str}", self.webhook_endpoint),
         ]
 
     # -- recording what could not reach an endpoint (404, 405 from the router) -----------------
@@ -164,7 +166,7 @@ class Receiver:
     ) -> None:
         self.inbox.record(
             Delivery(
-                seq=self.inbox.next_seq(),
+                seq=0,
                 endpoint=_endpoint_name(path),
                 method=method,
                 path=path,
@@ -212,7 +214,6 @@ class Receiver:
         try:
             await self._process(endpoint, delivery)
         finally:
-            delivery.seq = self.inbox.next_seq()
             delivery.duration_ms = (time.perf_counter() - started) * 1000
             self.inbox.record(delivery)
         return delivery
@@ -291,6 +292,7 @@ class Receiver:
             seen[d.webhook_id] = True
         d.status = 200
         d.response = {"ok": True, "id": d.webhook_id, "endpoint": endpoint.name}
+        d.response_body = _ok_body(d.webhook_id, endpoint.name)
 
 
 class _WebhookApp:
@@ -331,7 +333,9 @@ class _WebhookApp:
             retry_after = delivery.response.get("retry_after")
             if retry_after is not None:
                 extra.append((b"retry-after", str(int(retry_after)).encode()))
-            await _send_json(send, delivery.status, delivery.response, extra)
+            await _send_json(
+                send, delivery.status, delivery.response, extra, delivery.response_body
+            )
         elif method in ("GET", "HEAD"):
             await _send_json(send, 200, _listing(receiver, name, scope.get("query_string", b"")))
         else:
@@ -416,10 +420,11 @@ async def _send_json(
     status: int,
     answer: dict[str, Any],
     extra: list[tuple[bytes, bytes]] | None = None,
+    encoded: bytes | None = None,
     *,
     close: bool = False,
 ) -> None:
-    body = json.dumps(answer, separators=(",", ":")).encode()
+    body = encoded or json.dumps(answer, separators=(",", ":")).encode()
     headers = [*_JSON, (b"content-length", str(len(body)).encode())]
     if extra:
         headers.extend(extra)
@@ -427,6 +432,12 @@ async def _send_json(
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _ok_body(webhook_id: str | None, name: str) -> bytes:
+    # The answer to almost every delivery, built without json.dumps: this is the hot path.
+    quoted_id = "null" if webhook_id is None else encode_basestring_ascii(webhook_id)
+    return f'{{"ok":true,"id":{quoted_id},"endpoint":{encode_basestring_ascii(name)}}}'.encode()
 
 
 def _answer(
