@@ -1,0 +1,415 @@
+"""The Async Request-Reply HTTP API: accept work now (``202``), let the client check back later.
+
+::
+
+    POST   /jobs                {"kind", "params", "callback_url"?}  -> 202 Accepted,
+                                Location: /jobs/{id}, Retry-After: seconds
+    GET    /jobs/{id}           -> 200 {id, status, progress, ...} while queued or running,
+                                   303 See Other -> /jobs/{id}/result once it has ended
+    GET    /jobs/{id}/result    -> 200 {id, status, result, error} (409 while not ended)
+    DELETE /jobs/{id}           -> 200, the job cancelled (409 if it had already ended)
+    GET    /jobs/kinds          -> the kinds of job the server can run, with their parameters
+    GET    /jobs                -> recent jobs and counts
+
+``POST /jobs`` checks everything *before* accepting: a body that is not JSON (``415``), too big
+(``413``), malformed or the wrong shape (``400``), a callback URL the lab won't call (``400``), an
+unknown kind or bad parameters (``422``). A full queue answers ``503`` with ``Retry-After``.
+Every error is ``application/problem+json`` (RFC 9457) saying what is wrong, and is kept in
+``runner.refusals`` so a learner can look at it afterwards. An ``Idempotency-Key`` header makes a
+retried POST safe: the same key and body give back the job already started.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from webhooks_lab.jobs import (
+    SUCCEEDED,
+    CallbackRefused,
+    IdempotencyConflict,
+    InvalidParams,
+    Job,
+    JobError,
+    JobRunner,
+    QueueFull,
+    UnknownKind,
+    check_callback_url,
+    iso,
+    jsonable,
+)
+
+DEFAULT_MAX_BODY = 64 * 1024
+PROBLEM_JSON = "application/problem+json"
+MAX_DEPTH = 32
+_FIELDS = ("kind", "params", "callback_url")
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Problem(Exception):
+    """An error answer: becomes an RFC 9457 ``application/problem+json`` response."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_type(slug: str) -> str:
+    """The ``type`` URI of a problem; a URN, so no client is tempted to fetch it."""
+    return f"urn:webhooks-lab:problem:{slug}"
+
+
+class JobsAPI:
+    """The ``/jobs`` routes for one :class:`JobRunner`."""
+
+    def __init__(self, runner: JobRunner, *, max_body: int = DEFAULT_MAX_BODY) -> None:
+        self.runner = runner
+        self.max_body = max_body
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/jobs", self._guard(self.collection, "GET, HEAD, POST"), methods=_ALL_METHODS),
+            Route("/jobs/kinds", self._guard(self.kinds, "GET, HEAD"), methods=_ALL_METHODS),
+            Route(
+                "/jobs/{job_id}", self._guard(self.job, "GET, HEAD, DELETE"), methods=_ALL_METHODS
+            ),
+            Route(
+                "/jobs/{job_id}/result", self._guard(self.result, "GET, HEAD"), methods=_ALL_METHODS
+            ),
+        ]
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    async def collection(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self.create(request)
+        status = request.query_params.get("status")
+        jobs = self.runner.list(status)[-100:]
+        return JSONResponse(
+            {"jobs": [self._describe(job) for job in jobs], "counts": self.runner.counts()}
+        )
+
+    async def kinds(self, request: Request) -> Response:
+        kinds = [jsonable(kind.to_dict()) for kind in self.runner.kinds()]
+        return JSONResponse({"kinds": kinds})
+
+    async def create(self, request: Request) -> Response:
+        body = await self._read_json(request)
+        kind, params, callback_url = self._request_fields(body)
+        key = self._idempotency_key(request)
+        replay = key is not None and self.runner.by_idempotency_key(key) is not None
+        try:
+            job = self.runner.start(kind, params, callback_url=callback_url, idempotency_key=key)
+        except UnknownKind as exc:
+            raise Problem(
+                422, "unknown-kind", "Unknown job kind", str(exc), kinds=exc.known
+            ) from None
+        except InvalidParams as exc:
+            raise Problem(
+                422,
+                "invalid-params",
+                "Invalid job parameters",
+                f"the parameters for {kind!r} do not fit: {exc}",
+                errors=exc.problems,
+            ) from None
+        except IdempotencyConflict as exc:
+            raise Problem(
+                422, "idempotency-key-reused", "Idempotency-Key reused", str(exc)
+            ) from None
+        except QueueFull as exc:
+            raise Problem(
+                503,
+                "queue-full",
+                "Job queue full",
+                str(exc),
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
+        except JobError as exc:
+            raise Problem(503, "unavailable", "Not accepting jobs", str(exc)) from None
+        headers = {"Location": f"/jobs/{job.id}", "Retry-After": str(job.retry_after)}
+        if replay:
+            headers["Idempotent-Replayed"] = "true"
+        return JSONResponse(self._describe(job), status_code=202, headers=headers)
+
+    async def job(self, request: Request) -> Response:
+        job = self._find(request)
+        if request.method == "DELETE":
+            if job.done:
+                raise Problem(
+                    409,
+                    "already-finished",
+                    "Job already finished",
+                    f"{job.id} already {job.status} at {iso(job.finished_at)}; "
+                    "there is nothing left to cancel",
+                )
+            self.runner.cancel(job)
+            return JSONResponse(self._describe(job))
+        if job.done:
+            return JSONResponse(
+                self._describe(job),
+                status_code=303,
+                headers={"Location": f"/jobs/{job.id}/result"},
+            )
+        return JSONResponse(self._describe(job), headers={"Retry-After": str(job.retry_after)})
+
+    async def result(self, request: Request) -> Response:
+        job = self._find(request)
+        if not job.done:
+            raise Problem(
+                409,
+                "not-finished",
+                "Job not finished",
+                f"{job.id} is still {job.status} ({job.progress:.0f}%); "
+                f"poll /jobs/{job.id} and come back when it answers 303",
+                headers={"Retry-After": str(job.retry_after)},
+            )
+        return JSONResponse(
+            {
+                "id": job.id,
+                "kind": job.kind,
+                "status": job.status,
+                "result": jsonable(job.result) if job.status == SUCCEEDED else None,
+                "error": job.error,
+                "finished_at": iso(job.finished_at),
+                "links": _links(job),
+            }
+        )
+
+    # -- checking a request -------------------------------------------------------------------
+
+    async def _read_json(self, request: Request) -> Any:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            shown = f"{media!r}" if media else "no content type"
+            raise Problem(
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                f"POST /jobs takes a JSON body (Content-Type: application/json); got {shown}",
+                # The unread body may still be arriving: close rather than read it to discard.
+                headers={"Accept-Post": "application/json", "Connection": "close"},
+            )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            raise self._too_large(int(declared))
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                raise self._too_large(None)
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        try:
+            body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise Problem(
+                400, "invalid-json", "Body is not valid JSON", f"the body is not valid JSON: {exc}"
+            ) from None
+        if _depth(body) > MAX_DEPTH:
+            raise Problem(
+                400,
+                "too-deep",
+                "JSON nested too deeply",
+                f"the body nests more than {MAX_DEPTH} levels deep",
+            )
+        return body
+
+    def _too_large(self, size: int | None) -> Problem:
+        told = f"{size} bytes" if size is not None else "larger than that"
+        return Problem(
+            413,
+            "too-large",
+            "Body too large",
+            f"the body is {told}; POST /jobs takes at most {self.max_body} bytes",
+            headers={"Connection": "close"},
+        )
+
+    def _request_fields(self, body: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+        shape = 'send {"kind": "...", "params": {...}, "callback_url": "..." (optional)}'
+        if not isinstance(body, dict):
+            raise Problem(
+                400,
+                "invalid-request",
+                "Invalid job request",
+                f"the body must be a JSON object, got {_json_word(body)}; {shape}",
+            )
+        unknown = [name for name in body if name not in _FIELDS]
+        if unknown:
+            names = ", ".join(repr(name[:40]) for name in unknown[:5])
+            raise Problem(
+                400,
+                "invalid-request",
+                "Invalid job request",
+                f"unknown field {names}; a job request has only kind, params and callback_url",
+            )
+        kind = body.get("kind")
+        if not isinstance(kind, str) or not kind:
+            detail = (
+                "is missing" if "kind" not in body else f"must be a string, got {_json_word(kind)}"
+            )
+            raise Problem(
+                400, "invalid-request", "Invalid job request", f"'kind' {detail}; {shape}"
+            )
+        params = body.get("params")
+        if params is not None and not isinstance(params, dict):
+            raise Problem(
+                400,
+                "invalid-request",
+                "Invalid job request",
+                f"'params' must be a JSON object, got {_json_word(params)}",
+            )
+        callback_url = body.get("callback_url")
+        if callback_url is not None:
+            try:
+                check_callback_url(callback_url)
+            except CallbackRefused as exc:
+                raise Problem(400, "callback-refused", "Callback URL refused", str(exc)) from None
+        return kind, params, callback_url
+
+    def _idempotency_key(self, request: Request) -> str | None:
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            return None
+        if not 1 <= len(key) <= 255 or not key.isprintable() or not key.isascii():
+            raise Problem(
+                400,
+                "invalid-idempotency-key",
+                "Invalid Idempotency-Key",
+                "Idempotency-Key must be 1 to 255 printable ASCII characters (a UUID is ideal)",
+            )
+        return key
+
+    def _find(self, request: Request) -> Job:
+        job_id = request.path_params["job_id"]
+        job = self.runner.get(job_id)
+        if job is None:
+            raise Problem(
+                404,
+                "unknown-job",
+                "No such job",
+                f"there is no job {job_id[:60]!r} (it never existed, or finished long ago "
+                "and was forgotten)",
+            )
+        return job
+
+    # -- answering -----------------------------------------------------------------------------
+
+    def _describe(self, job: Job) -> dict[str, Any]:
+        answer = job.to_dict()
+        answer["links"] = _links(job)
+        return answer
+
+    def _guard(self, endpoint: Endpoint, allow: str) -> Endpoint:
+        """Wrap an endpoint: wrong methods get 405, any Problem becomes problem+json."""
+        allowed = {method.strip() for method in allow.split(",")}
+
+        async def guarded(request: Request) -> Response:
+            try:
+                if request.method == "OPTIONS":
+                    return Response(status_code=204, headers={"Allow": allow})
+                if request.method not in allowed:
+                    raise Problem(
+                        405,
+                        "method-not-allowed",
+                        "Method not allowed",
+                        f"{request.method} is not allowed on {request.url.path}; use {allow}",
+                        headers={"Allow": allow},
+                    )
+                return await endpoint(request)
+            except Problem as problem:
+                return self._answer_problem(request, problem)
+
+        return guarded
+
+    def _answer_problem(self, request: Request, problem: Problem) -> Response:
+        body = {
+            "type": problem_type(problem.slug),
+            "title": problem.title,
+            "status": problem.status,
+            "detail": problem.detail,
+            "instance": request.url.path,
+            **problem.extra,
+        }
+        self.runner.refusals.append(
+            {
+                "at": self.runner.clock.time(),
+                "method": request.method,
+                "path": request.url.path,
+                "status": problem.status,
+                "title": problem.title,
+                "detail": problem.detail,
+            }
+        )
+        return JSONResponse(
+            body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON
+        )
+
+
+def routes(runner: JobRunner, *, max_body: int = DEFAULT_MAX_BODY) -> list[BaseRoute]:
+    """The ``/jobs`` routes for ``runner``, ready for ``create_app(..., extra_routes=...)``."""
+    return JobsAPI(runner, max_body=max_body).routes()
+
+
+def _links(job: Job) -> dict[str, str]:
+    return {"self": f"/jobs/{job.id}", "result": f"/jobs/{job.id}/result"}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:30]} is too large")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and objects, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _json_word(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+__all__ = ["DEFAULT_MAX_BODY", "PROBLEM_JSON", "JobsAPI", "Problem", "problem_type", "routes"]

@@ -1,0 +1,499 @@
+"""``GET /openapi.json``: the lab's HTTP API described the way the ecosystem describes APIs.
+
+OpenAPI 3.1 has two halves that matter here. ``paths`` are the requests *you* can make to the lab
+(deliver a webhook, start a job, poll it). ``webhooks`` are the requests *the lab* makes to you:
+the events it sends, such as ``job.succeeded``, each with its payload and the answer it expects.
+That second half is how real providers document their webhooks, so a learner can put the two
+side by side. The job kinds' parameters come from the runner, so a newly registered kind shows up
+in the document at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from webhooks_lab.jobs import STATUSES, JobRunner, jsonable
+
+_REF = "#/components/schemas/"
+_JSON = "application/json"
+_PROBLEM = "application/problem+json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _json_body(schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": schema}}, **extra}
+
+
+def _problem(description: str, **extra: Any) -> dict[str, Any]:
+    return {"description": description, "content": {_PROBLEM: {"schema": _ref("Problem")}}, **extra}
+
+
+def _receiver_error(description: str) -> dict[str, Any]:
+    return _json_body(_ref("ReceiverError"), description)
+
+
+_RETRY_AFTER = {"Retry-After": {"$ref": "#/components/headers/Retry-After"}}
+_JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "description": "The job's id, as in the Location header of POST /jobs.",
+    "schema": {"type": "string", "examples": ["job_2fZ9xK7cQe1LmNpRsTuVwXy"]},
+}
+_SIGNATURE_HEADERS = [
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": False,
+        "description": "Unique message id; a receiver deduplicates on it.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": False,
+        "description": "Integer Unix seconds when the message was signed.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    {
+        "name": "webhook-signature",
+        "in": "header",
+        "required": False,
+        "description": "Space-separated `v1,<base64 HMAC-SHA256>` of `{id}.{timestamp}.{body}` "
+        "(Standard Webhooks). Required when the endpoint checks signatures.",
+        "schema": {"type": "string"},
+    },
+]
+
+
+def _schemas(runner: JobRunner | None) -> dict[str, Any]:
+    timestamp = {"type": ["string", "null"], "format": "date-time"}
+    job_links = {
+        "type": "object",
+        "properties": {"self": {"type": "string"}, "result": {"type": "string"}},
+    }
+    job_properties = {
+        "id": {"type": "string"},
+        "kind": {"type": ["string", "null"]},
+        "name": {"type": "string"},
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "progress": {"type": "number", "minimum": 0, "maximum": 100},
+        "message": {"type": ["string", "null"], "description": "the job's own progress note"},
+        "error": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "started_at": timestamp,
+        "finished_at": timestamp,
+        "links": job_links,
+    }
+    kinds = runner.kinds() if runner is not None else []
+    request_fields = {
+        "kind": {"type": "string", "description": "a name from GET /jobs/kinds"},
+        "params": {"type": "object", "description": "the kind's parameters"},
+        "callback_url": {
+            "type": "string",
+            "format": "uri",
+            "description": "loopback URL that gets a signed job.* webhook when the job ends",
+        },
+    }
+    job_request: dict[str, Any] = {
+        "type": "object",
+        "properties": request_fields,
+        "required": ["kind"],
+        "additionalProperties": False,
+    }
+    if kinds:
+        job_request["oneOf"] = [
+            {
+                "title": kind.name,
+                "description": kind.description,
+                "properties": {"kind": {"const": kind.name}, "params": jsonable(kind.params)},
+            }
+            for kind in kinds
+        ]
+    return {
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details.",
+            "properties": {
+                "type": {"type": "string", "format": "uri-reference"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "instance": {"type": "string"},
+            },
+            "required": ["type", "title", "status", "detail"],
+        },
+        "Event": {
+            "type": "object",
+            "description": "A Standard Webhooks payload.",
+            "properties": {
+                "type": {"type": "string", "examples": ["user.created"]},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "data": {"type": "object"},
+            },
+            "required": ["type", "timestamp", "data"],
+        },
+        "ReceiverAnswer": {
+            "type": "object",
+            "properties": {
+                "ok": {"type": "boolean"},
+                "id": {"type": ["string", "null"]},
+                "endpoint": {"type": "string"},
+                "duplicate": {"type": "boolean"},
+                "detail": {"type": "string"},
+            },
+            "required": ["ok"],
+        },
+        "ReceiverError": {
+            "type": "object",
+            "properties": {
+                "error": {"type": "string"},
+                "detail": {"type": "string"},
+                "reason": {"type": "string"},
+            },
+            "required": ["error", "detail"],
+        },
+        "Job": {
+            "type": "object",
+            "properties": job_properties,
+            "required": ["id", "status", "progress", "created_at", "updated_at", "error"],
+        },
+        "JobOutcome": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "kind": {"type": ["string", "null"]},
+                "status": {"type": "string", "enum": ["succeeded", "failed", "cancelled"]},
+                "result": {"description": "what the job returned (null unless it succeeded)"},
+                "error": {"type": ["string", "null"]},
+                "finished_at": {"type": "string", "format": "date-time"},
+                "links": job_links,
+            },
+            "required": ["id", "status", "result", "error"],
+        },
+        "JobRequest": job_request,
+        "Kind": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "description": {"type": "string"},
+                "params": {"type": "object", "description": "JSON Schema of the parameters"},
+                "timeout": {"type": ["number", "null"]},
+                "retry_after": {"type": "integer"},
+            },
+            "required": ["name", "params"],
+        },
+        "JobEvent": {
+            "type": "object",
+            "description": "The payload of a job.* webhook.",
+            "properties": {
+                "type": {"type": "string", "enum": [f"job.{s}" for s in STATUSES[2:]]},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "data": {
+                    "type": "object",
+                    "properties": {**job_properties, "result": {}},
+                    "required": ["id", "status", "error", "result", "links"],
+                },
+            },
+            "required": ["type", "timestamp", "data"],
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    not_found = _problem("No job with that id.")
+    job_json = _json_body(_ref("Job"), "The job.")
+    return {
+        "/": {
+            "get": {
+                "operationId": "inboxPage",
+                "tags": ["webhooks"],
+                "summary": "The live inbox page",
+                "responses": {
+                    "200": {"description": "HTML page", "content": {"text/html": {}}},
+                },
+            }
+        },
+        "/webhooks": {
+            "get": {
+                "operationId": "listEndpoints",
+                "tags": ["webhooks"],
+                "summary": "Endpoints that exist or have received deliveries",
+                "responses": {"200": _json_body({"type": "object"}, "Endpoint names and counts")},
+            }
+        },
+        "/webhooks/{name}": {
+            "parameters": [
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "Any endpoint name; it is created on first use.",
+                }
+            ],
+            "post": {
+                "operationId": "deliverWebhook",
+                "tags": ["webhooks"],
+                "summary": "Deliver a webhook",
+                "description": "Checks in this order: size, signature (on the raw bytes), JSON, "
+                "duplicate webhook-id, handlers. Every attempt lands in the inbox.",
+                "parameters": _SIGNATURE_HEADERS,
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": _ref("Event")}},
+                },
+                "responses": {
+                    "200": _json_body(_ref("ReceiverAnswer"), "Accepted (or a known duplicate)"),
+                    "400": _receiver_error("The body is not JSON."),
+                    "401": _receiver_error("The signature is missing, stale or wrong."),
+                    "409": _receiver_error("This webhook-id is still being processed."),
+                    "413": _receiver_error("The body is too large."),
+                    "422": _receiver_error("The payload is not an event a handler can take."),
+                    "500": _receiver_error("A handler raised."),
+                    "default": _receiver_error("Chaos controls made the endpoint misbehave."),
+                },
+            },
+            "get": {
+                "operationId": "listDeliveries",
+                "tags": ["webhooks"],
+                "summary": "Deliveries received by this endpoint",
+                "parameters": [
+                    {"name": "after", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": {"200": _json_body({"type": "object"}, "A page of deliveries")},
+            },
+        },
+        "/jobs": {
+            "get": {
+                "operationId": "listJobs",
+                "tags": ["jobs"],
+                "summary": "The newest jobs, and counts",
+                "parameters": [
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": list(STATUSES)},
+                    }
+                ],
+                "responses": {"200": _json_body({"type": "object"}, "Jobs and counts")},
+            },
+            "post": {
+                "operationId": "startJob",
+                "tags": ["jobs"],
+                "summary": "Start a job: accepted now, finished later",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "Repeat a POST safely: the same key and body give back "
+                        "the job already started (with Idempotent-Replayed: true).",
+                        "schema": {"type": "string", "maxLength": 255},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": _ref("JobRequest")}},
+                },
+                "callbacks": {
+                    "jobEnded": {
+                        "{$request.body#/callback_url}": {
+                            "post": {
+                                "summary": "job.succeeded, job.failed or job.cancelled",
+                                "requestBody": {
+                                    "content": {_JSON: {"schema": _ref("JobEvent")}},
+                                },
+                                "responses": {"2XX": {"description": "Acknowledged"}},
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "202": _json_body(
+                        _ref("Job"),
+                        "Accepted: poll the Location",
+                        headers={
+                            "Location": {
+                                "description": "where to poll: /jobs/{job_id}",
+                                "schema": {"type": "string"},
+                            },
+                            **_RETRY_AFTER,
+                        },
+                    ),
+                    "400": _problem("Malformed JSON, wrong shape, or a refused callback_url."),
+                    "413": _problem("The body is too large."),
+                    "415": _problem("The body is not JSON."),
+                    "422": _problem("Unknown kind, invalid params, or a reused Idempotency-Key."),
+                    "503": _problem("The queue is full: retry later.", headers=_RETRY_AFTER),
+                },
+            },
+        },
+        "/jobs/kinds": {
+            "get": {
+                "operationId": "listJobKinds",
+                "tags": ["jobs"],
+                "summary": "The kinds of job this server runs",
+                "responses": {
+                    "200": _json_body(
+                        {
+                            "type": "object",
+                            "properties": {"kinds": {"type": "array", "items": _ref("Kind")}},
+                        },
+                        "Registered kinds with their parameter schemas",
+                    )
+                },
+            }
+        },
+        "/jobs/{job_id}": {
+            "parameters": [_JOB_ID],
+            "get": {
+                "operationId": "getJobStatus",
+                "tags": ["jobs"],
+                "summary": "Poll a job",
+                "responses": {
+                    "200": {**job_json, "headers": _RETRY_AFTER},
+                    "303": {
+                        "description": "The job has ended: see its outcome at the Location",
+                        "headers": {
+                            "Location": {
+                                "description": "/jobs/{job_id}/result",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                        "content": {_JSON: {"schema": _ref("Job")}},
+                    },
+                    "404": not_found,
+                },
+            },
+            "delete": {
+                "operationId": "cancelJob",
+                "tags": ["jobs"],
+                "summary": "Cancel a queued or running job",
+                "responses": {
+                    "200": _json_body(_ref("Job"), "Cancelled"),
+                    "404": not_found,
+                    "409": _problem("The job had already ended."),
+                },
+            },
+        },
+        "/jobs/{job_id}/result": {
+            "parameters": [_JOB_ID],
+            "get": {
+                "operationId": "getJobResult",
+                "tags": ["jobs"],
+                "summary": "A finished job's outcome",
+                "responses": {
+                    "200": _json_body(_ref("JobOutcome"), "The outcome"),
+                    "404": not_found,
+                    "409": _problem("The job has not ended yet.", headers=_RETRY_AFTER),
+                },
+            },
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {"200": _json_body({"type": "object"}, "OpenAPI 3.1")},
+            }
+        },
+    }
+
+
+def _webhooks() -> dict[str, Any]:
+    acknowledge = {
+        "2XX": {"description": "Acknowledged. Answer fast; do the work later."},
+        "default": {"description": "Anything else counts as a failed delivery and is retried."},
+    }
+
+    def webhook(event_type: str, summary: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "post": {
+                "operationId": f"on_{event_type.replace('.', '_')}",
+                "summary": summary,
+                "parameters": _SIGNATURE_HEADERS,
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": schema}},
+                },
+                "responses": acknowledge,
+            }
+        }
+
+    def job_event(status: str) -> dict[str, Any]:
+        return {
+            "allOf": [
+                _ref("JobEvent"),
+                {"properties": {"type": {"const": f"job.{status}"}}},
+            ]
+        }
+
+    return {
+        "job.succeeded": webhook(
+            "job.succeeded", "A job finished; data.result holds its result", job_event("succeeded")
+        ),
+        "job.failed": webhook(
+            "job.failed", "A job failed; data.error says why", job_event("failed")
+        ),
+        "job.cancelled": webhook("job.cancelled", "A job was cancelled", job_event("cancelled")),
+        "event": webhook(
+            "event",
+            "Any other event the lab sends (user.created, order.paid, ...)",
+            _ref("Event"),
+        ),
+    }
+
+
+def openapi_document(runner: JobRunner | None = None, *, server_url: str | None = None) -> dict:
+    """The OpenAPI 3.1 document for the lab's HTTP API (kinds taken from ``runner``)."""
+    from webhooks_lab import __version__
+
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "webhooks-lab",
+            "version": __version__,
+            "summary": "A webhook receiver and an Async Request-Reply job API, on your machine.",
+            "license": {"name": "MIT", "identifier": "MIT"},
+        },
+        "tags": [
+            {"name": "webhooks", "description": "Receive webhooks and look at them"},
+            {"name": "jobs", "description": "Accept now, finish later"},
+        ],
+        "paths": _paths(),
+        "webhooks": _webhooks(),
+        "components": {
+            "schemas": _schemas(runner),
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before asking again",
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            },
+        },
+    }
+    if server_url:
+        document["servers"] = [{"url": server_url}]
+    return document
+
+
+def routes(runner: JobRunner | None = None) -> list[BaseRoute]:
+    """``GET /openapi.json``, built per request so newly registered kinds appear."""
+
+    async def serve(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(openapi_document(runner, server_url=base))
+
+    return [Route("/openapi.json", serve, methods=["GET"])]
+
+
+__all__ = ["openapi_document", "routes"]
