@@ -13,13 +13,15 @@ from typing import Any
 
 from webhooks_lab.app import create_app
 from webhooks_lab.clock import Clock
+from webhooks_lab.events import Event
 from webhooks_lab.loop import LabLoop
 from webhooks_lab.receiver import DEFAULT_MAX_BODY, Receiver
+from webhooks_lab.sender import Sender
 from webhooks_lab.server import Server
 
 
 class Lab:
-    """A running lab: ``lab.receiver``, ``lab.clock``, and ``lab.stop()``."""
+    """A running lab: ``lab.receiver``, ``lab.sender``, ``lab.clock``, and ``lab.stop()``."""
 
     def __init__(
         self,
@@ -28,12 +30,14 @@ class Lab:
         port: int = 0,
         speed: float = 1.0,
         max_body: int = DEFAULT_MAX_BODY,
+        outbox: str | None = None,
     ) -> None:
         self.options: dict[str, Any] = {
             "host": host,
             "port": port,
             "speed": speed,
             "max_body": max_body,
+            "outbox": outbox,
         }
         self.clock = Clock(speed)
         self.receiver = Receiver(clock=self.clock, max_body=max_body)
@@ -46,11 +50,26 @@ class Lab:
             self.loop.stop()
             raise
         self.receiver.url = self.server.url
+        # The sender may reach loopback (that is where the lab's receiver lives), nothing private.
+        self.sender = Sender(outbox=outbox, clock=self.clock, allow_loopback=True)
+        self.outbox = self.sender.outbox
+        try:
+            self.loop.run(self.sender.start(), timeout=10)
+        except BaseException:
+            self.loop.run(self.server.stop(), timeout=10)
+            self.loop.stop()
+            raise
         self._stopped = False
 
     @property
     def url(self) -> str:
         return self.server.url
+
+    def send(
+        self, event: Event | str, data: dict[str, Any] | None = None, *, id: str | None = None
+    ) -> list[Any]:
+        """Send an event to every endpoint added with ``lab.sender.add_endpoint(...)``."""
+        return self.sender.send(event, data, id=id)
 
     @property
     def running(self) -> bool:
@@ -63,7 +82,10 @@ class Lab:
         self._stopped = True
         try:
             if self.loop.running:
-                self.loop.run(self.server.stop(), timeout=10)
+                try:
+                    self.loop.run(self.sender.close(), timeout=10)
+                finally:
+                    self.loop.run(self.server.stop(), timeout=10)
         finally:
             self.loop.stop()
             _forget(self)
@@ -88,7 +110,8 @@ def start(**options: Any) -> Lab:
     """Start the lab, or return the one already running.
 
     Options: ``host`` (default ``"127.0.0.1"``), ``port`` (default 0: a free one), ``speed`` (the
-    lab clock's speed-up, default 1), ``max_body`` (bytes a delivery may have, default 256 KiB).
+    lab clock's speed-up, default 1), ``max_body`` (bytes a delivery may have, default 256 KiB),
+    ``outbox`` (the sender's SQLite file, or ``":memory:"``; default a temporary file).
     If the running lab was started with different options, it is stopped and replaced.
     """
     global _current

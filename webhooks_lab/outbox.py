@@ -1,0 +1,569 @@
+"""The outbox: a durable log of every delivery and every attempt, in SQLite.
+
+A sender that keeps its queue only in memory loses every event in it when the process dies. The
+*transactional outbox* pattern fixes that: an event to deliver is first written to a database,
+and only then tried. If the process is killed, the next one reads what is still pending and
+carries on. The price is that a delivery may be tried twice (the process may die after the
+receiver said 200 but before that answer was written down), so delivery is *at least once*, and
+receivers make it *effectively once* by deduplicating on ``webhook-id``.
+
+What is written when:
+
+* a delivery row is **committed before its first attempt**, so an event that :meth:`Outbox.add`
+  accepted is never lost;
+* each attempt, and each change of a delivery's state, is written **behind**: gathered for a
+  short interval (50 ms by default) and committed in one transaction. A SIGKILL loses at most the
+  last interval's attempt records; their deliveries are still pending in the database, so they
+  are simply tried again, and the receiver's dedupe absorbs the repeat.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``: a committed transaction survives the
+process being killed (it is in the write-ahead log); only a power cut could lose the newest ones.
+The records (:class:`Endpoint`, :class:`OutgoingDelivery`, :class:`Attempt`) live here too,
+because they are what the outbox stores.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from webhooks_lab.events import Event
+
+__all__ = ["Attempt", "Endpoint", "FINAL_STATES", "Outbox", "OutgoingDelivery"]
+
+FINAL_STATES = frozenset({"delivered", "dead", "disabled"})
+"""A delivery in one of these states will not be tried again unless it is replayed."""
+
+
+# -- records ---------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Endpoint:
+    """A URL that wants some (or all) events, and how to sign what is sent to it.
+
+    ``types`` lists the event types it wants (``"user.*"`` matches every ``user.`` type); empty
+    means every event. A disabled endpoint gets nothing until it is enabled again.
+    """
+
+    id: str
+    url: str
+    secret: str | None = None
+    scheme: str = "none"
+    types: tuple[str, ...] = ()
+    enabled: bool = True
+    disabled_reason: str | None = None
+    created_at: float = 0.0
+
+    def wants(self, event_type: str) -> bool:
+        """Does this endpoint subscribe to ``event_type``?"""
+        if not self.types:
+            return True
+        for wanted in self.types:
+            if wanted in ("*", event_type):
+                return True
+            if wanted.endswith(".*") and event_type.startswith(wanted[:-1]):
+                return True
+        return False
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(self.types) or "all events"
+        state = "enabled" if self.enabled else f"disabled ({self.disabled_reason or 'by hand'})"
+        return f"<Endpoint {self.id} {self.url} {self.scheme}; {kinds}; {state}>"
+
+
+@dataclass(eq=False)
+class Attempt:
+    """One try at one delivery: what was sent when, and what came back.
+
+    ``state`` is what the attempt meant for its delivery: ``"delivered"``, ``"retrying"`` (then
+    ``next_attempt_at`` says when, in lab time), ``"dead"`` (no attempts left), ``"disabled"``
+    (the endpoint answered 410 Gone), ``"trying"`` while under way, or ``"interrupted"`` if the
+    sender stopped before the answer came.
+    """
+
+    delivery_id: str
+    event_id: str
+    url: str
+    number: int
+    started_at: float
+    status: int | None = None
+    error: str | None = None
+    latency_ms: float | None = None
+    next_attempt_at: float | None = None
+    state: str = "trying"
+    response: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def outcome(self) -> str:
+        """``"200"``, ``"503"``, or the error in a few words."""
+        if self.status is not None:
+            return str(self.status)
+        return self.error or "no answer"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "delivery_id": self.delivery_id,
+            "event_id": self.event_id,
+            "url": self.url,
+            "number": self.number,
+            "started_at": self.started_at,
+            "status": self.status,
+            "error": self.error,
+            "latency_ms": self.latency_ms,
+            "next_attempt_at": self.next_attempt_at,
+            "state": self.state,
+            "response": self.response,
+        }
+
+    def __repr__(self) -> str:
+        latency = f" in {self.latency_ms:.0f} ms" if self.latency_ms is not None else ""
+        then = ""
+        if self.state == "retrying" and self.next_attempt_at is not None:
+            then = f", next in {_wait(self.next_attempt_at - self.started_at)}"
+        what = f"{self.outcome}{latency} -> {self.state}{then}"
+        return f"<Attempt {self.number} of {self.delivery_id}: {what}>"
+
+
+@dataclass(eq=False)
+class OutgoingDelivery:
+    """One event on its way to one endpoint, with every attempt so far.
+
+    The same ``event_id`` goes out as ``webhook-id`` on every attempt, so the receiver can tell a
+    retry from a new event. ``state`` is ``"pending"`` (waiting for its first try),
+    ``"retrying"``, ``"delivered"``, ``"dead"`` (a dead letter: every attempt failed) or
+    ``"disabled"`` (its endpoint is disabled).
+    """
+
+    id: str
+    event_id: str
+    event_type: str
+    url: str
+    body: bytes
+    endpoint_id: str | None = None
+    scheme: str = "none"
+    secret: str | None = field(default=None, repr=False)
+    state: str = "pending"
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    next_attempt_at: float | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    round_base: int = 0  # attempts made before the latest replay; the schedule restarts there
+    replays: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def delivered(self) -> bool:
+        return self.state == "delivered"
+
+    @property
+    def last(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def event(self) -> Event:
+        """The event this delivery carries, rebuilt from the exact bytes sent."""
+        return Event.from_body(self.body, id=self.event_id)
+
+    def timeline(self) -> str:
+        """Every attempt, one line each: what came back, how fast, and how long until the next.
+
+        The wait shown is the one the sender *chose* (schedule, jitter, ``Retry-After``); the
+        attempts' own ``started_at`` show when each really began.
+        """
+        lines = [f"{self.id} {self.event_type} -> {self.url}: {self.state}"]
+        for attempt in self.attempts:
+            latency = f"{attempt.latency_ms:.0f} ms" if attempt.latency_ms is not None else "-"
+            then = ""
+            if attempt.state == "retrying" and attempt.next_attempt_at is not None:
+                then = f", next in {_wait(attempt.next_attempt_at - attempt.started_at)}"
+            lines.append(
+                f"  #{attempt.number:<2} {attempt.outcome:<32.32} {latency:>7}"
+                f"  {attempt.state}{then}"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        count = len(self.attempts)
+        tries = f"{count} attempt{'s' if count != 1 else ''}"
+        replayed = f", replayed {self.replays}x" if self.replays else ""
+        if self.state == "delivered":
+            how = f"delivered after {tries}"
+        elif self.state == "dead":
+            how = f"dead letter after {tries} (last: {self.last.outcome if self.last else '-'})"
+        elif self.state == "disabled":
+            how = f"endpoint disabled after {tries}"
+        elif self.state == "retrying":
+            how = f"retrying, {tries} so far (last: {self.last.outcome if self.last else '-'})"
+        else:
+            how = f"{self.state}, {tries} so far"
+        return f"<OutgoingDelivery {self.id} {self.event_type} -> {self.url}: {how}{replayed}>"
+
+
+def _wait(seconds: float) -> str:
+    from webhooks_lab.retry import describe_seconds
+
+    return describe_seconds(max(0.0, seconds))
+
+
+# -- the database ----------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS endpoints (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT,
+    scheme TEXT NOT NULL,
+    types TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    disabled_reason TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    endpoint_id TEXT,
+    url TEXT NOT NULL,
+    scheme TEXT NOT NULL,
+    secret TEXT,
+    body BLOB NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    next_attempt_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    round_base INTEGER NOT NULL DEFAULT 0,
+    replays INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, endpoint_id);
+CREATE TABLE IF NOT EXISTS attempts (
+    delivery_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    status INTEGER,
+    error TEXT,
+    latency_ms REAL,
+    next_attempt_at REAL,
+    state TEXT NOT NULL,
+    response TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (delivery_id, number)
+) WITHOUT ROWID;
+"""
+
+_DELIVERY_COLUMNS = (
+    "id, event_id, event_type, endpoint_id, url, scheme, secret, body, state, created_at, "
+    "updated_at, next_attempt_at, attempts, round_base, replays"
+)
+_ATTEMPT_COLUMNS = (
+    "delivery_id, number, event_id, url, started_at, status, error, latency_ms, "
+    "next_attempt_at, state, response"
+)
+
+
+class Outbox:
+    """Deliveries and attempts in one SQLite database: a file path, or ``":memory:"``.
+
+    Safe to use from several threads (one connection behind a lock). Writes of attempts and
+    state changes are buffered until :meth:`flush`, which the sender calls every
+    ``flush_interval`` seconds; ``flush_interval=0`` commits every write at once.
+    """
+
+    def __init__(self, path: str | Path = ":memory:", *, flush_interval: float = 0.05) -> None:
+        self.path = str(path)
+        self.flush_interval = float(flush_interval)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._dirty_attempts: dict[tuple[str, int], Attempt] = {}
+        self._dirty_deliveries: dict[str, OutgoingDelivery] = {}
+        self._closed = False
+
+    @property
+    def durable(self) -> bool:
+        """True when the outbox is a file (it survives the process)."""
+        return self.path != ":memory:"
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    def save_endpoint(self, endpoint: Endpoint) -> None:
+        """Insert or update an endpoint (committed at once: endpoints change rarely)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO endpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    endpoint.id,
+                    endpoint.url,
+                    endpoint.secret,
+                    endpoint.scheme,
+                    json.dumps(list(endpoint.types)),
+                    int(endpoint.enabled),
+                    endpoint.disabled_reason,
+                    endpoint.created_at,
+                ),
+            )
+
+    def remove_endpoint(self, endpoint_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))
+
+    def endpoints(self) -> list[Endpoint]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, url, secret, scheme, types, enabled, disabled_reason, created_at "
+                "FROM endpoints ORDER BY created_at, id"
+            ).fetchall()
+        return [
+            Endpoint(
+                id=r[0],
+                url=r[1],
+                secret=r[2],
+                scheme=r[3],
+                types=tuple(json.loads(r[4])),
+                enabled=bool(r[5]),
+                disabled_reason=r[6],
+                created_at=r[7],
+            )
+            for r in rows
+        ]
+
+    # -- deliveries and attempts ----------------------------------------------------------------
+
+    def add(self, deliveries: Sequence[OutgoingDelivery]) -> None:
+        """Write new deliveries and commit before returning: from here on they cannot be lost."""
+        rows = [_delivery_row(d) for d in deliveries]
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    f"INSERT INTO deliveries ({_DELIVERY_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def note(self, delivery: OutgoingDelivery, attempt: Attempt | None = None) -> None:
+        """Remember that ``delivery`` (and ``attempt``) changed; written at the next flush."""
+        with self._lock:
+            self._dirty_deliveries[delivery.id] = delivery
+            if attempt is not None:
+                self._dirty_attempts[(attempt.delivery_id, attempt.number)] = attempt
+        if self.flush_interval <= 0:
+            self.flush()
+
+    def flush(self) -> int:
+        """Commit every buffered change in one transaction; returns how many rows it wrote."""
+        with self._lock:
+            if self._closed or not (self._dirty_attempts or self._dirty_deliveries):
+                return 0
+            attempts = [_attempt_row(a) for a in self._dirty_attempts.values()]
+            deliveries = [
+                (
+                    d.state,
+                    d.updated_at,
+                    d.next_attempt_at,
+                    len(d.attempts),
+                    d.round_base,
+                    d.replays,
+                    d.id,
+                )
+                for d in self._dirty_deliveries.values()
+            ]
+            self._dirty_attempts.clear()
+            self._dirty_deliveries.clear()
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    attempts,
+                )
+                self._db.executemany(
+                    "UPDATE deliveries SET state = ?, updated_at = ?, next_attempt_at = ?, "
+                    "attempts = ?, round_base = ?, replays = ? WHERE id = ?",
+                    deliveries,
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return len(attempts) + len(deliveries)
+
+    @property
+    def unflushed(self) -> int:
+        """How many changed records wait for the next flush."""
+        return len(self._dirty_attempts) + len(self._dirty_deliveries)
+
+    def unfinished(self) -> list[OutgoingDelivery]:
+        """Deliveries still to be tried (pending or retrying), with their attempts so far.
+
+        An attempt found still ``"trying"`` was cut off by a crash: it is marked
+        ``"interrupted"``, since nobody knows whether the receiver got it.
+        """
+        with self._lock:
+            self._db.execute(
+                "UPDATE attempts SET state = 'interrupted', "
+                "error = 'the sender stopped before an answer came (it may have arrived)' "
+                "WHERE state = 'trying'"
+            )
+        found = self.deliveries(states=("pending", "retrying"))
+        return found
+
+    def deliveries(
+        self,
+        *,
+        states: Iterable[str] | None = None,
+        endpoint_id: str | None = None,
+        since: float | None = None,
+        ids: Iterable[str] | None = None,
+        with_attempts: bool = True,
+    ) -> list[OutgoingDelivery]:
+        """Deliveries matching every filter given, oldest first (flushes first)."""
+        self.flush()
+        where, params = [], []  # type: ignore[var-annotated]
+        if states is not None:
+            states = list(states)
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            params.extend(states)
+        if endpoint_id is not None:
+            where.append("endpoint_id = ?")
+            params.append(endpoint_id)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(since)
+        if ids is not None:
+            ids = list(ids)
+            where.append(f"id IN ({', '.join('?' * len(ids))})")
+            params.extend(ids)
+        sql = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at, rowid"
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+            found = [_delivery_from(r) for r in rows]
+            if with_attempts and found:
+                by_id = {d.id: d for d in found}
+                for attempt in self._attempt_rows(by_id if len(by_id) < 500 else None):
+                    owner = by_id.get(attempt.delivery_id)
+                    if owner is not None:
+                        owner.attempts.append(attempt)
+        return found
+
+    def attempts(self, delivery_id: str | None = None) -> list[Attempt]:
+        """Every attempt (of one delivery, if given), in the order they were started."""
+        self.flush()
+        with self._lock:
+            return self._attempt_rows([delivery_id] if delivery_id is not None else None)
+
+    def _attempt_rows(self, ids: Iterable[str] | None) -> list[Attempt]:
+        sql = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts"
+        params: list[str] = []
+        if ids is not None:
+            params = list(ids)
+            sql += f" WHERE delivery_id IN ({', '.join('?' * len(params))})"
+        sql += " ORDER BY started_at, delivery_id, number"
+        names = [name.strip() for name in _ATTEMPT_COLUMNS.split(",")]
+        rows = self._db.execute(sql, params).fetchall()
+        return [Attempt(**dict(zip(names, row, strict=True))) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many deliveries are in each state."""
+        self.flush()
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
+            return dict(rows.fetchall())
+
+    def close(self) -> None:
+        """Flush what is buffered and close the database. Safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self.flush()
+            self._closed = True
+            self._db.close()
+
+    def __repr__(self) -> str:
+        where = "in memory" if not self.durable else self.path
+        return f"<Outbox {where}>"
+
+
+def _delivery_row(d: OutgoingDelivery) -> tuple[Any, ...]:
+    return (
+        d.id,
+        d.event_id,
+        d.event_type,
+        d.endpoint_id,
+        d.url,
+        d.scheme,
+        d.secret,
+        d.body,
+        d.state,
+        d.created_at,
+        d.updated_at,
+        d.next_attempt_at,
+        len(d.attempts),
+        d.round_base,
+        d.replays,
+    )
+
+
+def _delivery_from(row: Sequence[Any]) -> OutgoingDelivery:
+    return OutgoingDelivery(
+        id=row[0],
+        event_id=row[1],
+        event_type=row[2],
+        endpoint_id=row[3],
+        url=row[4],
+        scheme=row[5],
+        secret=row[6],
+        body=bytes(row[7]),
+        state=row[8],
+        created_at=row[9],
+        updated_at=row[10],
+        next_attempt_at=row[11],
+        round_base=row[13],
+        replays=row[14],
+    )
+
+
+def _attempt_row(a: Attempt) -> tuple[Any, ...]:
+    return (
+        a.delivery_id,
+        a.number,
+        a.event_id,
+        a.url,
+        a.started_at,
+        a.status,
+        a.error,
+        a.latency_ms,
+        a.next_attempt_at,
+        a.state,
+        a.response,
+    )
+
+
+def now() -> float:
+    """Wall-clock seconds; the sender passes lab time instead where it has a clock."""
+    return time.time()

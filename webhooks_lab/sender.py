@@ -1,0 +1,740 @@
+"""The sender: deliver events to endpoints at least once, with retries, and keep a record of it.
+
+How a delivery goes, step by step:
+
+1. :meth:`Sender.send` turns an event into one *delivery* per endpoint that wants its type, and
+   writes them to the :class:`~webhooks_lab.outbox.Outbox` before anything is tried.
+2. A pool of workers (``concurrency`` of them) on the lab loop takes deliveries in turn and POSTs
+   each, signed, with a per-attempt ``timeout``. The ``webhook-id`` is the event's id on every
+   attempt, so the receiver can recognise a retry.
+3. The answer decides what happens next:
+
+   =========================  ==============================================================
+   2xx                        delivered
+   410 Gone                   the endpoint is disabled (the receiver says it is gone for good)
+   429, 502, 503, 504         retried, after the receiver's ``Retry-After`` if it sent one
+   anything else, 3xx too,    retried on the schedule (:class:`~webhooks_lab.retry.RetryPolicy`)
+   a timeout, no connection   with jitter; redirects are never followed
+   =========================  ==============================================================
+
+   When the schedule runs out the delivery becomes a *dead letter*, kept with every attempt's
+   status, latency and error, until someone replays it (:meth:`Sender.replay`).
+
+Waits are measured on the lab's :class:`~webhooks_lab.clock.Clock`, so at ``speed=3600`` an
+hour of backoff passes in a second. The per-attempt ``timeout`` is in real seconds: the network
+does not speed up.
+
+Everything here runs on one asyncio loop (the lab loop). The methods a notebook cell calls
+(``add_endpoint``, ``send``, ``wait_idle``, ``dead_letters``, ``replay``...) are plain functions
+that are safe to call from the kernel's thread. Underneath is ``aiohttp``, because it sustains
+several times the deliveries per second of ``httpx.AsyncClient`` under concurrency (see
+``benchmarks/sender.py``); in your own code, use whichever client you like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from webhooks_lab import signing
+from webhooks_lab.clock import Clock
+from webhooks_lab.events import Event
+from webhooks_lab.outbox import FINAL_STATES, Attempt, Endpoint, Outbox, OutgoingDelivery
+from webhooks_lab.retry import RETRY_AFTER_STATUSES, RetryPolicy, parse_retry_after
+from webhooks_lab.ssrf import GuardedResolver, UnsafeURL, URLGuard
+
+__all__ = ["AttemptListener", "Sender", "new_delivery_id"]
+
+AttemptListener = Callable[[Attempt], Any]
+T = TypeVar("T")
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_RESPONSE_KEPT = 300  # characters of each answer kept in the attempt log
+
+
+def new_delivery_id(prefix: str = "dlv") -> str:
+    """A unique, roughly time-ordered id like ``dlv_2fZ9a0c1d2e3f4a5b6``."""
+    millis, stamp = int(time.time() * 1000), ""
+    while millis:
+        millis, digit = divmod(millis, 62)
+        stamp = _ALPHABET[digit] + stamp
+    return f"{prefix}_{stamp}{os.urandom(8).hex()}"
+
+
+class Sender:
+    """Delivers events to registered endpoints, durably, with retries.
+
+    ``outbox``: an :class:`Outbox`, a file path, ``":memory:"``, or ``None`` for a fresh SQLite
+    file in a temporary folder (removed by :meth:`close`). Pass a path to resume after a crash.
+    ``clock`` drives the retry schedule; ``policy`` is the schedule; ``timeout`` is each
+    attempt's limit in real seconds; ``concurrency`` caps attempts in flight. By default only
+    public addresses may be reached (the SSRF guard); ``allow_loopback=True`` allows 127.0.0.1
+    and ::1, ``allow_private=True`` private networks. ``resolve`` replaces DNS (tests stub it).
+    """
+
+    def __init__(
+        self,
+        *,
+        outbox: Outbox | str | Path | None = None,
+        clock: Clock | None = None,
+        policy: RetryPolicy | None = None,
+        timeout: float = 15.0,
+        concurrency: int = 32,
+        allow_loopback: bool = False,
+        allow_private: bool = False,
+        resolve: Any = None,
+        keep: int = 100_000,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency!r}")
+        self.clock = clock or Clock()
+        self.policy = policy or RetryPolicy()
+        self.timeout = float(timeout)
+        self.concurrency = int(concurrency)
+        self.guard = URLGuard(
+            allow_loopback=allow_loopback, allow_private=allow_private, resolve=resolve
+        )
+        self._tmpdir: str | None = None
+        if outbox is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="webhooks-lab-outbox-")
+            outbox = Path(self._tmpdir) / "outbox.sqlite3"
+        self.outbox = outbox if isinstance(outbox, Outbox) else Outbox(outbox)
+        self._endpoints: dict[str, Endpoint] = {e.id: e for e in self.outbox.endpoints()}
+        self._known: OrderedDict[str, OutgoingDelivery] = OrderedDict()  # this run's, bounded
+        self._keep = keep
+        self._live: dict[str, OutgoingDelivery] = {}  # not yet final: queued, in flight, waiting
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._listeners: list[AttemptListener] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._queue: asyncio.Queue[OutgoingDelivery] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers: set[asyncio.Task[Any]] = set()
+        self._idle: asyncio.Event | None = None
+        self._session: Any = None
+        self._client_timeout: Any = None
+        self._closed = False
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    async def start(self) -> Sender:
+        """Start the workers on the running loop and resume what the outbox still holds."""
+        import aiohttp
+
+        if self._loop is not None:
+            return self
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.current_thread()
+        self._queue = asyncio.Queue()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        connector = aiohttp.TCPConnector(
+            limit=self.concurrency, resolver=GuardedResolver(self.guard), ttl_dns_cache=10
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers={"user-agent": "webhooks-lab-sender"},
+            auto_decompress=False,
+        )
+        for n in range(self.concurrency):
+            self._spawn(self._worker(), f"webhooks-lab-sender-{n}")
+        if self.outbox.flush_interval > 0:
+            self._spawn(self._flusher(), "webhooks-lab-outbox-flush")
+        self._accept(self.outbox.unfinished(), resumed=True)
+        return self
+
+    async def close(self) -> None:
+        """Stop the workers, write everything down, and close connections and the outbox.
+
+        Attempts cut off here are marked ``"interrupted"``; their deliveries stay pending in
+        the outbox, so a new sender on the same file carries on with them.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [*self._tasks, *self._timers]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.cancel()
+        self.outbox.close()
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None and not self._closed
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    def add_endpoint(
+        self,
+        url: str,
+        *,
+        secret: str | None = None,
+        scheme: str | None = None,
+        types: str | Iterable[str] | None = None,
+        enabled: bool = True,
+    ) -> Endpoint:
+        """Register ``url`` to receive events (of ``types``, default all), signed with ``secret``.
+
+        ``scheme`` is one of ``signing.SCHEMES``; it defaults to ``"standard"`` when a secret is
+        given, ``"none"`` otherwise. One endpoint per URL: adding the same URL again updates it
+        (so re-running a notebook cell is harmless). Raises :class:`~webhooks_lab.ssrf.UnsafeURL`
+        for a URL the guard refuses.
+        """
+        self.guard.check_url(url)
+        scheme = scheme or ("standard" if secret else "none")
+        if scheme not in signing.SCHEMES:
+            raise _unknown_scheme(scheme)
+        if scheme != "none" and not secret:
+            raise ValueError(f"scheme {scheme!r} signs deliveries, so it needs a secret")
+        kinds = (types,) if isinstance(types, str) else tuple(types or ())
+        existing = next((e for e in self._endpoints.values() if e.url == url), None)
+        endpoint = existing or Endpoint(
+            id=new_delivery_id("ep"), url=url, created_at=self.clock.time()
+        )
+        endpoint.secret, endpoint.scheme, endpoint.types = secret, scheme, kinds
+        endpoint.enabled, endpoint.disabled_reason = enabled, None if enabled else "by hand"
+        self.outbox.save_endpoint(endpoint)
+        self._endpoints[endpoint.id] = endpoint
+        return endpoint
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        return list(self._endpoints.values())
+
+    def endpoint(self, key: str | Endpoint) -> Endpoint:
+        """An endpoint by id, URL, or itself."""
+        if isinstance(key, Endpoint):
+            key = key.id
+        found = self._endpoints.get(key) or next(
+            (e for e in self._endpoints.values() if e.url == key), None
+        )
+        if found is None:
+            raise KeyError(f"no endpoint {key!r}; add it with add_endpoint(url, ...)")
+        return found
+
+    def disable(self, endpoint: str | Endpoint, reason: str = "by hand") -> Endpoint:
+        """Stop delivering to an endpoint; its waiting deliveries end as ``"disabled"``."""
+        found = self.endpoint(endpoint)
+        found.enabled, found.disabled_reason = False, reason
+        self.outbox.save_endpoint(found)
+        return found
+
+    def enable(self, endpoint: str | Endpoint) -> Endpoint:
+        """Deliver to an endpoint again (replay what it missed with :meth:`replay`)."""
+        found = self.endpoint(endpoint)
+        found.enabled, found.disabled_reason = True, None
+        self.outbox.save_endpoint(found)
+        return found
+
+    def remove_endpoint(self, endpoint: str | Endpoint) -> None:
+        found = self.endpoint(endpoint)
+        del self._endpoints[found.id]
+        self.outbox.remove_endpoint(found.id)
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def send(
+        self, event: Event | str, data: dict[str, Any] | None = None, *, id: str | None = None
+    ) -> list[OutgoingDelivery]:
+        """Send an event to every enabled endpoint that wants its type; returns the deliveries.
+
+        ``send(Event("user.created", {...}))`` or ``send("user.created", {...})``. The
+        deliveries are in the outbox when this returns, and go out in the background; their
+        ``state`` and ``attempts`` update as they do. Safe to call from any thread.
+        """
+        if isinstance(event, str):
+            event = Event(event, data or {}, **({"id": id} if id else {}))
+        elif data is not None or id is not None:
+            raise TypeError("pass either an Event, or a type with data and id, not both")
+        return self.send_many([event])
+
+    def send_many(self, events: Iterable[Event]) -> list[OutgoingDelivery]:
+        """:meth:`send` for many events at once, written to the outbox in one transaction."""
+        self._check_open()
+        now = self.clock.time()
+        targets = [e for e in self._endpoints.values() if e.enabled]
+        deliveries = []
+        for event in events:
+            body = event.body()
+            for endpoint in targets:
+                if endpoint.wants(event.type):
+                    deliveries.append(
+                        OutgoingDelivery(
+                            id=new_delivery_id(),
+                            event_id=event.id,
+                            event_type=event.type,
+                            url=endpoint.url,
+                            body=body,
+                            endpoint_id=endpoint.id,
+                            scheme=endpoint.scheme,
+                            created_at=now,
+                            updated_at=now,
+                            next_attempt_at=now,
+                        )
+                    )
+        if deliveries:
+            self.outbox.add(deliveries)
+            self._hand_over(deliveries)
+        return deliveries
+
+    async def deliver_to(
+        self,
+        url: str,
+        event: Event,
+        *,
+        secret: str | None = None,
+        scheme: str = "standard",
+        wait: bool = True,
+    ) -> OutgoingDelivery:
+        """Deliver one event to one URL that is not a registered endpoint (a callback URL).
+
+        Signed with ``scheme`` when a ``secret`` is given, unsigned otherwise. Returns the
+        delivery once it has ended (delivered, dead or disabled), or at once with
+        ``wait=False``. A URL the guard refuses gives a dead delivery saying why (no request is
+        made). Awaitable from any loop; the work runs on the sender's.
+        """
+        loop = self._loop
+        if loop is not None and asyncio.get_running_loop() is not loop:
+            future = asyncio.run_coroutine_threadsafe(
+                self.deliver_to(url, event, secret=secret, scheme=scheme, wait=wait), loop
+            )
+            return await asyncio.wrap_future(future)
+        self._check_open()
+        used = scheme if secret else "none"
+        if used not in signing.SCHEMES:
+            raise _unknown_scheme(scheme)
+        now = self.clock.time()
+        delivery = OutgoingDelivery(
+            id=new_delivery_id(),
+            event_id=event.id,
+            event_type=event.type,
+            url=url,
+            body=event.body(),
+            scheme=used,
+            secret=secret,
+            created_at=now,
+            updated_at=now,
+            next_attempt_at=now,
+        )
+        try:
+            self.guard.check_url(url)
+        except UnsafeURL as refused:
+            attempt = Attempt(delivery.id, event.id, url, 1, now, error=str(refused))
+            attempt.latency_ms, attempt.state = 0.0, "dead"
+            delivery.attempts.append(attempt)
+            delivery.state, delivery.next_attempt_at = "dead", None
+            self.outbox.add([delivery])
+            self._remember(delivery)
+            self._emit(attempt)
+            return delivery
+        self.outbox.add([delivery])
+        self._hand_over([delivery])
+        if wait:
+            await self._finished(delivery)
+        return delivery
+
+    def _hand_over(self, deliveries: list[OutgoingDelivery]) -> None:
+        """Give new deliveries to the loop (from whichever thread we are on)."""
+        if self._loop is None:
+            for delivery in deliveries:
+                self._remember(delivery)  # picked up by start() from the outbox
+        elif threading.current_thread() is self._thread:
+            self._accept(deliveries)
+        else:
+            self._loop.call_soon_threadsafe(self._accept, deliveries)
+
+    def _accept(self, deliveries: Iterable[OutgoingDelivery], *, resumed: bool = False) -> None:
+        """On the loop: track deliveries and queue (or schedule) their next attempt."""
+        assert self._queue is not None and self._idle is not None
+        now = self.clock.time()
+        for found in deliveries:
+            delivery = self._remember(found)
+            if delivery.done or delivery.id in self._live:
+                continue
+            if resumed and delivery.endpoint_id is None:
+                try:
+                    self.guard.check_url(delivery.url)
+                except UnsafeURL:
+                    continue
+            self._live[delivery.id] = delivery
+            self._idle.clear()
+            due = delivery.next_attempt_at
+            self._schedule(delivery, 0.0 if due is None else due - now)
+
+    def _schedule(self, delivery: OutgoingDelivery, wait: float) -> None:
+        assert self._queue is not None
+        if wait <= 0:
+            self._queue.put_nowait(delivery)
+            return
+        timer = asyncio.get_running_loop().create_task(self._after(wait, delivery))
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
+
+    async def _after(self, wait: float, delivery: OutgoingDelivery) -> None:
+        await self.clock.sleep(wait)
+        assert self._queue is not None
+        self._queue.put_nowait(delivery)
+
+    def _remember(self, delivery: OutgoingDelivery) -> OutgoingDelivery:
+        """The one live object for a delivery id (a row read back maps to it)."""
+        known = self._known.get(delivery.id)
+        if known is not None:
+            return known
+        self._known[delivery.id] = delivery
+        if len(self._known) > self._keep:
+            for old_id in list(self._known)[: len(self._known) - self._keep]:
+                if self._known[old_id].done:
+                    del self._known[old_id]
+        return delivery
+
+    # -- the workers ----------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        while True:
+            delivery = await queue.get()
+            try:
+                await self._attempt(delivery)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not kill the worker and stall every delivery
+                self._settle(delivery, None, f"sender error: {type(exc).__name__}: {exc}")
+
+    async def _attempt(self, delivery: OutgoingDelivery) -> None:
+        if delivery.done:
+            self._retire(delivery)
+            return
+        endpoint = self._endpoints.get(delivery.endpoint_id) if delivery.endpoint_id else None
+        if delivery.endpoint_id is not None and (endpoint is None or not endpoint.enabled):
+            delivery.state, delivery.next_attempt_at = "disabled", None
+            delivery.updated_at = self.clock.time()
+            self.outbox.note(delivery)
+            self._retire(delivery)
+            return
+        if endpoint is not None:
+            url, scheme, secret = endpoint.url, endpoint.scheme, endpoint.secret
+        else:
+            url, scheme, secret = delivery.url, delivery.scheme, delivery.secret
+        started = self.clock.time()
+        attempt = Attempt(delivery.id, delivery.event_id, url, len(delivery.attempts) + 1, started)
+        delivery.attempts.append(attempt)
+        delivery.updated_at = started
+        self.outbox.note(delivery, attempt)  # on record before the request goes out
+
+        headers = signing.headers_for(
+            scheme, secret, delivery.body, msg_id=delivery.event_id, timestamp=int(started)
+        )
+        headers["content-type"] = "application/json"
+        status: int | None = None
+        error: str | None = None
+        retry_after: float | None = None
+        permanent = False
+        clock = time.perf_counter()
+        try:
+            async with self._session.post(
+                url,
+                data=delivery.body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=self._timeout(),
+            ) as answer:
+                body = await answer.read()
+                status = answer.status
+                if status in RETRY_AFTER_STATUSES:
+                    retry_after = parse_retry_after(
+                        answer.headers.get("retry-after"), self.clock.time()
+                    )
+                elif 300 <= status < 400:
+                    where = answer.headers.get("location", "?")
+                    error = f"redirect to {where} not followed"
+            attempt.response = body[:_RESPONSE_KEPT].decode("utf-8", "replace")
+        except asyncio.CancelledError:
+            attempt.state = "interrupted"
+            attempt.error = "the sender stopped before an answer came (it may have arrived)"
+            self.outbox.note(delivery, attempt)
+            raise
+        except asyncio.TimeoutError:
+            error = f"timeout: no answer within {self.timeout:g} s"
+        except UnsafeURL as refused:
+            error, permanent = str(refused), True
+        except Exception as exc:
+            error = _describe(exc)
+        attempt.latency_ms = (time.perf_counter() - clock) * 1000
+        self._settle(delivery, status, error, retry_after=retry_after, permanent=permanent)
+
+    def _settle(
+        self,
+        delivery: OutgoingDelivery,
+        status: int | None,
+        error: str | None,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+    ) -> None:
+        """Decide what an attempt's answer means, write it down, tell the listeners."""
+        attempt = delivery.last
+        if attempt is None or attempt.state != "trying":
+            return
+        attempt.status, attempt.error = status, error
+        now = self.clock.time()
+        if status is not None and 200 <= status < 300:
+            state = "delivered"
+        elif status == 410:
+            state = "disabled"
+            if delivery.endpoint_id in self._endpoints:
+                self.disable(delivery.endpoint_id, "the receiver answered 410 Gone")
+        else:
+            made = len(delivery.attempts) - delivery.round_base
+            wait = None if permanent else self.policy.delay_after(made, retry_after)
+            if wait is None:
+                state = "dead"
+            else:
+                state = "retrying"
+                attempt.next_attempt_at = now + wait
+        attempt.state = delivery.state = state
+        delivery.next_attempt_at = attempt.next_attempt_at
+        delivery.updated_at = now
+        self.outbox.note(delivery, attempt)
+        if state == "retrying":
+            self._schedule(delivery, attempt.next_attempt_at - now)  # type: ignore[operator]
+        else:
+            self._retire(delivery)
+        self._emit(attempt)
+
+    def _retire(self, delivery: OutgoingDelivery) -> None:
+        """A delivery reached a final state: wake whoever waits for it, or for the sender."""
+        self._live.pop(delivery.id, None)
+        for waiter in self._waiters.pop(delivery.id, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+        if not self._live and self._idle is not None:
+            self._idle.set()
+
+    def _emit(self, attempt: Attempt) -> None:
+        for listener in list(self._listeners):
+            with contextlib.suppress(Exception):  # a broken view must never break delivery
+                listener(attempt)
+
+    def _timeout(self) -> Any:
+        import aiohttp
+
+        if self._client_timeout is None or self._client_timeout.total != self.timeout:
+            self._client_timeout = aiohttp.ClientTimeout(total=self.timeout)
+        return self._client_timeout
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(self.outbox.flush_interval)
+            self.outbox.flush()
+
+    async def _finished(self, delivery: OutgoingDelivery) -> None:
+        if delivery.done:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(delivery.id, []).append(waiter)
+        await waiter
+
+    # -- watching and waiting -------------------------------------------------------------------
+
+    def subscribe(self, listener: AttemptListener) -> Callable[[], None]:
+        """Call ``listener(attempt)`` on the lab loop after every attempt; returns unsubscribe."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    async def idle(self) -> None:
+        """Wait until no delivery is queued, in flight, or waiting to be retried."""
+        if self._idle is None:
+            return
+        if self._loop is not asyncio.get_running_loop():
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.idle(), self._loop))
+            return
+        await self._idle.wait()
+        self.outbox.flush()
+
+    def wait_idle(self, timeout: float = 10.0) -> dict[str, int]:
+        """Block (this thread, never the lab's) until every delivery has ended; then the counts.
+
+        Raises ``TimeoutError`` after ``timeout`` real seconds, saying what is still under way.
+        """
+        if self._loop is None:
+            raise RuntimeError("the sender is not started; await sender.start() first")
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("wait_idle() would block the lab loop; use 'await sender.idle()'")
+        future = asyncio.run_coroutine_threadsafe(self.idle(), self._loop)
+        try:
+            future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            live = list(self._live.values())
+            due = [d.next_attempt_at for d in live if d.next_attempt_at is not None]
+            soonest = ""
+            if due:
+                wait = max(0.0, min(due) - self.clock.time())
+                soonest = f"; the next attempt is due in {wait:.3g} lab seconds"
+            raise TimeoutError(
+                f"waited {timeout:g} s and {len(live)} deliveries are still under way{soonest}"
+            ) from None
+        return self.counts()
+
+    # -- reading the record ---------------------------------------------------------------------
+
+    def deliveries(
+        self,
+        state: str | Iterable[str] | None = None,
+        *,
+        endpoint: str | Endpoint | None = None,
+        since: float | None = None,
+    ) -> list[OutgoingDelivery]:
+        """Deliveries from the outbox, oldest first: in a ``state``, to an ``endpoint``, or
+        created at or after ``since`` (lab time)."""
+        states = (state,) if isinstance(state, str) else state
+        endpoint_id = self.endpoint(endpoint).id if endpoint is not None else None
+        rows = self.outbox.deliveries(states=states, endpoint_id=endpoint_id, since=since)
+        return [self._known.get(row.id, row) for row in rows]
+
+    def dead_letters(self, endpoint: str | Endpoint | None = None) -> list[OutgoingDelivery]:
+        """Deliveries every attempt of which failed, each with its full attempt log."""
+        return self.deliveries("dead", endpoint=endpoint)
+
+    def delivery(self, delivery_id: str) -> OutgoingDelivery:
+        known = self._known.get(delivery_id)
+        if known is not None:
+            return known
+        rows = self.outbox.deliveries(ids=[delivery_id])
+        if not rows:
+            raise KeyError(f"no delivery {delivery_id!r} in the outbox")
+        return rows[0]
+
+    def attempts(self, delivery: str | OutgoingDelivery | None = None) -> list[Attempt]:
+        """The attempt log: every attempt (of one delivery, if given), oldest first."""
+        key = delivery.id if isinstance(delivery, OutgoingDelivery) else delivery
+        return self.outbox.attempts(key)
+
+    def counts(self) -> dict[str, int]:
+        """How many deliveries are in each state, e.g. ``{"delivered": 9, "dead": 1}``."""
+        return self.outbox.counts()
+
+    # -- replay ---------------------------------------------------------------------------------
+
+    def replay(
+        self,
+        delivery: str | OutgoingDelivery | None = None,
+        *,
+        endpoint: str | Endpoint | None = None,
+        since: float | None = None,
+    ) -> OutgoingDelivery | list[OutgoingDelivery]:
+        """Try a finished delivery again, with a fresh set of attempts; same ``webhook-id``.
+
+        ``replay(delivery)`` replays one (a dead letter, usually) and returns it.
+        ``replay(endpoint=..., since=t)`` replays every dead or disabled delivery to that
+        endpoint created at or after lab time ``t`` (default: all of them) and returns them.
+        A disabled endpoint must be enabled first.
+        """
+        if delivery is not None:
+            if endpoint is not None or since is not None:
+                raise TypeError("replay one delivery, or an endpoint's failures, not both")
+            found = (
+                self.delivery(delivery) if isinstance(delivery, str) else self._remember(delivery)
+            )
+            return self._on_loop(self._replay, [found])[0]
+        if endpoint is None:
+            raise TypeError("say what to replay: replay(delivery) or replay(endpoint=...)")
+        failed = self.deliveries(("dead", "disabled"), endpoint=endpoint, since=since)
+        return self._on_loop(self._replay, failed)
+
+    def _replay(self, deliveries: Sequence[OutgoingDelivery]) -> list[OutgoingDelivery]:
+        self._check_open()
+        for delivery in deliveries:
+            endpoint = self._endpoints.get(delivery.endpoint_id or "")
+            if endpoint is not None and not endpoint.enabled:
+                raise ValueError(
+                    f"endpoint {endpoint.url} is disabled ({endpoint.disabled_reason}); "
+                    "enable it first with sender.enable(...)"
+                )
+        replayed = []
+        now = self.clock.time()
+        for found in deliveries:
+            delivery = self._remember(found)
+            if not delivery.done:
+                replayed.append(delivery)  # already on its way
+                continue
+            delivery.state, delivery.next_attempt_at, delivery.updated_at = "pending", now, now
+            delivery.round_base, delivery.replays = len(delivery.attempts), delivery.replays + 1
+            self.outbox.note(delivery)
+            replayed.append(delivery)
+        self.outbox.flush()
+        if self._loop is not None:
+            self._accept(replayed)
+        return replayed
+
+    def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the sender's loop and return its result, from any thread."""
+        if self._loop is None or threading.current_thread() is self._thread:
+            return fn(*args)
+
+        async def call() -> T:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(30)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this sender is closed; start the lab again for a new one")
+
+    def __repr__(self) -> str:
+        if self._closed:
+            return "<Sender closed>"
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(self.counts().items()))
+        return (
+            f"<Sender {len(self._endpoints)} endpoint{'s' if len(self._endpoints) != 1 else ''};"
+            f" deliveries: {counts or 'none yet'}; {len(self._live)} under way>"
+        )
+
+
+def _unknown_scheme(scheme: str) -> ValueError:
+    return ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(signing.SCHEMES)}")
+
+
+def _describe(exc: BaseException) -> str:
+    """A failed request's exception in words a learner can act on."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the receiver closed the connection without answering"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror or str(exc.os_error)
+        return f"cannot connect to {exc.host}:{exc.port}: {reason}"
+    if isinstance(exc, aiohttp.ClientError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+__all__ += ["FINAL_STATES"]
