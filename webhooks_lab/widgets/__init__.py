@@ -1,0 +1,21 @@
+"""Live views of the lab for notebooks (ipywidgets 8). Only this package imports ipywidgets.
+
+    from webhooks_lab.widgets import InboxView, ChaosPanel, RaceView
+    InboxView(lab)                 # deliveries as they arrive; select one; replay it
+    ChaosPanel(lab, "shop")        # make /webhooks/shop fail or dawdle on purpose
+    RaceView(race)                 # polling vs webhook, scored live
+
+Every view updates from the lab loop at most ~10 widget messages a second however fast events
+arrive, shows a one-line description where widgets cannot render, and stops listening when
+closed (``view.close()``) or replaced by the same view made again in a re-run cell.
+"""
+
+from __future__ import annotations
+
+from webhooks_lab.widgets.base import LiveView, open_views
+from webhooks_lab.widgets.chaos import ChaosPanel
+from webhooks_lab.widgets.inbox import InboxView
+from webhooks_lab.widgets.race import RaceView
+from webhooks_lab.widgets.throttle import Throttle
+
+__all__ = ["ChaosPanel", "InboxView", "LiveView", "RaceView", "Throttle", "open_views"]

@@ -1,0 +1,293 @@
+"""InboxView: every delivery as it arrives; pick one to read its headers and payload; replay it.
+
+    from webhooks_lab.widgets import InboxView
+    InboxView(lab)                      # everything
+    InboxView(lab, endpoint="shop")     # only /webhooks/shop
+
+The list shows the newest ``max_rows`` deliveries, newest first: when each arrived, where, the
+event type, whether its signature checked out (and why not), the status the receiver answered and
+whether it was a duplicate. ``view.rows`` holds every delivery the view has seen, not only the
+ones on screen, and the count above the list counts them all.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import time
+import uuid
+from collections import OrderedDict, deque
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import ipywidgets as widgets
+
+from webhooks_lab.inbox import Delivery
+from webhooks_lab.widgets.base import LiveView, guard, source_key
+
+if TYPE_CHECKING:
+    from webhooks_lab.lab import Lab
+
+# Headers that describe one hop of one connection; a replay makes its own.
+_HOP_BY_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding"}
+
+REPLAY_HEADER = "x-webhooks-lab-replay-of"
+
+_STYLE = """<style>
+.webhooks-lab-inbox select { font-family: var(--jp-code-font-family, monospace);
+  font-size: 12px; }
+.webhooks-lab-inbox pre { max-height: 18em; overflow: auto; margin: 0.3em 0; }
+.webhooks-lab-inbox td { padding: 0 0.8em 0 0; vertical-align: top; }
+</style>"""
+
+_OUTCOME_COLOUR = {
+    "accepted": "#0a6b2d",
+    "duplicate": "#6b6b6b",
+    "rejected": "#a40000",
+    "failed": "#a40000",
+}
+
+
+def row_label(d: Delivery) -> str:
+    """One line for the list: ``#12 10:42:07 shop order.created verified 200 accepted``."""
+    when = time.strftime("%H:%M:%S", time.localtime(d.received_at))
+    millis = int((d.received_at % 1) * 1000)
+    if d.verified is None:
+        trust = "unsigned"
+    elif d.verified:
+        trust = "verified"
+    else:
+        trust = "bad signature"
+    outcome = d.outcome + (f": {d.reason}" if d.reason and not d.ok else "")
+    return (
+        f"#{d.seq:<5} {when}.{millis:03d}  {d.endpoint:<14} {d.event_type or '-':<20} "
+        f"{trust:<13} {d.status}  {outcome}"
+    )
+
+
+class InboxView(LiveView):
+    """Live list of deliveries, a detail pane for the selected one, and a replay button."""
+
+    kind = "inbox"
+
+    def __init__(
+        self,
+        lab: Lab,
+        endpoint: str | None = None,
+        *,
+        max_rows: int = 200,
+        keep: int = 50_000,
+        max_syncs_per_second: float = 10.0,
+    ) -> None:
+        super().__init__(key=(source_key(lab), endpoint), max_syncs_per_second=max_syncs_per_second)
+        self.add_class("webhooks-lab-inbox")
+        self.lab = lab
+        self.endpoint = endpoint
+        self.max_rows = max_rows
+        self.rows: OrderedDict[int, Delivery] = OrderedDict()  # seq -> delivery, oldest first
+        self._keep = keep
+        self._labels: dict[int, str] = {}
+        self._incoming: deque[Delivery] = deque()
+        self._counts = {"accepted": 0, "duplicate": 0, "rejected": 0, "failed": 0}
+        self._note = ""
+        self._note_shown = ""
+        self._shown_summary = ""
+        self._shown_rows: tuple[int, ...] = ()
+        self._selecting = False
+        self._detail_seq: int | None = None
+
+        where = f"/webhooks/{endpoint}" if endpoint else "every endpoint"
+        self.summary = widgets.HTML(value=f"<b>Inbox</b> · {escape(where)} · waiting")
+        self.table = widgets.Select(
+            options=[], rows=12, layout=widgets.Layout(width="100%"), description=""
+        )
+        self.detail = widgets.HTML(value="<i>Select a delivery to see its headers and payload.</i>")
+        self.replay_button = widgets.Button(
+            description="Replay", icon="redo", disabled=True, tooltip="POST it again, as it was"
+        )
+        self.note = widgets.HTML(value="")
+        guard(self.table, self.throttle.lock)
+        self.table.observe(self._on_select, names="value")
+        self.replay_button.on_click(lambda _button: self.replay())
+        style = widgets.HTML(value=_STYLE)
+        self._own(self.summary, self.table, self.detail, self.replay_button, self.note, style)
+        self.children = [
+            style,
+            self.summary,
+            self.table,
+            widgets.HBox([self.replay_button, self.note]),
+            self.detail,
+        ]
+
+        self._listen(lab.receiver.inbox.subscribe(self._arrived))
+        for delivery in lab.receiver.inbox.snapshot():
+            if self._wanted(delivery):
+                self._incoming.append(delivery)
+        self.refresh()
+
+    # -- lab loop side: cheap, never touches a widget ----------------------------------------------
+
+    def _wanted(self, d: Delivery) -> bool:
+        return self.endpoint is None or d.endpoint == self.endpoint
+
+    def _arrived(self, delivery: Delivery) -> None:
+        if self._wanted(delivery):
+            self._incoming.append(delivery)
+            self.throttle.poke()
+
+    # -- flushing: at most a few times a second ---------------------------------------------------
+
+    def _flush(self) -> int:
+        while self._incoming:
+            d = self._incoming.popleft()
+            if d.seq in self.rows:
+                continue
+            self.rows[d.seq] = d
+            self._labels[d.seq] = row_label(d)
+            self._counts[d.outcome] = self._counts.get(d.outcome, 0) + 1
+            if len(self.rows) > self._keep:
+                old, _ = self.rows.popitem(last=False)
+                self._labels.pop(old, None)
+        sent = 0
+        summary = self._summary_html()
+        if summary != self._shown_summary:
+            self.summary.value = self._shown_summary = summary
+            sent += 1
+        newest = tuple(reversed(list(self.rows)[-self.max_rows :]))
+        if newest != self._shown_rows:
+            self._show_rows(newest)
+            sent += 1
+        if self._note != self._note_shown:
+            self.note.value = self._note_shown = self._note
+            sent += 1
+        return sent
+
+    def _show_rows(self, seqs: tuple[int, ...]) -> None:
+        selected = self.table.value
+        self._selecting = True  # our own change, not the learner's click
+        try:
+            with self.table.hold_sync():
+                self.table.options = [(self._labels[s], s) for s in seqs]
+                self.table.value = selected if selected in seqs else None
+        finally:
+            self._selecting = False
+        self._shown_rows = seqs
+
+    def _summary_html(self) -> str:
+        total = len(self.rows)
+        where = f"/webhooks/{self.endpoint}" if self.endpoint else "every endpoint"
+        parts = [
+            f"<span style='color:{_OUTCOME_COLOUR[k]}'>{n} {k}</span>"
+            for k, n in self._counts.items()
+            if n
+        ]
+        shown = f" (newest {self.max_rows} listed)" if total > self.max_rows else ""
+        tally = " · ".join(parts) if parts else "none yet"
+        return f"<b>Inbox</b> · {escape(where)} · <b>{total}</b> deliveries{shown}: {tally}"
+
+    # -- the learner's side (kernel thread) -------------------------------------------------------
+
+    def _on_select(self, change: dict[str, Any]) -> None:
+        if self._selecting:
+            return
+        self._show_detail(change["new"])
+
+    def select(self, seq: int) -> Delivery:
+        """Show delivery ``seq`` in the detail pane, as a click on its row would."""
+        with self.throttle.lock:
+            if seq not in self.rows:
+                raise KeyError(f"delivery #{seq} is not in this view")
+            if seq in self._shown_rows:
+                self.table.value = seq  # the observer fills the detail pane
+            else:
+                self._show_detail(seq)
+            return self.rows[seq]
+
+    @property
+    def selected(self) -> Delivery | None:
+        seq = self.table.value
+        return self.rows.get(seq) if seq is not None else None
+
+    def _show_detail(self, seq: int | None) -> None:
+        d = self.rows.get(seq) if seq is not None else None
+        self._detail_seq = seq
+        self.replay_button.disabled = d is None
+        self.detail.value = (
+            detail_html(d) if d is not None else "<i>Select a delivery to see it.</i>"
+        )
+
+    def replay(self, seq: int | None = None) -> concurrent.futures.Future[Delivery]:
+        """POST delivery ``seq`` (default: the selected one) again, raw body and headers as sent.
+
+        The replay is a new request, so it lands in the inbox as a new delivery: with the same
+        ``webhook-id`` the receiver answers it as a duplicate. Returns a future for the new record.
+        """
+        if seq is None:
+            seq = self._detail_seq
+        original = self.rows.get(seq) if seq is not None else None
+        if original is None:
+            raise ValueError("select a delivery first (or pass its number: view.replay(12))")
+        future = self.lab.loop.submit(_replay(self.lab, original))
+        self._note = f"replaying #{original.seq}…"
+        self.throttle.poke()
+
+        def done(result: concurrent.futures.Future[Delivery]) -> None:
+            try:
+                new = result.result()
+                self._note = f"replayed #{original.seq} as #{new.seq}: {new.status} {new.outcome}"
+            except Exception as exc:
+                self._note = f"replay of #{original.seq} failed: {exc}"
+            self.throttle.poke()
+
+        future.add_done_callback(done)
+        return future
+
+    def describe(self) -> str:
+        where = f"/webhooks/{self.endpoint}" if self.endpoint else "every endpoint"
+        state = "closed" if self.closed else "live"
+        return f"InboxView ({state}): deliveries to {where}, newest first; select one to inspect"
+
+
+async def _replay(lab: Lab, original: Delivery) -> Delivery:
+    token = uuid.uuid4().hex
+    headers = {k: v for k, v in original.headers.items() if k.lower() not in _HOP_BY_HOP}
+    # A marker header (signatures cover id, timestamp and body, never extra headers) lets us
+    # find the new record, and tells whoever reads the inbox that this one was a replay.
+    headers[REPLAY_HEADER] = f"#{original.seq} {token}"
+    async with httpx.AsyncClient(timeout=10) as client:
+        await client.request(
+            original.method,
+            f"{lab.receiver.url}{original.path}",
+            content=original.body,
+            headers=headers,
+        )
+    for d in reversed(lab.receiver.inbox.snapshot()):
+        if d.headers.get(REPLAY_HEADER, "").endswith(token):
+            return d
+    raise RuntimeError("the replay was answered but is not in the inbox")
+
+
+def detail_html(d: Delivery) -> str:
+    """Headers, payload (pretty-printed when it is JSON) and the answer, for one delivery."""
+    colour = _OUTCOME_COLOUR.get(d.outcome, "#1b1b1b")
+    why = f" — {escape(d.reason)}" if d.reason else ""
+    head = (
+        f"<b>#{d.seq}</b> {escape(d.method)} {escape(d.path)} → "
+        f"<b style='color:{colour}'>{d.status} {d.outcome}</b>{why}"
+    )
+    headers = "".join(
+        f"<tr><td><code>{escape(k)}</code></td><td><code>{escape(v)}</code></td></tr>"
+        for k, v in sorted(d.headers.items())
+    )
+    try:
+        payload = json.dumps(json.loads(d.body), indent=2, ensure_ascii=False)
+    except (ValueError, UnicodeDecodeError):
+        payload = d.body.decode("utf-8", errors="replace")
+    answer = json.dumps(d.response, indent=2, ensure_ascii=False)
+    return (
+        f"<div>{head}</div>"
+        f"<details open><summary>Headers</summary><table>{headers}</table></details>"
+        f"<details open><summary>Payload</summary><pre>{escape(payload)}</pre></details>"
+        f"<details><summary>Answer</summary><pre>{escape(answer)}</pre></details>"
+    )

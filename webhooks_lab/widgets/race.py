@@ -1,0 +1,173 @@
+"""RaceView: the polling-versus-webhook race as a live scoreboard, with sliders to change it.
+
+    from webhooks_lab.polling import Race
+    from webhooks_lab.widgets import RaceView
+    race = Race(lab, rate=1/6, poll_every=30)
+    RaceView(race)
+    race.run(events=40)
+
+Each row is one side: how many events it noticed, how many requests it made and how many came
+back empty, and how late it was (median and 95th percentile, in lab seconds), with a bar per side
+so the difference is seen before it is read. Moving a slider changes the running race and starts
+the score afresh, so the numbers always describe one setting.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Any
+
+import ipywidgets as widgets
+
+from webhooks_lab.polling import Race, RaceReport
+from webhooks_lab.widgets.base import LiveView, guard, source_key
+
+_COLOURS = {"webhook": "#0a6b2d", "poll": "#9a3b00"}
+
+
+def _fmt(seconds: float) -> str:
+    if math.isnan(seconds):
+        return "–"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def scoreboard_html(report: RaceReport) -> str:
+    """The race as an HTML table, with a bar per side for its median delay."""
+    slowest = max((s.p50 for s in report.sides if s.delays), default=0.0) or 1.0
+    rows = []
+    for side in report.sides:
+        colour = _COLOURS["webhook" if side.interval is None else "poll"]
+        width = 0.0 if not side.delays else max(0.5, 100 * side.p50 / slowest)
+        bar = (
+            f"<div style='background:{colour};height:0.8em;width:{width:.1f}%;min-width:2px'></div>"
+            if side.delays
+            else ""
+        )
+        wasted = f"{side.empty} ({side.empty_share:.0%})" if side.requests else "0"
+        per_event = f"{side.requests_per_event:.2f}" if side.noticed else "–"
+        rows.append(
+            f"<tr><td style='color:{colour}'><b>{escape(side.name)}</b></td>"
+            f"<td>{side.noticed}</td><td>{side.requests}</td><td>{wasted}</td>"
+            f"<td>{per_event}</td><td>{_fmt(side.p50)}</td><td>{_fmt(side.p95)}</td>"
+            f"<td style='width:30%'>{bar}</td></tr>"
+        )
+    head = "".join(
+        f"<th style='text-align:left;padding-right:1em'>{h}</th>"
+        for h in (
+            "side",
+            "noticed",
+            "requests",
+            "empty answers",
+            "requests / event",
+            "delay p50",
+            "p95",
+            "median delay",
+        )
+    )
+    return (
+        f"<div><b>{report.events}</b> events so far, at about {report.rate * 60:.3g} a minute "
+        f"(lab time)</div><table style='width:100%'><tr>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
+class RaceView(LiveView):
+    """A live scoreboard for a :class:`~webhooks_lab.polling.Race`, with its two sliders."""
+
+    kind = "race"
+
+    def __init__(self, race: Race) -> None:
+        super().__init__(key=source_key(race))
+        self.race = race
+        self._applying = False
+        self._shown_board = ""
+        self.interval = widgets.FloatLogSlider(
+            value=race.poll_every,
+            base=10,
+            min=0,
+            max=2.5,
+            step=0.05,
+            description="poll every (s)",
+            readout_format=".3g",
+            style={"description_width": "9em"},
+        )
+        self.rate = widgets.FloatSlider(
+            value=round(race.rate * 60, 2),
+            min=1,
+            max=60,
+            step=1,
+            description="events / minute",
+            style={"description_width": "9em"},
+        )
+        self.run_button = widgets.Button(description="Start", icon="play")
+        self.board = widgets.HTML(value="")
+        for slider in (self.interval, self.rate):
+            guard(slider, self.throttle.lock)
+            slider.observe(self._moved, names="value")
+        self.run_button.on_click(lambda _b: self.toggle())
+        self._own(self.interval, self.rate, self.run_button, self.board)
+        self.children = [
+            widgets.HTML(
+                value=f"<b>Poll or be told</b>: one source, a poller and a webhook to "
+                f"<code>/webhooks/{escape(race.endpoint)}</code>"
+            ),
+            widgets.HBox([self.interval, self.rate, self.run_button]),
+            self.board,
+        ]
+        self._listen(race.subscribe(self.throttle.poke))
+        self.refresh()
+
+    def _moved(self, change: dict[str, Any]) -> None:
+        if self._applying:
+            return
+        self.race.poll_every = float(self.interval.value)
+        self.race.rate = float(self.rate.value) / 60
+        self.race.reset_stats()
+
+    def toggle(self) -> None:
+        """Start the race if it is stopped, stop it if it runs."""
+        if self.race.running:
+            self.race.stop()
+        else:
+            self.race.start()
+        self.throttle.poke()
+
+    def _flush(self) -> int:
+        sent = 0
+        board = scoreboard_html(self.race.report())
+        if board != self._shown_board:
+            self.board.value = self._shown_board = board
+            sent += 1
+        label = "Stop" if self.race.running else "Start"
+        if self.run_button.description != label:
+            with self.run_button.hold_sync():
+                self.run_button.description = label
+                self.run_button.icon = "stop" if label == "Stop" else "play"
+            sent += 1
+        self._applying = True
+        try:
+            for slider, value in (
+                (self.interval, self.race.poll_every),
+                (self.rate, round(self.race.rate * 60, 2)),
+            ):
+                value = min(max(value, slider.min if slider is self.rate else 1.0), _top(slider))
+                if not math.isclose(slider.value, value, rel_tol=1e-3):
+                    slider.value = value
+                    sent += 1
+        finally:
+            self._applying = False
+        return sent
+
+    def describe(self) -> str:
+        state = "closed" if self.closed else "live"
+        return (
+            f"RaceView ({state}): polling vs webhook to /webhooks/{self.race.endpoint}; "
+            "noticed, requests, delays"
+        )
+
+
+def _top(slider: widgets.Widget) -> float:
+    return slider.base**slider.max if isinstance(slider, widgets.FloatLogSlider) else slider.max
+
+
+__all__ = ["RaceView", "scoreboard_html"]
