@@ -92,7 +92,10 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from webhooks_lab import jobs_api, openapi
     from webhooks_lab.app import create_app
+    from webhooks_lab.job_kinds import register_lesson_kinds
+    from webhooks_lab.jobs import JobRunner
     from webhooks_lab.receiver import Receiver
     from webhooks_lab.server import PortInUseError, Server
 
@@ -102,22 +105,35 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     receiver = Receiver(max_body=args.max_body)
     if scheme != "none":
-        receiver.require_all(args.secret, scheme, tolerance=args.tolerance)
+        try:
+            receiver.require_all(args.secret, scheme, tolerance=args.tolerance)
+        except ValueError as exc:  # e.g. a Standard Webhooks secret that is not base64
+            print(f"webhooks-lab serve: {exc}", file=sys.stderr)
+            return 2
     if not args.quiet:
         receiver.inbox.subscribe(_print_delivery)
-    server = Server(create_app(receiver), args.host, args.port)
 
     async def run() -> None:
+        # The job runner lives on this loop; completion webhooks are signed with the first secret.
+        jobs = register_lesson_kinds(JobRunner(secret=args.secret[0] if args.secret else None))
+        routes = [*jobs_api.routes(jobs), *openapi.routes(jobs)]
+        server = Server(create_app(receiver, extra_routes=routes), args.host, args.port)
         await server.start()
         receiver.url = server.url
         print(f"webhooks-lab receiver listening on {server.url}", flush=True)
         print(f"  deliver:  POST {server.url}/webhooks/<name>   ({_describe(scheme)})", flush=True)
         print(f"  inbox:    {server.url}/", flush=True)
+        kinds = ", ".join(kind.name for kind in jobs.kinds())
+        print(f"  jobs:     POST {server.url}/jobs   (kinds: {kinds})", flush=True)
+        if not args.secret:
+            print(f"            job webhooks are signed with {jobs.secret}", flush=True)
+        print(f"  api:      {server.url}/openapi.json", flush=True)
         print("  stop:     Ctrl+C", flush=True)
         try:
             while server.running:
                 await asyncio.sleep(0.2)
         finally:
+            await jobs.aclose()
             await server.stop()
 
     try:

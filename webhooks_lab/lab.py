@@ -11,9 +11,12 @@ import atexit
 import threading
 from typing import Any
 
+from webhooks_lab import jobs_api, openapi
 from webhooks_lab.app import create_app
 from webhooks_lab.clock import Clock
 from webhooks_lab.events import Event
+from webhooks_lab.job_kinds import register_lesson_kinds
+from webhooks_lab.jobs import JobRunner
 from webhooks_lab.loop import LabLoop
 from webhooks_lab.receiver import DEFAULT_MAX_BODY, Receiver
 from webhooks_lab.sender import Sender
@@ -41,8 +44,14 @@ class Lab:
         }
         self.clock = Clock(speed)
         self.receiver = Receiver(clock=self.clock, max_body=max_body)
-        self.app = create_app(self.receiver)
         self.loop = LabLoop()
+        # Jobs run on the lab loop; their completion webhooks go out through the lab's sender.
+        self.jobs = register_lesson_kinds(
+            JobRunner(self.loop, clock=self.clock, notify=self._notify)
+        )
+        self.app = create_app(
+            self.receiver, extra_routes=[*jobs_api.routes(self.jobs), *openapi.routes(self.jobs)]
+        )
         self.server = Server(self.app, host, port)
         try:
             self.loop.run(self.server.start(), timeout=10)
@@ -71,6 +80,10 @@ class Lab:
         """Send an event to every endpoint added with ``lab.sender.add_endpoint(...)``."""
         return self.sender.send(event, data, id=id)
 
+    async def _notify(self, url: str, event: Event, *, secret: str | None = None) -> Any:
+        """Send a job's completion webhook: signed, retried and logged by the sender."""
+        return await self.sender.deliver_to(url, event, secret=secret, wait=False)
+
     @property
     def running(self) -> bool:
         return not self._stopped and self.loop.running and self.server.running
@@ -83,6 +96,7 @@ class Lab:
         try:
             if self.loop.running:
                 try:
+                    self.loop.run(self.jobs.aclose(), timeout=10)
                     self.loop.run(self.sender.close(), timeout=10)
                 finally:
                     self.loop.run(self.server.stop(), timeout=10)

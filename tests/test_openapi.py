@@ -1,0 +1,74 @@
+"""``GET /openapi.json``: valid OpenAPI 3.1 for the lab's API and for the webhooks it sends."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+
+@pytest.fixture
+def document(client):
+    answer = client.get("/openapi.json")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    return answer.json()
+
+
+def test_the_served_document_is_valid_openapi_3_1(lab, document):
+    validate(document, cls=OpenAPIV31SpecValidator)
+    assert document["openapi"] == "3.1.0"
+    assert document["servers"] == [{"url": lab.receiver.url}]
+
+
+def test_the_validator_would_catch_a_broken_document(document):
+    broken = copy.deepcopy(document)
+    del broken["paths"]["/jobs"]["post"]["responses"]
+    broken["webhooks"]["job.succeeded"]["post"]["requestBody"]["content"] = "json"
+    with pytest.raises(OpenAPIValidationError):
+        validate(broken, cls=OpenAPIV31SpecValidator)
+
+
+def test_it_describes_the_webhook_endpoints_and_every_jobs_route_with_their_errors(document):
+    paths = document["paths"]
+    assert set(paths["/webhooks/{name}"]) >= {"post", "get"}
+    assert set(paths["/webhooks/{name}"]["post"]["responses"]) >= {"200", "400", "401", "413"}
+
+    post_jobs = paths["/jobs"]["post"]["responses"]
+    assert set(post_jobs) == {"202", "400", "413", "415", "422", "503"}
+    assert set(post_jobs["202"]["headers"]) == {"Location", "Retry-After"}
+    assert "application/problem+json" in post_jobs["422"]["content"]
+    assert set(paths["/jobs/{job_id}"]["get"]["responses"]) == {"200", "303", "404"}
+    assert set(paths["/jobs/{job_id}"]["delete"]["responses"]) == {"200", "404", "409"}
+    assert set(paths["/jobs/{job_id}/result"]["get"]["responses"]) == {"200", "404", "409"}
+    assert "/jobs/kinds" in paths
+
+
+def test_the_webhooks_section_lists_the_events_the_lab_sends(document):
+    assert set(document["webhooks"]) == {"job.succeeded", "job.failed", "job.cancelled", "event"}
+    succeeded = document["webhooks"]["job.succeeded"]["post"]
+    headers = {p["name"] for p in succeeded["parameters"] if p["in"] == "header"}
+    assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    assert "2XX" in succeeded["responses"]
+
+
+def test_a_newly_registered_kind_appears_with_its_parameters(lab, client):
+    lab.jobs.register("pdf.render", lambda pages=1: pages, params={"pages": {"type": "integer"}})
+    document = client.get("/openapi.json").json()
+    variants = {v["title"]: v for v in document["components"]["schemas"]["JobRequest"]["oneOf"]}
+    assert variants["pdf.render"]["properties"]["params"]["properties"] == {
+        "pages": {"type": "integer"}
+    }
+    validate(document, cls=OpenAPIV31SpecValidator)
+
+
+def test_the_documented_job_schema_matches_what_the_api_answers(lab, client, document):
+    job_schema = document["components"]["schemas"]["Job"]
+    accepted = client.post("/jobs", json={"kind": "sleep", "params": {"seconds": 0}})
+    Draft202012Validator(job_schema).validate(accepted.json())
+    lab.jobs.get(accepted.json()["id"]).wait(5)
+    outcome = client.get(accepted.headers["location"], follow_redirects=True).json()
+    Draft202012Validator(document["components"]["schemas"]["JobOutcome"]).validate(outcome)
