@@ -253,3 +253,25 @@ def test_ctrl_c_stops_serve_cleanly_and_frees_the_port():
         assert "Traceback" not in served.drain_stderr()
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--secret", "my-secret!"], "not valid base64"),
+        (["--secret", SECRET, "--tolerance", "-1"], "tolerance"),
+    ],
+)
+def test_serve_with_a_secret_or_tolerance_that_cannot_work_exits_at_once_saying_why(args, words):
+    result = subprocess.run(
+        command("--port", "0", *args),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("webhooks-lab serve: ")
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "listening" not in result.stdout

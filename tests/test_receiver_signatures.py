@@ -405,3 +405,38 @@ def test_garbage_signature_headers_only_ever_get_401_and_the_server_keeps_servin
         assert len(lab.receiver.inbox.for_endpoint("fuzz")) == len(sent)
         genuine = post(client, "fuzz", BODY, signed(scheme, SECRET, BODY, now(lab)))
         assert genuine.status_code == 200
+
+
+# -- configuration mistakes fail at once, not on every delivery ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("secret", "scheme", "tolerance", "words"),
+    [
+        ("my-secret!", "standard", 300, "not valid base64"),
+        ("", "github", 300, "needs a secret"),
+        ([], "stripe", 300, "at least one secret"),
+        (SECRET, "standard", -1, "tolerance"),
+        (SECRET, "hmac", 300, "unknown scheme"),
+    ],
+)
+def test_a_secret_or_tolerance_that_cannot_work_is_refused_when_required(
+    lab, client, secret, scheme, tolerance, words
+):
+    endpoint = lab.receiver.endpoint("billing").require(SECRET)
+    with pytest.raises(ValueError, match=words):
+        endpoint.require(secret, scheme=scheme, tolerance=tolerance)
+    with pytest.raises(ValueError, match=words):
+        lab.receiver.require_all(secret, scheme, tolerance=tolerance)
+
+    # Nothing changed: the endpoint still checks the secret it had; no new default was set.
+    assert post(client, "billing", BODY, signed("standard", SECRET, BODY, now(lab))).is_success
+    assert_refused(lab, post(client, "billing", BODY, {}), "missing_header")
+    assert post(client, "first-used-later", BODY, {}).status_code == 200
+
+
+def test_any_text_is_a_usable_github_or_stripe_secret(lab, client):
+    for scheme in ("github", "stripe"):
+        lab.receiver.endpoint(scheme).require("my-secret!", scheme=scheme)
+        headers = signed(scheme, "my-secret!", BODY, now(lab))
+        assert post(client, scheme, BODY, headers).status_code == 200

@@ -57,13 +57,7 @@ class Endpoint:
         self, secret: str | Sequence[str], scheme: str = "standard", *, tolerance: int = 300
     ) -> Endpoint:
         """Only accept deliveries signed with ``secret`` (or any of several, during rotation)."""
-        if scheme not in signing.SCHEMES:
-            raise ValueError(
-                f"unknown scheme {scheme!r}; choose one of {', '.join(signing.SCHEMES)}"
-            )
-        self.secrets = [secret] if isinstance(secret, str) else list(secret)
-        if scheme != "none" and not self.secrets:
-            raise ValueError("a signed endpoint needs at least one secret")
+        self.secrets = _usable_secrets(secret, scheme, tolerance)
         self.scheme, self.tolerance = scheme, tolerance
         return self
 
@@ -93,6 +87,22 @@ class Endpoint:
         return (
             f"<Endpoint /webhooks/{self.name} scheme={self.scheme} handlers={kinds} {self.chaos!r}>"
         )
+
+
+def _usable_secrets(secret: str | Sequence[str], scheme: str, tolerance: int) -> list[str]:
+    """The secrets as a list, proven usable now: a mistake fails here, not on every delivery."""
+    if scheme not in signing.SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(signing.SCHEMES)}")
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    if scheme == "none":
+        return secrets
+    if not secrets:
+        raise ValueError("a signed endpoint needs at least one secret")
+    if tolerance < 0:
+        raise ValueError(f"tolerance is a number of seconds >= 0, got {tolerance!r}")
+    for each in secrets:  # signing once raises if, say, a Standard Webhooks secret is not base64
+        signing.headers_for(scheme, each, b"", msg_id="msg_check", timestamp=0)
+    return secrets
 
 
 class Receiver:
@@ -129,7 +139,7 @@ class Receiver:
         self, secret: str | Sequence[str], scheme: str = "standard", *, tolerance: int = 300
     ) -> None:
         """Require signatures on every endpoint, including ones first used later."""
-        secrets = [secret] if isinstance(secret, str) else list(secret)
+        secrets = _usable_secrets(secret, scheme, tolerance)
         for endpoint in self.endpoints.values():
             endpoint.require(secrets, scheme, tolerance=tolerance)
         self._default = (secrets, scheme, tolerance) if scheme != "none" else None
