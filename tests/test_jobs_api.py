@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import queue
 import re
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from webhooks_lab import jobs_client
 from webhooks_lab.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED
 
 PROBLEM = "application/problem+json"
@@ -366,3 +368,69 @@ def test_webhooks_lab_serve_runs_the_lesson_kinds_over_the_same_api():
         assert eventually(lambda: client.get(location).status_code == 303, within=10)
         assert client.get(location, follow_redirects=True).json()["result"] == 168
         assert client.get("/openapi.json").json()["openapi"] == "3.1.0"
+
+
+# -- the client helpers ----------------------------------------------------------------------------
+
+
+def test_poll_waits_as_long_as_retry_after_asks_and_follows_the_303(lab):
+    sent: list[tuple[float, str]] = []
+    hooks = {"request": [lambda request: sent.append((time.monotonic(), request.url.path))]}
+    accepted = jobs_client.submit(lab.url, "sleep", {"seconds": 1.2})
+    assert accepted.retry_after == 1
+
+    with httpx.Client(timeout=10, event_hooks=hooks) as client:
+        outcome = jobs_client.poll(accepted.url, client=client)
+
+    assert (outcome.status, outcome.result, outcome.error) == (SUCCEEDED, {"slept": 1.2}, None)
+    assert outcome.requests == len(sent) >= 3
+    assert sent[-1][1] == f"/jobs/{accepted.job_id}/result"
+    polls = [moment for moment, path in sent if not path.endswith("/result")]
+    assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(polls))
+
+
+def test_poll_reports_a_failed_job_with_its_error(lab):
+    accepted = jobs_client.submit(lab.url, "sleep", {"seconds": 0, "fail": True})
+    outcome = jobs_client.poll(accepted.url, max_interval=0.05)
+    assert outcome.status == FAILED
+    assert not outcome.ok
+    assert "asked to fail" in outcome.error
+
+
+def test_submit_raises_the_servers_problem_when_refused(lab):
+    with pytest.raises(jobs_client.JobRequestFailed) as refused:
+        jobs_client.submit(lab.url, "sleep", {"seconds": -1})
+    assert refused.value.status == 422
+    assert refused.value.problem["errors"] == ["params.seconds must be at least 0, got -1"]
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date():
+    assert jobs_client.retry_after_seconds("3") == 3
+    assert jobs_client.retry_after_seconds(None, default=0.5) == 0.5
+    in_ten = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 10))
+    assert 8 <= jobs_client.retry_after_seconds(in_ten) <= 10
+
+
+def test_wait_for_webhook_returns_the_completion_event_of_that_job(lab):
+    url = lab.receiver.url_for("told")
+    other = jobs_client.submit(lab.url, "sleep", {"seconds": 0}, callback_url=url)
+    mine = jobs_client.submit(lab.url, "sleep", {"seconds": 0.1}, callback_url=url)
+    delivery = jobs_client.wait_for_webhook(lab.receiver.inbox, mine.job_id, timeout=10)
+    assert delivery.event.type == "job.succeeded"
+    assert delivery.event.data["id"] == mine.job_id != other.job_id
+
+
+def test_racing_polling_against_the_webhook_measures_both(lab):
+    result = asyncio.run(
+        jobs_client.race(
+            lab.url,
+            "sleep",
+            {"seconds": 0.3},
+            inbox=lab.receiver.inbox,
+            callback_url=lab.receiver.url_for("race"),
+        )
+    )
+    assert result.status == SUCCEEDED
+    assert result.poll_requests >= 3  # the POST, at least one poll while running, the result
+    assert result.webhook_requests == 1
+    assert 0 <= result.webhook_lag < 10 and 0 <= result.poll_lag < 10
