@@ -242,3 +242,23 @@ def test_a_thousand_deliveries_from_fifty_concurrent_clients_are_all_recorded_on
     assert len(recorded) == 1000
     assert sorted(d.webhook_id for d in recorded) == sorted(f"msg_{n}" for n in range(1000))
     assert sorted(processed) == sorted(f"msg_{n}" for n in range(1000))
+
+
+def test_a_handler_raising_invalid_payload_answers_422_with_its_message(lab, client):
+    from webhooks_lab import InvalidPayload
+
+    @lab.receiver.on("strict", "user.created")
+    def need_email(event):
+        if "email" not in event.data:
+            raise InvalidPayload("'email' is missing")
+
+    refused = client.post(
+        "/webhooks/strict", content=Event("user.created", {}).body(), headers={"webhook-id": "m"}
+    )
+    assert refused.status_code == 422
+    assert refused.json() == {"error": "invalid_payload", "detail": "'email' is missing"}
+    assert lab.receiver.inbox.last.outcome == "rejected"
+    assert lab.receiver.inbox.last.reason == "'email' is missing"
+    fixed = Event("user.created", {"email": "ada@example.com"}).body()
+    answer = client.post("/webhooks/strict", content=fixed, headers={"webhook-id": "m"})
+    assert answer.status_code == 200  # a corrected delivery with the same id is processed

@@ -12,6 +12,7 @@ from webhooks_lab.clock import Clock, FakeClock
 from webhooks_lab.events import Event, EventError
 from webhooks_lab.inbox import Delivery, Inbox
 from webhooks_lab.lab import Lab, current, start, stop
+from webhooks_lab.receiver import InvalidPayload
 from webhooks_lab.server import PortInUseError
 
 __version__ = "0.1.0"
@@ -24,6 +25,7 @@ __all__ = [
     "EventError",
     "FakeClock",
     "Inbox",
+    "InvalidPayload",
     "Lab",
     "PortInUseError",
     "current",

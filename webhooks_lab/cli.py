@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
         return _lab(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "demo":
+        return _demo(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 
@@ -74,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
         "--max-body", type=int, default=256 * 1024, help="largest body accepted, in bytes"
     )
     serve.add_argument("--quiet", action="store_true", help="do not print a line per delivery")
+
+    demo = sub.add_parser(
+        "demo", help="run one of the course's cases end to end and print what happens"
+    )
+    demo.add_argument("case", choices=["newsletter", "shop", "payments", "chat"])
+    demo.add_argument(
+        "--speed", type=float, default=10.0, help="lab clock speed-up (default 10: 5 s in 0.5 s)"
+    )
     return parser
 
 
@@ -143,6 +153,13 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from webhooks_lab.scenarios import demo
+
+    demo(args.case, speed=args.speed, write=lambda line: print(line, flush=True))
     return 0
 
 

@@ -38,6 +38,14 @@ class BodyTooLarge(Exception):
         self.size, self.limit = size, limit
 
 
+class InvalidPayload(EventError):
+    """Raise it from a handler to refuse a delivery whose data is wrong.
+
+    The sender gets ``422 Unprocessable Content`` with your message as the reason, and the inbox
+    records it as rejected; any other exception from a handler is a bug on your side (``500``).
+    """
+
+
 class Endpoint:
     """``/webhooks/{name}``: its verification, handlers, chaos and memory of webhook ids."""
 
@@ -293,6 +301,10 @@ class Receiver:
             try:
                 for handler in handlers:
                     await _call(handler, event)
+            except InvalidPayload as exc:
+                _forget(seen, d.webhook_id)
+                _answer(d, 422, "invalid_payload", str(exc))
+                return
             except Exception as exc:
                 _forget(seen, d.webhook_id)
                 d.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
