@@ -36,7 +36,9 @@ import inspect
 import ipaddress
 import json
 import re
+import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -46,7 +48,7 @@ from urllib.parse import urlsplit
 
 from webhooks_lab import signing
 from webhooks_lab.clock import Clock
-from webhooks_lab.events import Event, new_id
+from webhooks_lab.events import Event
 from webhooks_lab.job_params import (
     INJECTED,
     InvalidParams,
@@ -191,7 +193,7 @@ class Job:
         idempotency_key: str | None = None,
         retry_after: int = 1,
     ) -> None:
-        self.id = new_id("job")
+        self.id = new_job_id()
         self.kind = kind
         self.name = name or kind or getattr(fn, "__name__", None) or type(fn).__name__
         self.params = params
@@ -216,7 +218,9 @@ class Job:
             args,
             kwargs,
         )
-        self._future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        # Made only when someone waits: most jobs in a burst are never waited on one by one.
+        self._thread_waiter: concurrent.futures.Future[None] | None = None
+        self._waiters: list[asyncio.Future[None] | concurrent.futures.Future[None]] = []
         self._callbacks: list[Callable[[Job], Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -273,18 +277,47 @@ class Job:
         """
         if self._runner._on_loop():
             raise RuntimeError("job.wait() would block the lab loop; use 'await job' there")
-        try:
-            return self._future.result(timeout)
-        except TimeoutError:
-            if self._future.done():
-                raise  # the job itself timed out (JobTimeout)
-            raise TimeoutError(
-                f"{self.id} is still {self.status} after {timeout:g} s; it goes on "
-                "(wait longer, or stop it with job.cancel())"
-            ) from None
+        waiter = self._thread_future()
+        if waiter is not None:
+            try:
+                waiter.result(timeout)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"{self.id} is still {self.status} after {timeout:g} s; it goes on "
+                    "(wait longer, or stop it with job.cancel())"
+                ) from None
+        return self._outcome()
 
     def __await__(self) -> Any:
-        return asyncio.wrap_future(self._future).__await__()
+        runner = self._runner
+        if runner._on_loop():
+            with runner._lock:
+                waiter = None if self.done else runner._loop.create_future()
+                if waiter is not None:
+                    self._waiters.append(waiter)
+            if waiter is not None:
+                yield from waiter.__await__()
+        else:
+            thread_waiter = self._thread_future()
+            if thread_waiter is not None:
+                yield from asyncio.wrap_future(thread_waiter).__await__()
+        return self._outcome()
+
+    def _thread_future(self) -> concurrent.futures.Future[None] | None:
+        """A future that another thread can block on until the job ends (None if it has)."""
+        with self._runner._lock:
+            if self.done:
+                return None
+            if self._thread_waiter is None:
+                self._thread_waiter = concurrent.futures.Future()
+                self._waiters.append(self._thread_waiter)
+            return self._thread_waiter
+
+    def _outcome(self) -> Any:
+        if self.status == SUCCEEDED:
+            return self.result
+        assert self.exception is not None
+        raise self.exception
 
     def add_done_callback(self, fn: Callable[[Job], Any]) -> None:
         """Call ``fn(job)`` on the lab loop once the job ends (at once if it already has).
@@ -617,7 +650,8 @@ class JobRunner:
         if self._on_loop():
             raise RuntimeError("wait_all() would block the lab loop; use asyncio.gather there")
         jobs = list(self._jobs.values()) if jobs is None else list(jobs)
-        _, pending = concurrent.futures.wait([job._future for job in jobs], timeout)
+        waiters = [w for w in (job._thread_future() for job in jobs) if w is not None]
+        _, pending = concurrent.futures.wait(waiters, timeout)
         if pending:
             unfinished = f"{len(pending)} of {len(jobs)} jobs"
             raise TimeoutError(f"{unfinished} had not ended after {timeout} s")
@@ -830,35 +864,34 @@ class JobRunner:
         exc: BaseException | None = None,
         error: str | None = None,
     ) -> None:
+        if job.status in FINAL:  # only the loop changes a status, so this check is safe
+            return
+        # Everything a waiter reads is set before the status says "done".
+        if status == SUCCEEDED:
+            job.result, job.progress = result, 100.0
+        elif status == FAILED:
+            assert exc is not None
+            job.exception = exc
+            job.error = error or _describe(exc)
+        else:
+            job.error = error or "cancelled"
+            why = "" if job.error == "cancelled" else f" ({job.error})"
+            job.exception = JobCancelled(f"{job.id} was cancelled{why}")
+        job.finished_at = job.updated_at = self.clock.time()
         with self._lock:
-            if job.status in FINAL:
-                return
             was = job.status
             job.status = status
             callbacks, job._callbacks = job._callbacks, []
-        now = self.clock.time()
-        job.finished_at = job.updated_at = now
-        if job.started_at is None:
-            job.started_at = now if was == RUNNING else None
+            waiters, job._waiters = job._waiters, []
         if was == RUNNING:
             self._running -= 1
         self._counts[status] += 1
         if job._timer is not None:
             job._timer.cancel()
             job._timer = None
-        if status == SUCCEEDED:
-            job.result, job.progress = result, 100.0
-            job._future.set_result(result)
-        elif status == FAILED:
-            assert exc is not None
-            job.exception = exc
-            job.error = error or _describe(exc)
-            job._future.set_exception(exc)
-        else:
-            job.error = error or "cancelled"
-            why = "" if job.error == "cancelled" else f" ({job.error})"
-            job.exception = JobCancelled(f"{job.id} was cancelled{why}")
-            job._future.set_exception(job.exception)
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
         self._remember_finished(job)
         for callback in callbacks:
             self._run_callback(callback, job)
@@ -978,6 +1011,21 @@ def iso(moment: float | None) -> str | None:
         return None
     stamp = datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
+
+
+def new_job_id() -> str:
+    """``job_`` + a millisecond stamp + 64 random bits: unique, unguessable, roughly in order.
+
+    Cheaper than :func:`webhooks_lab.events.new_id`, which matters in a burst of 10,000 jobs.
+    """
+    millis, stamp = int(time.time() * 1000), ""
+    while millis:
+        millis, digit = divmod(millis, 62)
+        stamp = _ALPHABET[digit] + stamp
+    return f"job_{stamp}{secrets.token_hex(8)}"
+
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def jsonable(value: Any) -> Any:
