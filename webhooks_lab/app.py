@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from webhooks_lab.inbox_page import render_inbox_page
+from webhooks_lab import inbox_page
+from webhooks_lab.inbox_stream import InboxFeed
 from webhooks_lab.receiver import Receiver
 
 _MESSAGES = {
@@ -32,9 +33,14 @@ class LabApp:
     and ``/webhooks/{name}/...``, goes through Starlette as usual.
     """
 
-    def __init__(self, starlette: Starlette, webhooks: ASGIApp) -> None:
+    def __init__(self, starlette: Starlette, webhooks: ASGIApp, feed: InboxFeed) -> None:
         self.starlette = starlette
         self.webhooks = webhooks
+        self.feed = feed
+
+    async def close_streams(self) -> None:
+        """End the inbox page's live feeds; call before stopping the server, so it never waits."""
+        await self.feed.aclose()
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -55,8 +61,7 @@ _PREFIX = "/webhooks/"
 
 
 def create_app(receiver: Receiver, extra_routes: Sequence[BaseRoute] = ()) -> LabApp:
-    async def home(request: Request) -> Response:
-        return HTMLResponse(render_inbox_page(receiver))
+    feed = InboxFeed(receiver.inbox)
 
     async def refuse(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -81,6 +86,10 @@ def create_app(receiver: Receiver, extra_routes: Sequence[BaseRoute] = ()) -> La
         headers = getattr(exc, "headers", None)
         return JSONResponse(answer, status_code=status, headers=headers)
 
-    routes: list[BaseRoute] = [Route("/", home, methods=["GET"]), *receiver.routes(), *extra_routes]
+    routes: list[BaseRoute] = [
+        *inbox_page.routes(receiver, feed),
+        *receiver.routes(),
+        *extra_routes,
+    ]
     starlette = Starlette(routes=routes, exception_handlers={404: refuse, 405: refuse})
-    return LabApp(starlette, receiver.webhook_endpoint)
+    return LabApp(starlette, receiver.webhook_endpoint, feed)

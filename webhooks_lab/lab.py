@@ -15,6 +15,7 @@ from webhooks_lab import jobs_api, openapi
 from webhooks_lab.app import create_app
 from webhooks_lab.clock import Clock
 from webhooks_lab.events import Event
+from webhooks_lab.inbox_page import InboxPageLink, page_url
 from webhooks_lab.job_kinds import register_lesson_kinds
 from webhooks_lab.jobs import JobRunner
 from webhooks_lab.loop import LabLoop
@@ -74,6 +75,14 @@ class Lab:
     def url(self) -> str:
         return self.server.url
 
+    def inbox_page_url(self) -> str:
+        """The live inbox page's URL: direct, or through the notebook server's proxy on Binder."""
+        return page_url(self.url, self.server.port)
+
+    def inbox_page(self, height: int | None = None) -> InboxPageLink:
+        """A link to the live inbox page for a notebook cell; with ``height``, the page too."""
+        return InboxPageLink(self.inbox_page_url(), height)
+
     def send(
         self, event: Event | str, data: dict[str, Any] | None = None, *, id: str | None = None
     ) -> list[Any]:
@@ -99,6 +108,7 @@ class Lab:
                     self.loop.run(self.jobs.aclose(), timeout=10)
                     self.loop.run(self.sender.close(), timeout=10)
                 finally:
+                    self.loop.run(self.app.close_streams(), timeout=10)  # open inbox pages
                     self.loop.run(self.server.stop(), timeout=10)
         finally:
             self.loop.stop()
