@@ -127,7 +127,8 @@ def _serve(args: argparse.Namespace) -> int:
         # The job runner lives on this loop; completion webhooks are signed with the first secret.
         jobs = register_lesson_kinds(JobRunner(secret=args.secret[0] if args.secret else None))
         routes = [*jobs_api.routes(jobs), *openapi.routes(jobs)]
-        server = Server(create_app(receiver, extra_routes=routes), args.host, args.port)
+        app = create_app(receiver, extra_routes=routes)
+        server = Server(app, args.host, args.port)
         await server.start()
         receiver.url = server.url
         print(f"webhooks-lab receiver listening on {server.url}", flush=True)
@@ -141,9 +142,14 @@ def _serve(args: argparse.Namespace) -> int:
         print("  stop:     Ctrl+C", flush=True)
         try:
             while server.running:
-                await asyncio.sleep(0.2)
+                # On Ctrl+C uvicorn starts its own shutdown and waits for open responses: end the
+                # inbox pages' endless live feeds at once, so it need not wait (or cancel them).
+                if getattr(server._server, "should_exit", False):
+                    await app.close_streams()
+                await asyncio.sleep(0.05)
         finally:
             await jobs.aclose()
+            await app.close_streams()  # end open inbox pages' live feeds, so stopping never waits
             await server.stop()
 
     try:
