@@ -11,6 +11,7 @@ from webhooks_lab.chaos import Chaos
 from webhooks_lab.clock import Clock, FakeClock
 from webhooks_lab.events import Event, EventError
 from webhooks_lab.inbox import Delivery, Inbox
+from webhooks_lab.jobs import Job, JobCancelled, JobRunner, JobTimeout, Progress, QueueFull
 from webhooks_lab.lab import Lab, current, start, stop
 from webhooks_lab.receiver import InvalidPayload
 from webhooks_lab.server import PortInUseError
@@ -26,8 +27,14 @@ __all__ = [
     "FakeClock",
     "Inbox",
     "InvalidPayload",
+    "Job",
+    "JobCancelled",
+    "JobRunner",
+    "JobTimeout",
     "Lab",
     "PortInUseError",
+    "Progress",
+    "QueueFull",
     "current",
     "start",
     "stop",
