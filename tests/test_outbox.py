@@ -1,0 +1,166 @@
+"""The outbox: what is written when, what survives, and what a new process finds."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from webhooks_lab.outbox import Attempt, Endpoint, Outbox, OutgoingDelivery
+
+
+def delivery(n: int, **fields) -> OutgoingDelivery:
+    return OutgoingDelivery(
+        id=f"dlv_{n:04d}",
+        event_id=f"msg_{n:04d}",
+        event_type="order.paid",
+        url="http://127.0.0.1:9/webhooks/shop",
+        body=b'{"type":"order.paid","data":{}}',
+        created_at=1000.0 + n,
+        updated_at=1000.0 + n,
+        **fields,
+    )
+
+
+def rows(path, sql: str) -> list[tuple]:
+    """Read with a separate connection, as another process would."""
+    with sqlite3.connect(path) as other:
+        return other.execute(sql).fetchall()
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "outbox.sqlite3"
+
+
+def test_a_new_delivery_is_committed_before_add_returns(path):
+    outbox = Outbox(path)
+    outbox.add([delivery(1), delivery(2)])
+    assert rows(path, "SELECT id, state FROM deliveries ORDER BY id") == [
+        ("dlv_0001", "pending"),
+        ("dlv_0002", "pending"),
+    ]
+
+
+def test_the_file_is_in_wal_mode(path):
+    Outbox(path)
+    assert rows(path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_attempts_are_written_behind_and_all_land_at_the_next_flush(path):
+    outbox = Outbox(path)
+    d = delivery(1)
+    outbox.add([d])
+    attempt = Attempt(d.id, d.event_id, d.url, 1, started_at=1001.0)
+    d.attempts.append(attempt)
+    outbox.note(d, attempt)
+    assert rows(path, "SELECT COUNT(*) FROM attempts") == [(0,)]  # buffered
+    assert outbox.unflushed == 2
+
+    attempt.status, attempt.latency_ms, attempt.state = 200, 3.5, "delivered"
+    d.state = "delivered"
+    outbox.note(d, attempt)  # the same records again: still one row each
+    assert outbox.flush() == 2
+    assert rows(path, "SELECT number, status, state FROM attempts") == [(1, 200, "delivered")]
+    assert rows(path, "SELECT state, attempts FROM deliveries") == [("delivered", 1)]
+
+
+def test_flush_interval_zero_writes_every_change_at_once(path):
+    outbox = Outbox(path, flush_interval=0)
+    d = delivery(1)
+    outbox.add([d])
+    d.state = "retrying"
+    outbox.note(d)
+    assert rows(path, "SELECT state FROM deliveries") == [("retrying",)]
+
+
+def test_a_new_outbox_on_the_same_file_finds_what_is_unfinished_with_its_attempts(path):
+    first = Outbox(path)
+    waiting, done, fresh = delivery(1), delivery(2), delivery(3)
+    first.add([waiting, done, fresh])
+    for d, state in ((waiting, "retrying"), (done, "delivered")):
+        attempt = Attempt(d.id, d.event_id, d.url, 1, 1010.0, status=500, state=state)
+        d.attempts.append(attempt)
+        d.state = state
+        first.note(d, attempt)
+    first.flush()
+    del first  # no close: as if the process were killed
+
+    second = Outbox(path)
+    found = {d.id: d for d in second.unfinished()}
+    assert set(found) == {"dlv_0001", "dlv_0003"}
+    assert [a.status for a in found["dlv_0001"].attempts] == [500]
+    assert found["dlv_0001"].body == waiting.body
+
+
+def test_an_attempt_cut_off_by_a_crash_is_marked_interrupted(path):
+    first = Outbox(path)
+    d = delivery(1)
+    first.add([d])
+    attempt = Attempt(d.id, d.event_id, d.url, 1, 1001.0)  # "trying": sent, no answer yet
+    d.attempts.append(attempt)
+    first.note(d, attempt)
+    first.flush()
+
+    resumed = Outbox(path).unfinished()
+    assert [a.state for a in resumed[0].attempts] == ["interrupted"]
+    assert "may have arrived" in resumed[0].attempts[0].error
+
+
+def test_endpoints_are_kept_with_their_settings(path):
+    Outbox(path).save_endpoint(
+        Endpoint("ep_1", "http://127.0.0.1:9/x", "whsec_abc", "standard", ("user.*",), False, "410")
+    )
+    (endpoint,) = Outbox(path).endpoints()
+    assert (endpoint.url, endpoint.types, endpoint.enabled) == (
+        "http://127.0.0.1:9/x",
+        ("user.*",),
+        False,
+    )
+    assert endpoint.wants("user.created") and not endpoint.wants("order.paid")
+
+
+def test_queries_filter_by_state_endpoint_and_time():
+    outbox = Outbox(":memory:")
+    outbox.add(
+        [
+            delivery(1, state="dead", endpoint_id="ep_a"),
+            delivery(2, state="dead", endpoint_id="ep_b"),
+            delivery(3, state="delivered", endpoint_id="ep_a"),
+            delivery(4, state="dead", endpoint_id="ep_a"),
+        ]
+    )
+    dead_to_a = outbox.deliveries(states=["dead"], endpoint_id="ep_a")
+    assert [d.id for d in dead_to_a] == ["dlv_0001", "dlv_0004"]
+    assert [d.id for d in outbox.deliveries(since=1003.0)] == ["dlv_0003", "dlv_0004"]
+    assert outbox.counts() == {"dead": 3, "delivered": 1}
+
+
+def test_close_flushes_and_is_safe_twice(path):
+    outbox = Outbox(path)
+    d = delivery(1)
+    outbox.add([d])
+    d.state = "delivered"
+    outbox.note(d)
+    outbox.close()
+    outbox.close()
+    assert rows(path, "SELECT state FROM deliveries") == [("delivered",)]
+
+
+def test_records_read_well():
+    d = delivery(7, state="dead")
+    d.attempts = [
+        Attempt(d.id, d.event_id, d.url, 1, 0.0, status=503, latency_ms=2.4, state="retrying",
+                next_attempt_at=5.0),
+        Attempt(d.id, d.event_id, d.url, 2, 5.0, error="timeout: no answer within 1 s",
+                latency_ms=1000.2, state="dead"),
+    ]  # fmt: skip
+    assert repr(d) == (
+        "<OutgoingDelivery dlv_0007 order.paid -> http://127.0.0.1:9/webhooks/shop: "
+        "dead letter after 2 attempts (last: timeout: no answer within 1 s)>"
+    )
+    assert repr(d.attempts[0]) == "<Attempt 1 of dlv_0007: 503 in 2 ms -> retrying, next in 5 s>"
+    assert d.timeline().splitlines()[1:] == [
+        "  #1  503                                 2 ms  retrying, next in 5 s",
+        "  #2  timeout: no answer within 1 s    1000 ms  dead",
+    ]

@@ -1,0 +1,424 @@
+"""The sender against the lab's real receiver on 127.0.0.1: what it sends, when, and why.
+
+Most tests drive the retry schedule with a :class:`FakeClock`, so "five minutes later" is one
+call to ``clock.advance(300)`` and nothing depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+from webhooks_lab import signing
+from webhooks_lab.clock import FakeClock
+from webhooks_lab.events import Event
+from webhooks_lab.retry import RetryPolicy
+from webhooks_lab.sender import Sender
+from webhooks_lab.server import Server
+
+
+def eventually(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not become true in time")
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(start=time.time())
+
+
+@pytest.fixture
+def sender(lab, clock):
+    """A sender on the lab loop whose schedule moves only when the test advances the clock."""
+    made = Sender(
+        outbox=":memory:",
+        clock=clock,
+        policy=RetryPolicy(jitter=0),
+        timeout=2,
+        concurrency=8,
+        allow_loopback=True,
+    )
+    lab.loop.run(made.start())
+    yield made
+    lab.loop.run(made.close())
+
+
+@pytest.fixture
+def attempts(sender):
+    seen = []
+    sender.subscribe(seen.append)
+    return seen
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# -- fan-out and signing ---------------------------------------------------------------------
+
+
+def test_an_event_goes_to_every_enabled_endpoint_that_wants_its_type(lab, sender):
+    url = lab.receiver.url_for
+    sender.add_endpoint(url("users"), types=["user.*"])
+    sender.add_endpoint(url("everything"))
+    sender.add_endpoint(url("orders"), types="order.paid")
+    sender.add_endpoint(url("off"), enabled=False)
+
+    deliveries = sender.send("user.created", {"email": "ada@example.com"})
+    sender.wait_idle(10)
+
+    assert sorted(d.url.rsplit("/", 1)[1] for d in deliveries) == ["everything", "users"]
+    assert all(d.state == "delivered" for d in deliveries)
+    arrived = {d.endpoint: d.webhook_id for d in lab.receiver.inbox}
+    assert arrived == {"users": deliveries[0].event_id, "everything": deliveries[0].event_id}
+
+
+@pytest.mark.parametrize("scheme", ["standard", "github", "stripe"])
+def test_deliveries_are_signed_so_the_receiver_verifies_them(lab, sender, scheme):
+    secret = signing.generate_secret()
+    lab.receiver.endpoint("signed").require(secret, scheme)
+    sender.add_endpoint(lab.receiver.url_for("signed"), secret=secret, scheme=scheme)
+    (delivery,) = sender.send("invoice.paid", {"amount": 42})
+    sender.wait_idle(10)
+    assert delivery.state == "delivered"
+    assert lab.receiver.inbox.last.verified is True
+
+
+def test_a_wrong_secret_is_rejected_and_retried_not_delivered(lab, sender, clock, attempts):
+    lab.receiver.endpoint("strict").require(signing.generate_secret())
+    sender.add_endpoint(lab.receiver.url_for("strict"), secret=signing.generate_secret())
+    (delivery,) = sender.send("invoice.paid", {})
+    eventually(lambda: len(attempts) == 1)
+    assert attempts[0].status == 401
+    assert attempts[0].state == "retrying"
+    assert "no signature matched" in attempts[0].response
+
+
+def test_sending_with_no_matching_endpoint_sends_nothing(sender):
+    sender.add_endpoint("http://127.0.0.1:9/x", types=["order.*"])
+    assert sender.send("user.created", {}) == []
+
+
+# -- retries, backoff and dead letters ---------------------------------------------------------
+
+
+def test_failures_are_retried_on_the_schedule_with_the_same_webhook_id(
+    lab, sender, clock, attempts
+):
+    lab.receiver.chaos("flaky").fail_next(2)
+    sender.add_endpoint(lab.receiver.url_for("flaky"))
+    (delivery,) = sender.send("order.paid", {"order": 7})
+    t0 = clock.time()
+
+    eventually(lambda: len(attempts) == 1)
+    assert (attempts[0].status, attempts[0].state) == (500, "retrying")
+    assert attempts[0].next_attempt_at == pytest.approx(t0 + 5)
+    clock.advance(4.9)
+    time.sleep(0.05)
+    assert len(attempts) == 1  # not before its time
+    clock.advance(0.1)
+    eventually(lambda: len(attempts) == 2)
+    assert attempts[1].next_attempt_at == pytest.approx(t0 + 5 + 300)
+    clock.advance(300)
+    eventually(lambda: len(attempts) == 3)
+
+    assert [a.status for a in attempts] == [500, 500, 200]
+    assert [a.state for a in attempts] == ["retrying", "retrying", "delivered"]
+    assert delivery.state == "delivered"
+    ids = [d.webhook_id for d in lab.receiver.inbox.for_endpoint("flaky")]
+    assert ids == [delivery.event_id] * 3
+
+
+@pytest.fixture
+def short(lab, clock):
+    made = Sender(
+        outbox=":memory:",
+        clock=clock,
+        policy=RetryPolicy((0, 10, 20), jitter=0),
+        timeout=0.5,
+        allow_loopback=True,
+    )
+    lab.loop.run(made.start())
+    yield made
+    lab.loop.run(made.close())
+
+
+def run_out(short, clock, attempts, count: int) -> None:
+    """Let every scheduled retry happen until ``count`` attempts were made."""
+    deadline = time.monotonic() + 10
+    while len(attempts) < count:
+        assert time.monotonic() < deadline, f"only {len(attempts)} of {count} attempts"
+        clock.advance(10)
+        time.sleep(0.01)
+
+
+def test_a_delivery_that_never_succeeds_becomes_a_dead_letter_with_its_whole_story(
+    lab, short, clock
+):
+    seen = []
+    short.subscribe(seen.append)
+    lab.receiver.chaos("down").fail_next(10, status=500)
+    short.add_endpoint(lab.receiver.url_for("down"))
+    (delivery,) = short.send("order.paid", {})
+    run_out(short, clock, seen, 3)
+    eventually(lambda: delivery.state == "dead")
+
+    (dead,) = short.dead_letters()
+    assert dead is delivery
+    assert [a.number for a in dead.attempts] == [1, 2, 3]
+    assert [a.status for a in dead.attempts] == [500, 500, 500]
+    assert all(a.latency_ms is not None and a.latency_ms >= 0 for a in dead.attempts)
+    assert [a.state for a in dead.attempts] == ["retrying", "retrying", "dead"]
+    assert "chaos" in dead.attempts[0].response
+    assert [a.number for a in short.attempts(dead)] == [1, 2, 3]  # the outbox log agrees
+
+
+def test_a_dead_letter_can_be_replayed_with_the_same_webhook_id(lab, short, clock):
+    seen = []
+    short.subscribe(seen.append)
+    lab.receiver.chaos("later").fail_next(3)
+    short.add_endpoint(lab.receiver.url_for("later"))
+    (delivery,) = short.send("order.paid", {})
+    run_out(short, clock, seen, 3)
+    eventually(lambda: delivery.state == "dead")
+
+    replayed = short.replay(delivery)
+    assert replayed is delivery
+    eventually(lambda: delivery.state == "delivered")
+    assert [a.number for a in delivery.attempts] == [1, 2, 3, 4]
+    assert delivery.replays == 1
+    assert {d.webhook_id for d in lab.receiver.inbox.for_endpoint("later")} == {delivery.event_id}
+
+
+def test_replaying_an_endpoints_failures_since_a_time_leaves_older_ones_alone(lab, short, clock):
+    seen = []
+    short.subscribe(seen.append)
+    endpoint = short.add_endpoint(lab.receiver.url_for("outage"))
+    lab.receiver.chaos("outage").fail_next(100)
+    (old,) = short.send("order.paid", {"n": 1})
+    run_out(short, clock, seen, 3)
+    eventually(lambda: old.state == "dead")
+    since = clock.time()
+    clock.advance(3600)
+    (new,) = short.send("order.paid", {"n": 2})
+    run_out(short, clock, seen, 6)
+    eventually(lambda: new.state == "dead")
+    lab.receiver.chaos("outage").reset()
+
+    replayed = short.replay(endpoint=endpoint, since=since)
+    assert replayed == [new]
+    eventually(lambda: new.state == "delivered")
+    assert old.state == "dead"
+
+
+def test_a_timeout_counts_as_a_failure_and_is_retried(lab, short, clock):
+    seen = []
+    short.subscribe(seen.append)
+    lab.receiver.chaos("slow").slow(5.0)  # lab seconds on the lab's real clock: 5 s > 0.5 s
+    short.add_endpoint(lab.receiver.url_for("slow"))
+    (delivery,) = short.send("report.ready", {})
+    eventually(lambda: len(seen) == 1)
+    assert seen[0].status is None
+    assert seen[0].error == "timeout: no answer within 0.5 s"
+    assert seen[0].latency_ms >= 500
+    assert seen[0].state == "retrying"
+    lab.receiver.chaos("slow").reset()
+
+
+def test_a_receiver_that_is_not_listening_is_retried_with_a_clear_error(short, clock):
+    seen = []
+    short.subscribe(seen.append)
+    short.add_endpoint(f"http://127.0.0.1:{closed_port()}/webhooks/nobody")
+    short.send("order.paid", {})
+    eventually(lambda: len(seen) == 1)
+    assert seen[0].status is None
+    assert seen[0].error.startswith("cannot connect to 127.0.0.1:")
+    assert seen[0].state == "retrying"
+
+
+def test_retry_after_on_429_is_honoured_instead_of_the_schedule(lab, sender, clock, attempts):
+    lab.receiver.chaos("busy").fail_next(1, status=429, retry_after=120)
+    sender.add_endpoint(lab.receiver.url_for("busy"))
+    sender.send("order.paid", {})
+    eventually(lambda: len(attempts) == 1)
+    first = attempts[0]
+    assert first.status == 429
+    assert first.next_attempt_at - first.started_at == pytest.approx(120)
+    clock.advance(119)
+    time.sleep(0.05)
+    assert len(attempts) == 1
+    clock.advance(1)
+    eventually(lambda: len(attempts) == 2)
+    assert attempts[1].status == 200
+
+
+def test_retry_after_on_a_plain_500_is_ignored(lab, sender, clock, attempts):
+    lab.receiver.chaos("err").fail_next(1, status=500, retry_after=120)
+    sender.add_endpoint(lab.receiver.url_for("err"))
+    sender.send("order.paid", {})
+    eventually(lambda: len(attempts) == 1)
+    assert attempts[0].next_attempt_at - attempts[0].started_at == pytest.approx(5)
+
+
+def test_410_gone_disables_the_endpoint_and_its_waiting_deliveries(lab, sender, attempts):
+    lab.receiver.chaos("gone").fail_next(1, status=410)
+    endpoint = sender.add_endpoint(lab.receiver.url_for("gone"))
+    (first,) = sender.send("order.paid", {"n": 1})
+    eventually(lambda: first.done)
+
+    assert first.state == "disabled"
+    assert attempts[0].state == "disabled"
+    assert not endpoint.enabled
+    assert "410" in endpoint.disabled_reason
+    assert sender.send("order.paid", {"n": 2}) == []  # a disabled endpoint gets nothing
+
+    with pytest.raises(ValueError, match="enable it first"):
+        sender.replay(first)
+    sender.enable(endpoint)
+    sender.replay(first)
+    eventually(lambda: first.state == "delivered")
+
+
+def test_a_redirect_is_a_failure_and_is_not_followed(lab, sender, attempts):
+    async def moved(request):
+        return Response(status_code=307, headers={"location": lab.receiver.url_for("target")})
+
+    elsewhere = Server(Starlette(routes=[Route("/hook", moved, methods=["POST"])]))
+    lab.loop.run(elsewhere.start())
+    try:
+        sender.add_endpoint(f"{elsewhere.url}/hook")
+        sender.send("order.paid", {})
+        eventually(lambda: len(attempts) == 1)
+    finally:
+        lab.loop.run(elsewhere.stop())
+    assert attempts[0].status == 307
+    assert attempts[0].state == "retrying"
+    assert "not followed" in attempts[0].error
+    assert lab.receiver.inbox.for_endpoint("target") == []
+
+
+# -- watching, waiting, one-off deliveries ------------------------------------------------------
+
+
+def test_listeners_get_every_attempt_on_the_lab_loop_until_they_unsubscribe(lab, sender):
+    calls = []
+    unsubscribe = sender.subscribe(lambda a: calls.append((a, threading.current_thread().name)))
+    sender.add_endpoint(lab.receiver.url_for("watched"))
+    (delivery,) = sender.send("user.created", {})
+    sender.wait_idle(10)
+    ((attempt, thread),) = calls
+    assert thread == "webhooks-lab-loop"
+    assert (attempt.delivery_id, attempt.event_id, attempt.number) == (
+        delivery.id,
+        delivery.event_id,
+        1,
+    )
+    assert (attempt.url, attempt.status, attempt.state) == (delivery.url, 200, "delivered")
+    assert attempt.latency_ms > 0 and attempt.next_attempt_at is None and attempt.error is None
+
+    unsubscribe()
+    sender.send("user.created", {})
+    sender.wait_idle(10)
+    assert len(calls) == 1
+
+
+def test_a_broken_listener_does_not_stop_deliveries(lab, sender):
+    sender.subscribe(lambda attempt: 1 / 0)
+    sender.add_endpoint(lab.receiver.url_for("fine"))
+    (delivery,) = sender.send("user.created", {})
+    sender.wait_idle(10)
+    assert delivery.state == "delivered"
+
+
+def test_wait_idle_says_what_is_still_under_way_when_it_times_out(lab, sender, attempts):
+    lab.receiver.chaos("stuck").fail_next(1)
+    sender.add_endpoint(lab.receiver.url_for("stuck"))
+    sender.send("user.created", {})
+    eventually(lambda: len(attempts) == 1)
+    with pytest.raises(TimeoutError, match="1 deliveries are still under way; the next attempt"):
+        sender.wait_idle(0.1)
+
+
+def test_deliver_to_sends_one_signed_event_and_returns_when_it_has_ended(lab):
+    secret = signing.generate_secret()
+    lab.receiver.endpoint("callback").require(secret)
+    event = Event("job.completed", {"job": "job_1"})
+
+    async def from_the_lab_loop():
+        return await lab.sender.deliver_to(lab.receiver.url_for("callback"), event, secret=secret)
+
+    delivery = lab.loop.run(from_the_lab_loop())
+    assert delivery.state == "delivered" and delivery.endpoint_id is None
+    assert lab.receiver.inbox.last.verified is True
+    assert lab.receiver.inbox.last.webhook_id == event.id
+
+    async def from_another_loop():
+        return await lab.sender.deliver_to(lab.receiver.url_for("open"), Event("a.b", {}))
+
+    unsigned = asyncio.run(from_another_loop())  # e.g. an ``await`` in a notebook cell
+    assert unsigned.state == "delivered"
+    assert "webhook-signature" not in lab.receiver.inbox.last.headers
+
+
+def test_deliver_to_without_waiting_returns_at_once(lab):
+    lab.receiver.chaos("later").slow(0.3)
+
+    async def go():
+        return await lab.sender.deliver_to(
+            lab.receiver.url_for("later"), Event("a.b", {}), wait=False
+        )
+
+    delivery = lab.loop.run(go())
+    assert delivery.state == "pending"
+    lab.sender.wait_idle(10)
+    assert delivery.state == "delivered"
+
+
+# -- the lab facade and durability ----------------------------------------------------------
+
+
+def test_the_lab_sends_from_a_plain_cell_and_waits_for_it(lab):
+    lab.sender.add_endpoint(lab.receiver.url_for("cell"), secret=signing.generate_secret())
+    deliveries = lab.send("user.created", {"email": "ada@example.com"})
+    assert lab.sender.wait_idle(10) == {"delivered": 1}
+    assert deliveries[0].delivered
+    assert lab.receiver.inbox.last.event.data == {"email": "ada@example.com"}
+    assert repr(lab.sender) == "<Sender 1 endpoint; deliveries: 1 delivered; 0 under way>"
+
+
+def test_adding_the_same_url_again_updates_the_endpoint(lab):
+    first = lab.sender.add_endpoint(lab.receiver.url_for("again"))
+    second = lab.sender.add_endpoint(lab.receiver.url_for("again"), types=["user.*"])
+    assert first is second and second.types == ("user.*",)
+    assert len(lab.sender.endpoints) == 1
+
+
+def test_deliveries_sent_before_a_crash_are_delivered_by_the_next_sender(lab, tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    before = Sender(outbox=path, allow_loopback=True)  # never started: as if it died at once
+    before.add_endpoint(lab.receiver.url_for("resumed"))
+    sent = before.send_many(Event("order.paid", {"n": n}) for n in range(5))
+    assert all(d.state == "pending" for d in sent)
+    del before
+
+    after = Sender(outbox=path, allow_loopback=True)
+    lab.loop.run(after.start())
+    try:
+        after.wait_idle(10)
+        assert after.counts() == {"delivered": 5}
+    finally:
+        lab.loop.run(after.close())
+    arrived = sorted(d.webhook_id for d in lab.receiver.inbox.for_endpoint("resumed"))
+    assert arrived == sorted(d.event_id for d in sent)
