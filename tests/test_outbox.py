@@ -151,7 +151,7 @@ def test_records_read_well():
     d = delivery(7, state="dead")
     d.attempts = [
         Attempt(d.id, d.event_id, d.url, 1, 0.0, status=503, latency_ms=2.4, state="retrying",
-                next_attempt_at=5.0),
+                next_attempt_at=5.0, backoff=5.0),
         Attempt(d.id, d.event_id, d.url, 2, 5.0, error="timeout: no answer within 1 s",
                 latency_ms=1000.2, state="dead"),
     ]  # fmt: skip

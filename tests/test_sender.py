@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -422,3 +424,82 @@ def test_deliveries_sent_before_a_crash_are_delivered_by_the_next_sender(lab, tm
         lab.loop.run(after.close())
     arrived = sorted(d.webhook_id for d in lab.receiver.inbox.for_endpoint("resumed"))
     assert arrived == sorted(d.event_id for d in sent)
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def webhooks_lab_send(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "webhooks_lab.cli", "send", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_webhooks_lab_send_delivers_a_signed_event_and_prints_each_attempt(lab):
+    secret = signing.generate_secret()
+    lab.receiver.endpoint("cli").require(secret)
+    lab.receiver.chaos("cli").fail_next(1, status=503)
+    done = webhooks_lab_send(
+        lab.receiver.url_for("cli"),
+        "--secret", secret,
+        "--type", "user.created",
+        "--data", '{"email": "ada@example.com"}',
+        "--id", "msg_cli_1",
+        "--schedule", "0,0.05,0.05",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1].startswith("attempt 1: 503 in ")
+    assert lines[1].split(" -> ")[1].startswith("retrying, next attempt in ")
+    assert lines[2].startswith("attempt 2: 200 in ") and lines[2].endswith("-> delivered")
+    assert lines[3] == "delivered msg_cli_1 after 2 attempts"
+    last = lab.receiver.inbox.last
+    assert (last.verified, last.webhook_id, last.event.data) == (
+        True,
+        "msg_cli_1",
+        {"email": "ada@example.com"},
+    )
+
+
+def test_webhooks_lab_send_exits_non_zero_when_the_delivery_ends_dead_lettered(lab):
+    lab.receiver.chaos("down").fail_next(10, status=500)
+    done = webhooks_lab_send(
+        lab.receiver.url_for("down"), "--id", "msg_cli_2", "--schedule", "0,0.05,0.05"
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "webhooks-lab send: gave up: msg_cli_2 was not delivered after 3 attempts (last: 500); "
+        "it ended as a dead letter"
+    )
+    assert [line.split(":")[0] for line in done.stdout.splitlines()[1:]] == [
+        "attempt 1",
+        "attempt 2",
+        "attempt 3",
+    ]
+    assert [d.webhook_id for d in lab.receiver.inbox.for_endpoint("down")] == ["msg_cli_2"] * 3
+
+
+def test_webhooks_lab_send_says_why_when_the_endpoint_is_gone(lab):
+    lab.receiver.chaos("gone").fail_next(1, status=410)
+    done = webhooks_lab_send(lab.receiver.url_for("gone"))
+    assert done.returncode == 1
+    assert "answered 410 Gone" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["http://10.0.0.1/hook"], "refused http://10.0.0.1/hook: 10.0.0.1 is a private address"),
+        (["http://127.0.0.1:9/x", "--data", "{oops"], "Expecting property name"),
+        (["http://127.0.0.1:9/x", "--scheme", "github"], "--scheme github needs --secret"),
+        (["http://127.0.0.1:9/x", "--attempts", "0"], "--attempts must be at least 1"),
+    ],
+)
+def test_webhooks_lab_send_refuses_bad_input_before_sending_anything(args, message):
+    done = webhooks_lab_send(*args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert done.stdout == ""

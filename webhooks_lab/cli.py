@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "send":
+        return _send(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 
@@ -83,6 +85,38 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("case", choices=["newsletter", "shop", "payments", "chat"])
     demo.add_argument(
         "--speed", type=float, default=10.0, help="lab clock speed-up (default 10: 5 s in 0.5 s)"
+    )
+
+    send = sub.add_parser(
+        "send", help="sign and deliver one event with retries; exit 1 if it ends undelivered"
+    )
+    send.add_argument("url", help="where to POST, e.g. http://127.0.0.1:8000/webhooks/demo")
+    send.add_argument("--secret", help="signing secret (whsec_...); without one, unsigned")
+    send.add_argument(
+        "--scheme",
+        choices=signing.SCHEMES,
+        default=None,
+        help="signature scheme (default: standard if a secret is given, else none)",
+    )
+    send.add_argument("--type", default="webhook.test", help="event type (default webhook.test)")
+    send.add_argument("--data", default="{}", help="event data as a JSON object (default {})")
+    send.add_argument("--id", help="event id, sent as webhook-id (default: a new msg_... id)")
+    send.add_argument(
+        "--timeout", type=float, default=15.0, help="seconds to wait for each answer (default 15)"
+    )
+    send.add_argument(
+        "--attempts",
+        type=int,
+        help="give up after this many attempts (default: the schedule's 8)",
+    )
+    send.add_argument(
+        "--schedule",
+        help="seconds to wait before each attempt, comma-separated "
+        "(default 0,5,300,1800,7200,18000,36000,36000)",
+    )
+    send.add_argument("--outbox", help="keep the outbox in this SQLite file (default: in memory)")
+    send.add_argument(
+        "--allow-private", action="store_true", help="allow private network addresses"
     )
     return parser
 
@@ -167,6 +201,85 @@ def _demo(args: argparse.Namespace) -> int:
 
     demo(args.case, speed=args.speed, write=lambda line: print(line, flush=True))
     return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    """Deliver one event with the lab's sender and retry policy; print every attempt."""
+    import json
+
+    from webhooks_lab.events import Event, EventError
+    from webhooks_lab.retry import DEFAULT_SCHEDULE, RetryPolicy, describe_seconds
+    from webhooks_lab.sender import Sender
+    from webhooks_lab.ssrf import UnsafeURL
+
+    def fail(message: str, code: int = 2) -> int:
+        print(f"webhooks-lab send: {message}", file=sys.stderr, flush=True)
+        return code
+
+    scheme = args.scheme or ("standard" if args.secret else "none")
+    if scheme != "none" and not args.secret:
+        return fail(f"--scheme {scheme} needs --secret")
+    try:
+        data = json.loads(args.data)
+        event = Event(args.type, data, **({"id": args.id} if args.id else {}))
+        waits = [float(s) for s in args.schedule.split(",")] if args.schedule else DEFAULT_SCHEDULE
+        if args.attempts is not None:
+            if args.attempts < 1:
+                return fail("--attempts must be at least 1")
+            waits = list(waits)[: args.attempts]
+        policy = RetryPolicy(waits)
+    except (ValueError, EventError) as exc:
+        return fail(f"{exc}")
+    sender = Sender(
+        outbox=args.outbox or ":memory:",
+        policy=policy,
+        timeout=args.timeout,
+        allow_loopback=True,  # a local receiver is what this command is for
+        allow_private=args.allow_private,
+    )
+    try:
+        sender.guard.check_url(args.url)
+    except UnsafeURL as refused:
+        return fail(str(refused))
+
+    def show(attempt) -> None:  # type: ignore[no-untyped-def]
+        latency = f" in {attempt.latency_ms:.0f} ms" if attempt.latency_ms is not None else ""
+        said = ""
+        if not attempt.ok and attempt.response:
+            said = f"  {attempt.response[:120]}"
+        then = ""
+        if attempt.state == "retrying" and attempt.backoff is not None:
+            then = f", next attempt in {describe_seconds(attempt.backoff)}"
+        print(
+            f"attempt {attempt.number}: {attempt.outcome}{latency} -> {attempt.state}{then}{said}",
+            flush=True,
+        )
+
+    async def deliver():  # type: ignore[no-untyped-def]
+        await sender.start()
+        sender.subscribe(show)
+        try:
+            return await sender.deliver_to(args.url, event, secret=args.secret, scheme=scheme)
+        finally:
+            await sender.close()
+
+    print(f"sending {event.type} {event.id} to {args.url} ({scheme})", flush=True)
+    try:
+        delivery = asyncio.run(deliver())
+    except KeyboardInterrupt:
+        return fail("interrupted before the delivery ended", 130)
+    tries = f"{len(delivery.attempts)} attempt{'s' if len(delivery.attempts) != 1 else ''}"
+    if delivery.state == "delivered":
+        print(f"delivered {event.id} after {tries}", flush=True)
+        return 0
+    last = delivery.last.outcome if delivery.last else "no answer"
+    if delivery.state == "disabled":
+        return fail(f"{args.url} answered 410 Gone: the endpoint is gone, so no more retries", 1)
+    return fail(
+        f"gave up: {event.id} was not delivered after {tries} (last: {last}); "
+        "it ended as a dead letter",
+        1,
+    )
 
 
 def _describe(scheme: str) -> str:

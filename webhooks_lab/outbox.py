@@ -83,7 +83,8 @@ class Attempt:
     """One try at one delivery: what was sent when, and what came back.
 
     ``state`` is what the attempt meant for its delivery: ``"delivered"``, ``"retrying"`` (then
-    ``next_attempt_at`` says when, in lab time), ``"dead"`` (no attempts left), ``"disabled"``
+    ``backoff`` says how long the sender chose to wait, and ``next_attempt_at`` when, both in
+    lab time), ``"dead"`` (no attempts left), ``"disabled"``
     (the endpoint answered 410 Gone), ``"trying"`` while under way, or ``"interrupted"`` if the
     sender stopped before the answer came.
     """
@@ -99,6 +100,7 @@ class Attempt:
     next_attempt_at: float | None = None
     state: str = "trying"
     response: str = ""
+    backoff: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -122,6 +124,7 @@ class Attempt:
             "error": self.error,
             "latency_ms": self.latency_ms,
             "next_attempt_at": self.next_attempt_at,
+            "backoff": self.backoff,
             "state": self.state,
             "response": self.response,
         }
@@ -129,8 +132,8 @@ class Attempt:
     def __repr__(self) -> str:
         latency = f" in {self.latency_ms:.0f} ms" if self.latency_ms is not None else ""
         then = ""
-        if self.state == "retrying" and self.next_attempt_at is not None:
-            then = f", next in {_wait(self.next_attempt_at - self.started_at)}"
+        if self.state == "retrying" and self.backoff is not None:
+            then = f", next in {_wait(self.backoff)}"
         what = f"{self.outcome}{latency} -> {self.state}{then}"
         return f"<Attempt {self.number} of {self.delivery_id}: {what}>"
 
@@ -188,8 +191,8 @@ class OutgoingDelivery:
         for attempt in self.attempts:
             latency = f"{attempt.latency_ms:.0f} ms" if attempt.latency_ms is not None else "-"
             then = ""
-            if attempt.state == "retrying" and attempt.next_attempt_at is not None:
-                then = f", next in {_wait(attempt.next_attempt_at - attempt.started_at)}"
+            if attempt.state == "retrying" and attempt.backoff is not None:
+                then = f", next in {_wait(attempt.backoff)}"
             lines.append(
                 f"  #{attempt.number:<2} {attempt.outcome:<32.32} {latency:>7}"
                 f"  {attempt.state}{then}"
@@ -262,6 +265,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     next_attempt_at REAL,
     state TEXT NOT NULL,
     response TEXT NOT NULL DEFAULT '',
+    backoff REAL,
     PRIMARY KEY (delivery_id, number)
 ) WITHOUT ROWID;
 """
@@ -272,7 +276,7 @@ _DELIVERY_COLUMNS = (
 )
 _ATTEMPT_COLUMNS = (
     "delivery_id, number, event_id, url, started_at, status, error, latency_ms, "
-    "next_attempt_at, state, response"
+    "next_attempt_at, state, response, backoff"
 )
 
 
@@ -396,7 +400,7 @@ class Outbox:
             try:
                 self._db.executemany(
                     f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     attempts,
                 )
                 self._db.executemany(
@@ -561,6 +565,7 @@ def _attempt_row(a: Attempt) -> tuple[Any, ...]:
         a.next_attempt_at,
         a.state,
         a.response,
+        a.backoff,
     )
 
 

@@ -513,7 +513,7 @@ class Sender:
                 state = "dead"
             else:
                 state = "retrying"
-                attempt.next_attempt_at = now + wait
+                attempt.backoff, attempt.next_attempt_at = wait, now + wait
         attempt.state = delivery.state = state
         delivery.next_attempt_at = attempt.next_attempt_at
         delivery.updated_at = now
