@@ -23,7 +23,7 @@ PATIENCE = 0.75
 
 def run_solution(name: str, namespace: dict[str, Any]) -> dict[str, Any]:
     """Run a solution file the way ``%load`` + run would: in the notebook's namespace."""
-    exec(compile((SOLUTIONS / name).read_text(), name, "exec"), namespace)
+    exec(compile((SOLUTIONS / name).read_text(), name, "exec", dont_inherit=True), namespace)
     return namespace
 
 
