@@ -226,7 +226,7 @@ def test_webhooks_lab_demo_payments_prints_the_story_and_exits_0():
     assert "answers 503" in out
     assert "attempt 1 got 503; retries in" in out
     assert "booked a courier for order A-1001" in out
-    assert "answers 200 duplicate" in out
+    assert "answers 200 to payment.succeeded: duplicate" in out
     assert "stock: mug 8, t-shirt 4, poster 2" in out
     assert out.rstrip().splitlines()[-1].split() == [
         "payments",

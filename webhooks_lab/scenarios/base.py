@@ -57,7 +57,8 @@ class Line:
     what: str
 
     def __str__(self) -> str:
-        return f"{self.at:6.2f} s  {self.who:<20} {self.what}"
+        # No padding before the time: lines stay alike however long the story runs.
+        return f"{self.at:.2f} s  {self.who:<20} {self.what}"
 
 
 class Journal:
@@ -65,14 +66,17 @@ class Journal:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self._start = clock.monotonic()
+        self._start: float | None = None  # the story's clock starts with its first line
         self._lines: list[Line] = []
         self._lock = threading.Lock()
         self._listeners: list[Callable[[Line], object]] = []
 
     def add(self, who: str, what: str) -> Line:
-        line = Line(self.clock.monotonic() - self._start, who, what)
         with self._lock:
+            now = self.clock.monotonic()
+            if self._start is None:
+                self._start = now
+            line = Line(now - self._start, who, what)
             self._lines.append(line)
         for listener in list(self._listeners):
             try:
@@ -354,12 +358,12 @@ class Scenario:
         if delivery.endpoint != self.endpoint:
             return
         trust = {None: "unsigned", True: "signature ok", False: "bad signature"}[delivery.verified]
-        why = f" ({delivery.reason})" if delivery.reason else ""
+        why = f"; {delivery.reason}" if delivery.reason else ""
         if delivery.duplicate:
-            why = " (seen this webhook-id before: acknowledged, not processed again)"
+            why = "; seen this webhook-id before, so not processed again"
         self.journal.add(
             self.app,
-            f"answers {delivery.status} {delivery.outcome} to {delivery.event_type or '-'}, "
+            f"answers {delivery.status} to {delivery.event_type or '-'}: {delivery.outcome}, "
             f"{trust}{why}",
         )
 

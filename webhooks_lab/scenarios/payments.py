@@ -98,7 +98,7 @@ class Payments(Scenario):
         await self.pause(STOCK_SECONDS)
         for product, quantity in items.items():
             self.inventory[product] = self.inventory.get(product, 0) - quantity
-        taken = ", ".join(f"{quantity} {product}" for product, quantity in items.items())
+        taken = ", ".join(f"{quantity} × {product}" for product, quantity in items.items())
         self.journal.add("background job", f"took {taken} out of stock")
 
     async def ship(self, order: str) -> None:
