@@ -28,7 +28,7 @@ async def resize_image(
     progress: Progress,
     clock: Clock,
 ) -> dict[str, Any]:
-    """Resize an image (simulated), tile by tile: about 0.4 lab seconds per megapixel."""
+    """Resize an image (simulated), tile by tile, at about 0.4 lab seconds per megapixel."""
     if "corrupt" in source.lower():
         raise ValueError(f"cannot decode {source}: not a valid image file")
     tiles = 8
@@ -56,7 +56,7 @@ async def encode_video(
     progress: Progress,
     clock: Clock,
 ) -> dict[str, Any]:
-    """Encode a video (simulated) at ``speed`` times real time, reporting frames done."""
+    """Encode a video (simulated) some times faster than real time, frame by frame."""
     frames = max(1, round(seconds * fps))
     steps = min(frames, 20)
     corrupt_at = steps * 3 // 5 if "corrupt" in source.lower() else None
@@ -78,7 +78,10 @@ async def encode_video(
 
 
 def count_primes(below: int = 200_000, *, progress: Progress) -> int:
-    """Count the primes below ``below`` by trial division: honest CPU work, run in a thread."""
+    """Count primes by trial division: real CPU work, so it runs in a worker thread.
+
+    ``below`` bounds the search; ``progress`` is told how far it has got every 1 %.
+    """
     count = 1 if below > 2 else 0
     step = max(1, below // 100)
     for number in range(3, below, 2):
@@ -97,7 +100,7 @@ def count_primes(below: int = 200_000, *, progress: Progress) -> int:
 async def sleep(
     seconds: float = 1.0, fail: bool = False, *, progress: Progress, clock: Clock
 ) -> dict[str, Any]:
-    """Wait ``seconds`` of lab time in ten steps; with ``fail``, raise at the end instead."""
+    """Wait some seconds of lab time in ten steps, then succeed (or fail, if asked to)."""
     for step in range(1, 11):
         await clock.sleep(seconds / 10)
         progress(step, of=10)

@@ -15,7 +15,7 @@ from typing import Any
 
 from webhooks_lab.checks import Result, check, not_yet, right
 
-_POLL_JOB_SECONDS = 1.5
+_POLL_JOB_SECONDS = 1.2
 _GIVE_UP_AFTER = 15
 _MAX_REQUESTS = 300
 _IMAGES = [f"photo_{n}.jpg" for n in range(1, 9)]
