@@ -603,3 +603,14 @@ def test_a_job_with_a_callback_url_sends_a_signed_completion_webhook(
         assert event.data["result"] == {"slept": 0}
     else:
         assert event.data["error"]
+
+
+def test_a_runner_without_a_sender_posts_its_completion_webhook_once_itself(lab, make_runner):
+    runner = make_runner(secret=lab.jobs.secret)  # no notify: the built-in post_once
+    lab.receiver.endpoint("plain").require(lab.jobs.secret)
+    job = runner.options(callback_url=lab.receiver.url_for("plain")).submit(str, "done")
+    [delivery] = lab.receiver.inbox.wait_for(1, endpoint="plain", timeout=10)
+    assert (delivery.status, delivery.verified) == (200, True)
+    assert delivery.event.type == "job.succeeded"
+    assert delivery.event.data == {**delivery.event.data, "id": job.id, "result": "done"}
+    assert eventually(lambda: job.notification == {"status": 200, "id": delivery.webhook_id})

@@ -369,6 +369,24 @@ def test_webhooks_lab_serve_runs_the_lesson_kinds_over_the_same_api():
         assert client.get(location, follow_redirects=True).json()["result"] == 168
         assert client.get("/openapi.json").json()["openapi"] == "3.1.0"
 
+        told = client.post(
+            "/jobs",
+            json={
+                "kind": "sleep",
+                "params": {"seconds": 0},
+                "callback_url": f"{url}/webhooks/done",
+            },
+        )
+        assert told.status_code == 202
+
+        def deliveries() -> list[dict]:
+            return client.get("/webhooks/done").json()["deliveries"]
+
+        assert eventually(lambda: len(deliveries()) == 1, within=10)
+        [delivery] = deliveries()
+        assert (delivery["event_type"], delivery["status"]) == ("job.succeeded", 200)
+        assert delivery["headers"]["webhook-signature"].startswith("v1,")
+
 
 # -- the client helpers ----------------------------------------------------------------------------
 

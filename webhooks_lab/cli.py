@@ -138,9 +138,11 @@ def _lab(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from webhooks_lab import jobs_api, openapi
     from webhooks_lab.app import create_app
+    from webhooks_lab.events import Event
     from webhooks_lab.job_kinds import register_lesson_kinds
     from webhooks_lab.jobs import JobRunner
     from webhooks_lab.receiver import Receiver
+    from webhooks_lab.sender import Sender
     from webhooks_lab.server import PortInUseError, Server
 
     scheme = args.scheme or ("standard" if args.secret else "none")
@@ -158,8 +160,15 @@ def _serve(args: argparse.Namespace) -> int:
         receiver.inbox.subscribe(_print_delivery)
 
     async def run() -> None:
-        # The job runner lives on this loop; completion webhooks are signed with the first secret.
-        jobs = register_lesson_kinds(JobRunner(secret=args.secret[0] if args.secret else None))
+        # Jobs run on this loop. Their completion webhooks go out through a sender (signed with
+        # the first --secret, retried, loopback only), as they do in the lab.
+        sender = await Sender(outbox=":memory:", allow_loopback=True).start()
+
+        async def notify(url: str, event: Event, *, secret: str | None = None) -> object:
+            return await sender.deliver_to(url, event, secret=secret, wait=False)
+
+        first_secret = args.secret[0] if args.secret else None
+        jobs = register_lesson_kinds(JobRunner(secret=first_secret, notify=notify))
         routes = [*jobs_api.routes(jobs), *openapi.routes(jobs)]
         app = create_app(receiver, extra_routes=routes)
         server = Server(app, args.host, args.port)
@@ -183,6 +192,7 @@ def _serve(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.05)
         finally:
             await jobs.aclose()
+            await sender.close()
             await app.close_streams()  # end open inbox pages' live feeds, so stopping never waits
             await server.stop()
 

@@ -64,8 +64,9 @@ STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
 
 Listener = Callable[["Job"], Any]
-#: Sends a completion webhook: ``await notify(url, event, secret=...)``. The lab's sender's
-#: ``deliver_to`` has this shape; :func:`post_once` is the small stand-in used until it exists.
+#: Sends a completion webhook: ``await notify(url, event, secret=...)``. The lab and
+#: ``webhooks-lab serve`` pass their sender's ``deliver_to`` (signed, retried, logged);
+#: a runner made without one uses :func:`post_once`.
 Notify = Callable[..., Awaitable[Any]]
 
 _KIND_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
@@ -947,8 +948,8 @@ async def post_once(
 ) -> dict[str, Any]:
     """Sign ``event`` and POST it to ``url`` once; return what happened.
 
-    A stand-in until the lab's sender (with retries and a delivery log) takes over completion
-    webhooks: the lab hands them to ``lab.sender.deliver_to`` as soon as it has a sender.
+    The simplest notifier, for a runner made on its own: no retries, no delivery log. The lab
+    and ``webhooks-lab serve`` send completion webhooks through their sender instead.
     """
     import httpx  # imported here: most labs never send a completion webhook
 
