@@ -283,7 +283,11 @@ class Scenario:
     # -- the source's side -------------------------------------------------------------------
 
     def emit(self, event: Event) -> list[OutgoingDelivery]:
-        """The source sends ``event`` to every endpoint subscribed to its type (signed)."""
+        """The source sends ``event``, signed, to every endpoint subscribed to its type.
+
+        Returns the deliveries to this case's endpoint (a learner's own endpoint subscribed to the
+        same type gets one too, but it is not this case's to wait for or count).
+        """
         self.journal.add(self.source, f"sends {event.type} {_gist(event.data)} ({event.id})")
         deliveries = [d for d in self.lab.sender.send(event) if d.url == self.url]
         self.sent += deliveries
