@@ -161,6 +161,6 @@ def test_records_read_well():
     )
     assert repr(d.attempts[0]) == "<Attempt 1 of dlv_0007: 503 in 2 ms -> retrying, next in 5 s>"
     assert d.timeline().splitlines()[1:] == [
-        "  #1  503                                 2 ms  retrying, next in 5 s",
-        "  #2  timeout: no answer within 1 s    1000 ms  dead",
+        "  #1  503                              retrying, next in 5 s  (2 ms)",
+        "  #2  timeout: no answer within 1 s    dead  (1000 ms)",
     ]

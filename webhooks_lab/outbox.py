@@ -193,10 +193,8 @@ class OutgoingDelivery:
             then = ""
             if attempt.state == "retrying" and attempt.backoff is not None:
                 then = f", next in {_wait(attempt.backoff)}"
-            lines.append(
-                f"  #{attempt.number:<2} {attempt.outcome:<32.32} {latency:>7}"
-                f"  {attempt.state}{then}"
-            )
+            what = f"{attempt.outcome:<32.32} {attempt.state}{then}"
+            lines.append(f"  #{attempt.number:<2} {what}  ({latency})")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -604,6 +604,23 @@ class Sender:
             ) from None
         return self.counts()
 
+    def wait_attempts(
+        self, delivery: OutgoingDelivery, count: int = 1, timeout: float = 10.0
+    ) -> OutgoingDelivery:
+        """Block (this thread) until ``delivery`` has ``count`` answered attempts, or has ended."""
+        deadline = time.monotonic() + timeout
+        while not delivery.done:
+            answered = sum(1 for a in delivery.attempts if a.state != "trying")
+            if answered >= count:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"waited {timeout:g} s for attempt {count} of {delivery.id}; "
+                    f"{answered} answered so far"
+                )
+            time.sleep(0.002)
+        return delivery
+
     # -- reading the record ---------------------------------------------------------------------
 
     def deliveries(
