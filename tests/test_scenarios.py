@@ -269,3 +269,14 @@ def _paid(payment: str, order: str, items: dict[str, int]) -> dict[str, object]:
         "email": "ada@example.com",
         "items": items,
     }
+
+
+def test_webhooks_lab_demo_refuses_a_clock_that_does_not_move():
+    result = subprocess.run(
+        [sys.executable, "-m", "webhooks_lab.cli", "demo", "chat", "--speed", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--speed must be positive" in result.stderr

@@ -209,6 +209,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from webhooks_lab.scenarios import demo
 
+    if args.speed <= 0:
+        print(f"webhooks-lab demo: --speed must be positive, got {args.speed:g}", file=sys.stderr)
+        return 2
     demo(args.case, speed=args.speed, write=lambda line: print(line, flush=True))
     return 0
 
