@@ -101,13 +101,15 @@ def test_loopback_is_allowed_only_when_asked_and_private_stays_refused():
 
 
 def test_a_public_address_is_fine_as_a_value():
-    # Only classified, never contacted.
+    # A pure classification: nothing here is resolved or contacted.
     assert address_problem(ipaddress.ip_address("93.184.216.34")) is None
+    assert address_problem(ipaddress.ip_address("2606:4700::1111")) is None
 
 
 def test_a_name_is_refused_when_any_of_its_addresses_is_internal():
-    dns = stub_dns({"internal.example": ["93.184.216.34", "10.0.0.5"]})
-    guard = URLGuard(resolve=dns)
+    # Loopback is allowed here, so only the private address can be the reason.
+    dns = stub_dns({"internal.example": ["127.0.0.1", "10.0.0.5"]})
+    guard = URLGuard(allow_loopback=True, resolve=dns)
     target = guard.check_url("https://internal.example/hook")  # a name passes the first look
     with pytest.raises(UnsafeURL, match="internal.example resolves to 10.0.0.5"):
         asyncio.run(guard.resolve(target.host, target.port))
@@ -169,3 +171,9 @@ def test_the_connection_spy_does_see_connections(no_connections, lab):
     delivery = lab.loop.run(scenario())
     assert delivery.state == "delivered"
     assert any(address[0] == "127.0.0.1" for address in no_connections)
+
+
+def test_the_lab_allows_its_own_loopback_receiver_but_nothing_private(lab):
+    assert lab.sender.add_endpoint(lab.receiver.url_for("ok")).url.startswith("http://127.0.0.1:")
+    with pytest.raises(UnsafeURL, match="192.168.1.1 is a private address"):
+        lab.sender.add_endpoint("http://192.168.1.1/hook")

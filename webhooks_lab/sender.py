@@ -403,7 +403,7 @@ class Sender:
         if known is not None:
             return known
         self._known[delivery.id] = delivery
-        if len(self._known) > self._keep:
+        if len(self._known) > self._keep * 1.1:  # forget in batches: ended ones, oldest first
             for old_id in list(self._known)[: len(self._known) - self._keep]:
                 if self._known[old_id].done:
                     del self._known[old_id]
