@@ -102,7 +102,7 @@ def test_the_newsletter_saves_preferences_logs_and_welcomes_each_subscriber_once
     assert len(newsletter.log) == 3
     assert [e.to for e in newsletter.emails] == ["ada@example.com", "grace@example.com"]
     assert (report.sent, report.delivered, report.accepted, report.refused) == (3, 3, 3, 0)
-    arrived = fast_lab.receiver.inbox.for_endpoint("newsletter")
+    arrived = fast_lab.receiver.inbox.for_endpoint(newsletter.endpoint)
     assert all(d.verified for d in arrived)
 
 
@@ -141,7 +141,7 @@ def test_the_payment_gateway_retries_after_a_503_and_a_resent_payment_ships_once
     assert [e.to for e in payments.emails] == ["grace@example.com"]
     assert report.attempts == report.sent + 1  # one retry, after the 503
     assert (report.delivered, report.duplicates, report.refused) == (4, 1, 1)
-    assert fast_lab.receiver.inbox.for_endpoint("payments")[0].status == 503
+    assert fast_lab.receiver.inbox.for_endpoint(payments.endpoint)[0].status == 503
     assert all("stripe-signature" in d.headers for d in fast_lab.receiver.inbox)
 
 
@@ -150,7 +150,7 @@ def test_a_payment_replayed_after_the_receiver_forgot_its_id_still_ships_once(fa
     payments.run([Event("payment.succeeded", _paid("pay_1", "A-1001", {"mug": 1}))])
     delivered = payments.sent[0]
 
-    fast_lab.receiver.endpoint("payments").forget()  # as after a restart
+    fast_lab.receiver.endpoint(payments.endpoint).forget()  # as after a restart
     fast_lab.sender.replay(delivered)
     payments.wait()
 
@@ -186,7 +186,7 @@ def test_a_case_refuses_a_payload_missing_fields_with_422_naming_them(fast_lab):
     )
     answer = httpx.post(shop.url, content=bad.body(), headers=signed)
     assert answer.status_code == 422
-    refused = fast_lab.receiver.inbox.for_endpoint("shop")[0]
+    refused = fast_lab.receiver.inbox.for_endpoint(shop.endpoint)[0]
     assert refused.status == 422
     assert "'user_id' is missing" in refused.reason
     assert "'total' should be int or float, got str" in refused.reason
@@ -197,7 +197,7 @@ def test_making_a_case_again_replaces_the_old_one_instead_of_doubling_handlers(f
     old = Chat(fast_lab)
     new = Chat(fast_lab)
     new.run()
-    assert len(fast_lab.receiver.endpoint("chat").handlers["message.posted"]) == 1
+    assert len(fast_lab.receiver.endpoint(new.endpoint).handlers["message.posted"]) == 1
     assert len(old.journal) == 0
     assert len(new.notifications) == 3
 

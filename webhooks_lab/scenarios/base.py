@@ -5,8 +5,8 @@ A case (a :class:`Scenario`) plays both sides of one webhook integration inside 
 * **the source** (a newsletter platform, a shop, a payment gateway, a chat service) is the lab's
   *sender*: the case registers the receiver's URL with it, for the event types it wants, with a
   shared secret, so every delivery is signed and retried until it is acknowledged;
-* **your app** is the lab's *receiver*: the endpoint ``/webhooks/<name>`` accepts only deliveries
-  signed with that secret, and hands each event to the case's handlers.
+* **your app** is the lab's *receiver*: its endpoint (``/webhooks/merchant`` for the payments
+  case) accepts only deliveries signed with that secret, and hands each event to the handlers.
 
 Handlers follow three rules you will find in every good webhook integration:
 
@@ -213,6 +213,8 @@ class Scenario:
     """
 
     name: ClassVar[str] = "case"
+    #: your app's endpoint, ``/webhooks/<endpoint_name>``, unless another is given
+    endpoint_name: ClassVar[str] = "case"
     title: ClassVar[str] = "A webhook integration"
     source: ClassVar[str] = "the source"
     app: ClassVar[str] = "your app"
@@ -228,7 +230,7 @@ class Scenario:
         emails: EmailOutbox | None = None,
     ) -> None:
         self.lab = lab
-        self.endpoint = endpoint or self.name
+        self.endpoint = endpoint or self.endpoint_name
         self.secret = secret or signing.generate_secret()
         self.emails = emails if emails is not None else EmailOutbox(clock=lab.clock)
         self.journal = Journal(lab.clock)

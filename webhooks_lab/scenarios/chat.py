@@ -19,6 +19,7 @@ class Chat(Scenario):
     """``message.posted`` from a chat service; a push notification per mention."""
 
     name = "chat"
+    endpoint_name = "notifier"
     title = "A chat notification"
     source = "chat service"
     app = "your app"

@@ -20,6 +20,7 @@ class Newsletter(Scenario):
     """``subscription.created`` / ``subscription.cancelled`` from a newsletter platform."""
 
     name = "newsletter"
+    endpoint_name = "subscribers"
     title = "A newsletter subscription"
     source = "newsletter platform"
     types = ("subscription.created", "subscription.cancelled")

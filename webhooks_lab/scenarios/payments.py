@@ -29,6 +29,7 @@ class Payments(Scenario):
     """``payment.succeeded`` / ``payment.failed`` from a payment gateway to a merchant."""
 
     name = "payments"
+    endpoint_name = "merchant"
     title = "A payment gateway notifying the merchant"
     source = "payment gateway"
     app = "the merchant"

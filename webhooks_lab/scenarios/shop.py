@@ -21,6 +21,7 @@ class Shop(Scenario):
     """``user.signup``, ``order.created`` and ``system.alert`` from an online shop."""
 
     name = "shop"
+    endpoint_name = "back-office"
     title = "A shop's integration"
     source = "shop"
     types = ("user.signup", "order.created", "system.alert")
