@@ -36,7 +36,7 @@ def sweep() -> Iterator:
     """One race, four pollers at once, shared by the tests that only read its report."""
     lab = Lab(speed=60)
     try:
-        race = Race(lab, rate=1 / 6, poll_every=[1, 5, 30, 120], endpoint="sweep", seed=3)
+        race = Race(lab, rate=1 / 6, poll_every=[2, 5, 30, 120], endpoint="sweep", seed=3)
         started = time.monotonic()
         report = race.run(events=30)
         yield report, time.monotonic() - started
@@ -103,16 +103,18 @@ def test_polling_faster_costs_more_requests_and_more_empty_answers(sweep):
     wasted = [p.empty_share for p in by_interval]
     assert per_event == sorted(per_event, reverse=True)
     assert wasted[0] > wasted[1] > max(wasted[2:])
-    assert by_interval[0].empty_share > 0.5  # asking every second: most answers are empty
+    assert by_interval[0].empty_share > 0.5  # asking every 2 s: most answers are empty
 
 
 def test_measured_cost_and_delay_follow_the_arithmetic(sweep):
     report, _ = sweep
     for poller in report.pollers:
-        predicted = expected_requests_per_event(report.rate, poller.interval)
-        assert predicted / 2.5 < poller.requests_per_event < predicted * 2.5, poller
+        asked = report.seconds / poller.interval  # once per interval, events or not
+        assert abs(poller.requests - asked) <= max(1.5, 0.25 * asked), poller
+        predicted = expected_requests_per_event(report.measured_rate, poller.interval)
+        assert predicted / 2 < poller.requests_per_event < predicted * 2, poller
     for poller in report.pollers:
-        if poller.interval >= 5:  # at 1 s the network's own delay is no longer negligible
+        if poller.interval >= 5:  # at 2 s the network's own delay is no longer negligible
             assert 0.4 < poller.mean / expected_mean_delay(poller.interval) < 1.8, poller
 
 
@@ -124,7 +126,8 @@ def test_a_race_of_thirty_events_takes_seconds_not_minutes(sweep):
 def test_the_report_reads_as_a_table(sweep):
     report, _ = sweep
     text = repr(report)
-    assert text.splitlines()[0].startswith("30 events")
+    assert text.splitlines()[0].startswith("30 events in")
+    assert 0.05 < report.measured_rate < 0.5  # set to 1/6; a random source varies
     assert "webhook" in text and "poll every 120 s" in text and "⚠" not in text
 
 
@@ -185,5 +188,5 @@ def test_the_tradeoff_plot_draws_two_panels_and_describes_itself(sweep):
     plot = tradeoff_plot(report)
     assert plot.png().startswith(b"\x89PNG")
     assert [ax.get_title() for ax in plot.figure.axes] == ["What it costs", "How late you hear"]
-    assert plot.intervals == [1, 5, 30, 120]
+    assert plot.intervals == [2, 5, 30, 120]
     assert repr(plot).startswith("Trade-off plot") and "0x" not in repr(plot)

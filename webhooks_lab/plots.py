@@ -6,8 +6,9 @@
 
 Two panels share the x axis, the poll interval. On the left, requests per event; on the right,
 the mean detection delay. Dots are what this run measured, dashed lines what arithmetic
-predicts (``1 / (rate × interval)`` requests per event, half an interval of delay), and the
-green line is the webhook: one request per event, and a delay no poller comes near.
+predicts at the rate the run had (``1 / (rate × interval)`` requests per event, half an interval
+of delay), and the green line is the webhook: one request per event, and a delay no poller
+comes near.
 
 The figure is drawn with matplotlib's object API (no pyplot), so nothing global changes and the
 notebook shows exactly one image, whose text form describes the plot rather than an address.
@@ -19,6 +20,7 @@ import io
 import math
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from webhooks_lab.polling import (
     RaceReport,
@@ -27,6 +29,7 @@ from webhooks_lab.polling import (
 )
 
 POLL = "#9a3b00"
+_PLAIN = FuncFormatter(lambda value, _position: f"{value:g}")
 HOOK = "#0a6b2d"
 
 
@@ -44,10 +47,12 @@ class TradeoffPlot:
         self.figure = Figure(figsize=(width, height), layout="constrained")
         cost, delay = self.figure.subplots(1, 2, sharex=True)
         grid = _grid(min(self.intervals), max(self.intervals))
+        # Predict at the rate this run really had: a random source is never exactly on its rate.
+        rate = report.measured_rate if report.measured_rate > 0 else report.rate
 
         cost.plot(
             grid,
-            [expected_requests_per_event(report.rate, t) for t in grid],
+            [expected_requests_per_event(rate, t) for t in grid],
             "--",
             color=POLL,
             alpha=0.6,
@@ -100,6 +105,10 @@ class TradeoffPlot:
             title="How late you hear",
         )
         delay.legend(fontsize=8)
+        for axes in (cost, delay):
+            for axis in (axes.xaxis, axes.yaxis):
+                axis.set_major_formatter(_PLAIN)
+                axis.set_minor_formatter(NullFormatter())
 
     def png(self, dpi: int = 96) -> bytes:
         buffer = io.BytesIO()

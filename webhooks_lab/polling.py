@@ -106,10 +106,16 @@ class RaceReport:
     """The score when a run ended: the webhook, and each poller (``polling`` is the first)."""
 
     events: int
-    rate: float
+    rate: float  # the rate the source was set to, events per lab second
     webhook: SideStats
     pollers: tuple[SideStats, ...]
     complete: bool = True
+    seconds: float = math.nan  # lab seconds from the start of the score to its last event
+
+    @property
+    def measured_rate(self) -> float:
+        """The events per lab second this run actually had (a random source varies)."""
+        return self.events / self.seconds if self.seconds > 0 else math.nan
 
     @property
     def polling(self) -> SideStats:
@@ -121,7 +127,8 @@ class RaceReport:
 
     def __repr__(self) -> str:
         lines = [
-            f"{self.events} events at about {self.rate * 60:g} a minute (lab time)",
+            f"{self.events} events in {self.seconds / 60:.3g} lab minutes "
+            f"(set to about {self.rate * 60:g} a minute)",
             f"  {'side':<20} {'noticed':>7} {'requests':>8} {'empty':>6} {'req/event':>9} "
             f"{'delay p50':>10} {'p95':>10}",
         ]
@@ -252,18 +259,25 @@ class EventSource:
 
     async def _produce(self) -> None:
         assert self._wake is not None
+        # Each event is due a random gap after the previous one was *due*, not after it was
+        # made: a busy loop that wakes a little late does not stretch the whole run.
+        due = self.clock.monotonic()
         while True:
             if self.limit is not None and len(self.events) >= self.limit:
                 self._wake.clear()
                 await self._wake.wait()
+                due = self.clock.monotonic()
                 continue
-            gap = self._random.expovariate(self._rate)
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), gap / self.clock.speed)
-                continue  # the rate or limit changed: draw again
-            except asyncio.TimeoutError:
-                pass
+            due += self._random.expovariate(self._rate)
+            wait = due - self.clock.monotonic()
+            if wait > 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), wait / self.clock.speed)
+                    due = self.clock.monotonic()  # the rate or limit changed: draw afresh
+                    continue
+                except asyncio.TimeoutError:
+                    pass
             self._emit()
 
     def _emit(self) -> SourceEvent:
@@ -343,6 +357,7 @@ class Poller:
         self._noticed = noticed
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        self.finished = False  # set when a run needs no more questions from this poller
 
     @property
     def interval(self) -> float:
@@ -357,6 +372,7 @@ class Poller:
             self._task.get_loop().call_soon_threadsafe(self._wake.set)
 
     async def start(self, base_url: str, client: httpx.AsyncClient) -> None:
+        self.finished = False
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._poll(base_url, client))
 
@@ -371,7 +387,7 @@ class Poller:
         # Start at a random point of the first interval, like a poller started at any moment;
         # a first question at the very start would always come back empty and skew the score.
         next_tick = self.clock.monotonic() + self._phase * self._interval
-        while True:
+        while not self.finished:
             wait = next_tick - self.clock.monotonic()
             if wait > 0:
                 self._wake.clear()
@@ -380,12 +396,9 @@ class Poller:
                     next_tick = self.clock.monotonic()  # the interval changed: ask now
                 except asyncio.TimeoutError:
                     pass
-            # Ticks on a fixed grid, so a slow answer does not push every later question back;
-            # ticks missed while an answer was slow are skipped, never bunched up.
+            # Ticks on a fixed grid, so a slow answer (or a busy machine waking us late) does not
+            # push every later question back: the poller asks once per interval, on average.
             next_tick += self._interval
-            now = self.clock.monotonic()
-            while next_tick < now:
-                next_tick += self._interval
             try:
                 answer = await client.get(f"{base_url}/events", params={"after": self.cursor})
                 answer.raise_for_status()
@@ -431,6 +444,7 @@ class Race:
         ]
         self.webhook = SideStats(name="webhook")
         self._since = 0  # events numbered above this count in the score
+        self._since_time = lab.clock.time()  # ... and the score covers lab time from here
         self._webhook_seen: set[int] = set()
         self._poller_seen: list[set[int]] = [set() for _ in self.pollers]
         self._listeners: list[Listener] = []
@@ -495,6 +509,7 @@ class Race:
         """Start the score afresh: only events from now on count."""
         with self._lock:
             self._since = len(self.source.events)
+            self._since_time = self.lab.clock.time()
             self.webhook = SideStats(name="webhook")
             for poller in self.pollers:
                 poller.stats = SideStats(name=poller.stats.name, interval=poller.interval)
@@ -507,11 +522,22 @@ class Race:
         with self._lock:
             return RaceReport(
                 events=len(self.source.events) - self._since,
+                seconds=self._span(),
                 rate=self.rate,
                 webhook=self.webhook.copy(),
                 pollers=tuple(p.stats.copy() for p in self.pollers),
                 complete=complete,
             )
+
+    def _span(self) -> float:
+        """Lab seconds from the start of the score to its newest event (to now, while running
+        and still waiting for one)."""
+        counted = self.source.events[self._since :]
+        if self.source.limit is not None or not self.running:
+            end = counted[-1].created_at if counted else self._since_time
+        else:
+            end = self.lab.clock.time()
+        return max(0.0, end - self._since_time)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener()`` on the lab loop whenever the score changes; returns unsubscribe."""
@@ -579,8 +605,11 @@ class Race:
         if target is None or done is None:
             return
         wanted = target - self._since
+        for poller, seen in zip(self.pollers, self._poller_seen, strict=True):
+            if len(seen) >= wanted:
+                poller.finished = True  # questions after the last event would only be waste
         sides = [self._webhook_seen, *self._poller_seen]
-        if all(len(seen) >= wanted for seen in sides):
+        if all(len(seen) >= wanted for seen in sides) and not done.is_set():
             done.set()
 
     def _delivered(self, d: Delivery) -> None:
