@@ -24,8 +24,8 @@ GATHER_ENDPOINT = "think-check-gather"
 SLOW_ENDPOINT = "think-check-slow"
 QUICK_ENDPOINT = "think-check-quick"
 
-_HELD_FOR = 0.3  # seconds the gather endpoint holds each request, so overlaps are certain
-_SLOW_ANSWER = 2.0  # seconds the slow endpoint takes to answer
+_HELD_FOR = 0.2  # seconds the gather endpoint holds each request, so overlaps are certain
+_SLOW_ANSWER = 1.2  # seconds the slow endpoint takes to answer
 _PATIENCE = 0.3  # seconds the learner's function is given to wait for it
 _RESIZE_SECONDS = 0.2
 _PHOTOS = ("beach.jpg", "dunes.jpg", "harbour.jpg", "pier.jpg")
