@@ -375,7 +375,7 @@ def test_deliver_to_sends_one_signed_event_and_returns_when_it_has_ended(lab):
 
 
 def test_deliver_to_without_waiting_returns_at_once(lab):
-    lab.receiver.chaos("later").slow(0.3)
+    lab.receiver.chaos("later").slow(1.0)
 
     async def go():
         return await lab.sender.deliver_to(
@@ -503,3 +503,25 @@ def test_webhooks_lab_send_refuses_bad_input_before_sending_anything(args, messa
     assert done.returncode == 2
     assert message in done.stderr
     assert done.stdout == ""
+
+
+def test_no_more_attempts_are_in_flight_than_the_concurrency_limit(lab):
+    in_flight, most = 0, 0
+
+    @lab.receiver.on("narrow")
+    async def handle(event):
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+
+    narrow = Sender(outbox=":memory:", concurrency=3, allow_loopback=True)
+    lab.loop.run(narrow.start())
+    try:
+        narrow.add_endpoint(lab.receiver.url_for("narrow"))
+        narrow.send_many(Event("a.b", {"n": n}) for n in range(20))
+        assert narrow.wait_idle(10) == {"delivered": 20}
+    finally:
+        lab.loop.run(narrow.close())
+    assert most == 3
