@@ -262,3 +262,19 @@ def test_a_handler_raising_invalid_payload_answers_422_with_its_message(lab, cli
     fixed = Event("user.created", {"email": "ada@example.com"}).body()
     answer = client.post("/webhooks/strict", content=fixed, headers={"webhook-id": "m"})
     assert answer.status_code == 200  # a corrected delivery with the same id is processed
+
+
+def test_redefining_a_handler_in_a_rerun_cell_replaces_it_instead_of_running_both(lab, client):
+    counted: list[str] = []
+
+    for _ in range(3):  # the same cell, run three times
+
+        @lab.receiver.on("rerun", "order.created")
+        def count_order(event):
+            counted.append(event.id)
+
+    client.post(
+        "/webhooks/rerun", content=Event("order.created", {}).body(), headers={"webhook-id": "m"}
+    )
+    assert counted == ["m"]
+    assert len(lab.receiver.endpoint("rerun").handlers_for("order.created")) == 1

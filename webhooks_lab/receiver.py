@@ -75,10 +75,17 @@ class Endpoint:
         return self
 
     def on(self, event_type: str = "*") -> Callable[[Handler], Handler]:
-        """Decorator: run the function for each accepted event of ``event_type`` (``"*"``: all)."""
+        """Decorator: run the function for each accepted event of ``event_type`` (``"*"``: all).
+
+        Registering a function with the same name again replaces the earlier one, so re-running
+        a notebook cell that defines a handler never leaves two copies running.
+        """
 
         def register(handler: Handler) -> Handler:
-            self.handlers.setdefault(event_type, []).append(handler)
+            registered = self.handlers.setdefault(event_type, [])
+            key = _handler_key(handler)
+            kept = [h for h in registered if key is None or _handler_key(h) != key]
+            registered[:] = [*kept, handler]
             return handler
 
         return register
@@ -497,6 +504,14 @@ async def _call(handler: Handler, event: Event) -> Any:
     if isinstance(result, Awaitable):
         return await result
     return result
+
+
+def _handler_key(handler: Handler) -> tuple[str, str] | None:
+    """What makes two handlers "the same function defined again"; lambdas are never the same."""
+    name = getattr(handler, "__qualname__", None)
+    if not name or "<lambda>" in name:
+        return None
+    return (getattr(handler, "__module__", None) or "", name)
 
 
 def _forget(seen: OrderedDict[str, bool], webhook_id: str | None) -> None:
