@@ -110,6 +110,7 @@ class Sender:
         self.outbox = outbox if isinstance(outbox, Outbox) else Outbox(outbox)
         self._endpoints: dict[str, Endpoint] = {e.id: e for e in self.outbox.endpoints()}
         self._known: OrderedDict[str, OutgoingDelivery] = OrderedDict()  # this run's, bounded
+        self._known_lock = threading.Lock()  # cells and the loop both look deliveries up
         self._keep = keep
         self._live: dict[str, OutgoingDelivery] = {}  # not yet final: queued, in flight, waiting
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -399,15 +400,16 @@ class Sender:
 
     def _remember(self, delivery: OutgoingDelivery) -> OutgoingDelivery:
         """The one live object for a delivery id (a row read back maps to it)."""
-        known = self._known.get(delivery.id)
-        if known is not None:
-            return known
-        self._known[delivery.id] = delivery
-        if len(self._known) > self._keep * 1.1:  # forget in batches: ended ones, oldest first
-            for old_id in list(self._known)[: len(self._known) - self._keep]:
-                if self._known[old_id].done:
-                    del self._known[old_id]
-        return delivery
+        with self._known_lock:
+            known = self._known.get(delivery.id)
+            if known is not None:
+                return known
+            self._known[delivery.id] = delivery
+            if len(self._known) > self._keep * 1.1:  # forget in batches: ended ones, oldest first
+                for old_id in list(self._known)[: len(self._known) - self._keep]:
+                    if self._known[old_id].done:
+                        del self._known[old_id]
+            return delivery
 
     # -- the workers ----------------------------------------------------------------------------
 
@@ -421,7 +423,13 @@ class Sender:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug must not kill the worker and stall every delivery
-                self._settle(delivery, None, f"sender error: {type(exc).__name__}: {exc}")
+                error = f"sender error: {type(exc).__name__}: {exc}"
+                if delivery.last is not None and delivery.last.state == "trying":
+                    self._settle(delivery, None, error)
+                else:  # it broke before an attempt began: end it, so nobody waits for ever
+                    delivery.state, delivery.next_attempt_at = "dead", None
+                    self.outbox.note(delivery)
+                    self._retire(delivery)
 
     async def _attempt(self, delivery: OutgoingDelivery) -> None:
         if delivery.done:
