@@ -1,0 +1,1 @@
+"""Browser tests: real Chromium driving real JupyterLab and the live inbox page."""

@@ -1,0 +1,211 @@
+"""Every lesson runs top to bottom in JupyterLab in real Chromium: no cell errors, every widget
+renders, and a screenshot of the whole notebook lands in ``build/screenshots/<lesson>.png``.
+
+This is what nbval cannot see: the widgets' JavaScript really rendering in a browser, and the
+lesson looking right to a learner. The browser opens a copy of each lesson, so the committed
+notebook never changes. One JupyterLab tab serves every lesson in turn; each lesson gets a fresh
+kernel, stopped when it is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .conftest import JupyterLab, lessons
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.browser
+
+RUN_TIMEOUT_MS = 180_000  # a lesson should take well under 20 s; this only catches a hang
+MAX_SCREENSHOT_HEIGHT = 30_000
+VIEWPORT = {"width": 1280, "height": 900}
+
+PANEL = "window.jupyterapp.shell.currentWidget"
+
+# Done: every code cell has its prompt number and the kernel is idle. (Idle alone is not enough:
+# the kernel idles between cells.) A cell that errors stops "run all", so an error output with
+# the kernel idle also ends the wait, and the test reports it.
+FINISHED = f"""() => {{
+  const panel = {PANEL};
+  const kernel = panel.sessionContext.session?.kernel;
+  if (!kernel || kernel.status !== "idle") return false;
+  const code = panel.content.widgets.filter((cell) => cell.model.type === "code");
+  const errored = code.some((cell) =>
+    cell.model.outputs.toJSON().some((output) => output.output_type === "error"));
+  return errored || code.every((cell) => cell.model.executionCount !== null);
+}}"""
+
+# What a learner would see go wrong, cell by cell.
+PROBLEMS = f"""() => {{
+  const problems = [];
+  const code = {PANEL}.content.widgets.filter((cell) => cell.model.type === "code");
+  code.forEach((cell, index) => {{
+    const where = `code cell ${{index + 1}} [${{cell.model.executionCount ?? " "}}]`;
+    const outputs = cell.model.outputs.toJSON();
+    if (cell.model.executionCount === null) problems.push(`${{where}} did not run`);
+    for (const output of outputs) {{
+      if (output.output_type === "error") {{
+        problems.push(`${{where}} raised ${{output.ename}}: ${{output.evalue}}`);
+      }}
+    }}
+    for (const node of cell.node.querySelectorAll(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')) {{
+      if (node.textContent.includes("Traceback")) {{
+        problems.push(`${{where}} printed a traceback: ${{node.textContent.slice(0, 300)}}`);
+      }}
+    }}
+    const widgets = outputs.filter((output) =>
+      output.data && output.data["application/vnd.jupyter.widget-view+json"]).length;
+    const rendered = cell.node.querySelectorAll(
+      ".jp-OutputArea-output > .jupyter-widgets").length;
+    if (rendered < widgets) {{
+      problems.push(`${{where}}: ${{rendered}} of ${{widgets}} widgets rendered`);
+    }}
+    if (cell.node.textContent.includes("Error displaying widget")) {{
+      problems.push(`${{where}} says "Error displaying widget"`);
+    }}
+  }});
+  return problems;
+}}"""
+
+WIDGETS_RENDERED = f"""() => {{
+  const code = {PANEL}.content.widgets.filter((cell) => cell.model.type === "code");
+  return code.every((cell) => {{
+    const wanted = cell.model.outputs.toJSON().filter((output) =>
+      output.data && output.data["application/vnd.jupyter.widget-view+json"]).length;
+    return cell.node.querySelectorAll(".jp-OutputArea-output > .jupyter-widgets").length >= wanted;
+  }});
+}}"""
+
+STDERR = f"""() => {PANEL}.content.widgets
+  .flatMap((cell) => cell.model.type === "code" ? cell.model.outputs.toJSON() : [])
+  .filter((output) => output.output_type === "stream" && output.name === "stderr")
+  .map((output) => Array.isArray(output.text) ? output.text.join("") : output.text)"""
+
+
+@pytest.fixture(scope="module")
+def jupyterlab_page(browser: Browser, jupyter_lab: JupyterLab) -> Iterator[Page]:
+    """One JupyterLab tab for all the lessons: loading the app once saves seconds per lesson."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    _load_jupyterlab(page, jupyter_lab.url)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=lambda path: path.stem)
+def test_the_lesson_runs_in_jupyterlab_with_no_errors_and_every_widget_rendered(
+    lesson: Path, jupyterlab_page: Page, jupyter_lab: JupyterLab, screenshots: Path
+) -> None:
+    page = jupyterlab_page
+    committed = _digest(lesson)
+    copy = jupyter_lab.course / lesson.name
+    if not copy.exists():  # added to the course after the browser session started
+        copy.write_bytes(lesson.read_bytes())
+    try:
+        _open(page, lesson.name)
+        page.evaluate(
+            "async () => { await jupyterapp.commands.execute('notebook:clear-all-cell-outputs'); }"
+        )
+        page.evaluate("() => { jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        page.wait_for_function(FINISHED, polling=250, timeout=RUN_TIMEOUT_MS)
+        # Widgets render a moment after their output arrives; give them a few seconds.
+        rendered_in_time = True
+        try:
+            page.wait_for_function(WIDGETS_RENDERED, polling=250, timeout=10_000)
+        except Exception:  # reported below, cell by cell
+            rendered_in_time = False
+        problems: list[str] = page.evaluate(PROBLEMS)
+        _screenshot(page, screenshots / f"{lesson.stem}.png")
+        stderr = page.evaluate(STDERR)
+    finally:
+        _close(page, jupyter_lab)
+    assert problems == [], f"{lesson.name} in the browser:\n" + "\n".join(problems)
+    assert rendered_in_time
+    assert not any("Traceback" in text for text in stderr), stderr
+    assert _digest(lesson) == committed, "running the lesson changed the committed notebook"
+
+
+def _load_jupyterlab(page: Page, url: str) -> None:
+    # ?reset: start from an empty workspace, whatever an earlier run left open.
+    page.goto(f"{url}/lab?reset")
+    page.wait_for_function("() => window.jupyterapp !== undefined")
+    page.evaluate(
+        "async () => { await jupyterapp.started; await jupyterapp.restored;"
+        " jupyterapp.shell.collapseLeft(); }"
+    )
+
+
+def _open(page: Page, name: str) -> None:
+    page.set_viewport_size(VIEWPORT)
+    page.evaluate(
+        f"""async () => {{
+          const panel = await jupyterapp.commands.execute(
+            "docmanager:open", {{ path: {json.dumps(name)}, factory: "Notebook" }});
+          await panel.context.ready;
+          await panel.sessionContext.ready;
+        }}"""
+    )
+    page.wait_for_function(
+        f"() => {PANEL}?.context?.path === {json.dumps(name)}"
+        f" && {PANEL}.sessionContext.session?.kernel?.status === 'idle'",
+        polling=100,
+    )
+
+
+def _close(page: Page, jupyter_lab: JupyterLab) -> None:
+    """Close the lesson without saving and stop its kernel; if the tab is stuck, reload it."""
+    try:
+        page.evaluate(
+            f"""() => {{
+              const panel = {PANEL};
+              if (panel && panel.context) {{ panel.context.model.dirty = false; panel.dispose(); }}
+            }}"""
+        )
+    except Exception:
+        _load_jupyterlab(page, jupyter_lab.url)
+    finally:
+        jupyter_lab.shut_down_kernels()
+
+
+def _screenshot(page: Page, path: Path) -> None:
+    """The whole notebook, top to bottom, in one picture: grow the window to fit it."""
+    size: dict[str, Any] = page.evaluate(
+        f"""() => {{
+          const scroller = {PANEL}.content.node.querySelector(".jp-WindowedPanel-outer")
+            || {PANEL}.content.node;
+          return {{ content: scroller.scrollHeight, shown: scroller.clientHeight,
+                   page: document.documentElement.clientHeight }};
+        }}"""
+    )
+    height = size["page"] - size["shown"] + size["content"]
+    page.set_viewport_size(
+        {"width": VIEWPORT["width"], "height": min(height, MAX_SCREENSHOT_HEIGHT)}
+    )
+    page.evaluate(
+        f"""() => {{
+          const panel = {PANEL};
+          panel.content.activeCellIndex = 0;
+          panel.content.mode = "command";
+          const scroller = panel.content.node.querySelector(".jp-WindowedPanel-outer")
+            || panel.content.node;
+          scroller.scrollTop = 0;
+        }}"""
+    )
+    page.wait_for_timeout(300)  # let the layout settle at the new size
+    page.screenshot(path=str(path))
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
