@@ -650,7 +650,7 @@ class JobRunner:
         """
         if self._on_loop():
             raise RuntimeError("wait_all() would block the lab loop; use asyncio.gather there")
-        jobs = list(self._jobs.values()) if jobs is None else list(jobs)
+        jobs = self.list() if jobs is None else list(jobs)
         waiters = [w for w in (job._thread_future() for job in jobs) if w is not None]
         _, pending = concurrent.futures.wait(waiters, timeout)
         if pending:
@@ -709,8 +709,9 @@ class JobRunner:
             waiting = list(self._queue)
         for job in waiting:
             self._cancel(job, "the job runner stopped")
-        tasks = [job._task for job in self._jobs.values() if job._task and not job._task.done()]
-        for job in list(self._jobs.values()):
+        remembered = self.list()
+        tasks = [job._task for job in remembered if job._task and not job._task.done()]
+        for job in remembered:
             if job.status == RUNNING:
                 self._cancel(job, "the job runner stopped")
         if tasks:
@@ -904,10 +905,13 @@ class JobRunner:
 
     def _remember_finished(self, job: Job) -> None:
         self._finished.append(job.id)
-        while len(self._finished) > self.keep:
-            old = self._jobs.pop(self._finished.popleft(), None)
-            if old is not None and old.idempotency_key is not None:
-                self._by_key.pop(old.idempotency_key, None)
+        if len(self._finished) <= self.keep:
+            return
+        with self._lock:  # other threads read these dicts (list(), start())
+            while len(self._finished) > self.keep:
+                old = self._jobs.pop(self._finished.popleft(), None)
+                if old is not None and old.idempotency_key is not None:
+                    self._by_key.pop(old.idempotency_key, None)
 
     def _changed(self, job: Job) -> None:
         for listener in list(self._listeners):
