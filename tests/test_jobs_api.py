@@ -452,3 +452,15 @@ def test_racing_polling_against_the_webhook_measures_both(lab):
     assert result.poll_requests >= 3  # the POST, at least one poll while running, the result
     assert result.webhook_requests == 1
     assert 0 <= result.webhook_lag < 10 and 0 <= result.poll_lag < 10
+
+
+def test_a_result_json_cannot_hold_is_shown_not_crashed_on(lab, client):
+    class Thumbnail:
+        def __repr__(self) -> str:
+            return "<Thumbnail 64x64>"
+
+    lab.jobs.register("thumb", lambda: {"image": Thumbnail(), "size": 64}, params={})
+    accepted = client.post("/jobs", json={"kind": "thumb"})
+    lab.jobs.get(accepted.json()["id"]).wait(5)
+    outcome = client.get(accepted.headers["location"], follow_redirects=True).json()
+    assert outcome["result"] == {"image": "<Thumbnail 64x64>", "size": 64}

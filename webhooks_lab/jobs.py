@@ -1034,12 +1034,14 @@ _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` if it can be sent as JSON, else its ``repr`` (so a result never breaks a reply)."""
+    """``value`` as JSON-ready data: anything JSON cannot hold becomes its ``repr``.
+
+    A job may return anything; an HTTP answer or a webhook must still be valid JSON.
+    """
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
+        return json.loads(json.dumps(value, default=repr, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
         return repr(value)
-    return value
 
 
 def _positive(value: int, what: str) -> int:
