@@ -141,3 +141,25 @@ def test_pokes_during_a_slow_flush_still_wait_out_the_gap_after_it():
     pauses = [nxt[0] - prev[1] for prev, nxt in zip(spans, spans[1:], strict=False)]
     assert len(spans) >= 3
     assert min(pauses) >= 0.1 - 0.005
+
+
+def test_no_one_second_window_ever_holds_more_messages_than_the_budget():
+    import random
+
+    sizes = random.Random(5)
+    sent: list[tuple[float, int]] = []
+
+    def flush() -> int:
+        n = sizes.randint(1, 4)
+        sent.append((time.monotonic(), n))
+        return n
+
+    throttle = Throttle(flush, max_syncs_per_second=10, max_per_flush=4)
+    stop = time.monotonic() + 2.5
+    while time.monotonic() < stop:
+        throttle.poke()
+        time.sleep(0.002)
+    throttle.close()
+    busiest = max(sum(n for t, n in sent if start <= t < start + 1.0) for start, _ in sent)
+    assert busiest <= 10
+    assert sum(n for _, n in sent) >= 15  # and it did keep flushing, not just stall

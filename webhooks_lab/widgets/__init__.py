@@ -1,7 +1,9 @@
 """Live views of the lab for notebooks (ipywidgets 8). Only this package imports ipywidgets.
 
-    from webhooks_lab.widgets import InboxView, ChaosPanel, RaceView
+    from webhooks_lab.widgets import InboxView, TimelineView, JobBoard, ChaosPanel, RaceView
     InboxView(lab)                 # deliveries as they arrive; select one; replay it
+    TimelineView(lab)              # the sender's attempts in time: retries, backoff, dead letters
+    JobBoard(lab)                  # a progress bar per job, with a Cancel button
     ChaosPanel(lab, "shop")        # make /webhooks/shop fail or dawdle on purpose
     RaceView(race)                 # polling vs webhook, scored live
 
@@ -15,7 +17,18 @@ from __future__ import annotations
 from webhooks_lab.widgets.base import LiveView, open_views
 from webhooks_lab.widgets.chaos import ChaosPanel
 from webhooks_lab.widgets.inbox import InboxView
+from webhooks_lab.widgets.jobs import JobBoard
 from webhooks_lab.widgets.race import RaceView
 from webhooks_lab.widgets.throttle import Throttle
+from webhooks_lab.widgets.timeline import TimelineView
 
-__all__ = ["ChaosPanel", "InboxView", "LiveView", "RaceView", "Throttle", "open_views"]
+__all__ = [
+    "ChaosPanel",
+    "InboxView",
+    "JobBoard",
+    "LiveView",
+    "RaceView",
+    "Throttle",
+    "TimelineView",
+    "open_views",
+]

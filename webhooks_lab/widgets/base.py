@@ -35,6 +35,7 @@ class LiveView(widgets.VBox):
         *,
         key: Hashable,
         max_syncs_per_second: float = 10.0,
+        max_per_flush: int | None = None,
         heartbeat: float | None = None,
         **kwargs: Any,
     ) -> None:
@@ -44,7 +45,10 @@ class LiveView(widgets.VBox):
         self._unsubscribe: list[Callable[[], object]] = []
         self._owned: list[widgets.Widget] = []
         self.throttle = Throttle(
-            self._flush, max_syncs_per_second=max_syncs_per_second, heartbeat=heartbeat
+            self._flush,
+            max_syncs_per_second=max_syncs_per_second,
+            max_per_flush=max_per_flush,
+            heartbeat=heartbeat,
         )
         _register(self)
 

@@ -42,7 +42,7 @@ class ChaosPanel(LiveView):
     kind = "chaos"
 
     def __init__(self, lab: Lab, endpoint: str, *, heartbeat: float = 0.5) -> None:
-        super().__init__(key=(source_key(lab), endpoint), heartbeat=heartbeat)
+        super().__init__(key=(source_key(lab), endpoint), heartbeat=heartbeat, max_per_flush=5)
         self.lab = lab
         self.endpoint = endpoint
         self.chaos = lab.receiver.chaos(endpoint)

@@ -80,7 +80,11 @@ class InboxView(LiveView):
         keep: int = 50_000,
         max_syncs_per_second: float = 10.0,
     ) -> None:
-        super().__init__(key=(source_key(lab), endpoint), max_syncs_per_second=max_syncs_per_second)
+        super().__init__(
+            key=(source_key(lab), endpoint),
+            max_syncs_per_second=max_syncs_per_second,
+            max_per_flush=3,  # the count, the list, the replay note
+        )
         self.add_class("webhooks-lab-inbox")
         self.lab = lab
         self.endpoint = endpoint

@@ -77,7 +77,7 @@ class RaceView(LiveView):
     kind = "race"
 
     def __init__(self, race: Race) -> None:
-        super().__init__(key=source_key(race))
+        super().__init__(key=source_key(race), max_per_flush=4)
         self.race = race
         self._applying = False
         self._shown_board = ""

@@ -18,6 +18,7 @@ import heapq
 import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 Flush = Callable[[], "int | None"]
@@ -26,10 +27,12 @@ Flush = Callable[[], "int | None"]
 class Throttle:
     """Call ``flush()`` soon after a :meth:`poke`, but never faster than the message budget.
 
-    ``flush`` returns how many widget messages it sent (0 if nothing changed). After a flush that
-    sent ``n`` messages the next one waits ``n / max_syncs_per_second`` seconds, so however fast
-    pokes come, the view sends at most ``max_syncs_per_second`` messages a second. The first poke
-    after a quiet spell flushes at once: a lone delivery shows up without delay.
+    ``flush`` returns how many widget messages it sent (0 if nothing changed). However fast pokes
+    come, no one-second window holds more than ``max_syncs_per_second`` of them, provided no
+    flush sends more than ``max_per_flush`` (a view says how many it may send at most; without
+    it, the last flush's count is the guess). Flushes are also spread out: after ``n`` messages
+    the next flush waits at least ``n / max_syncs_per_second`` seconds. The first poke after a
+    quiet spell flushes at once: a lone delivery shows up without delay.
 
     ``heartbeat`` (seconds) pokes on its own every so often, for views whose source has no events
     to listen to (a chaos setting changed in a cell, say).
@@ -40,12 +43,15 @@ class Throttle:
         flush: Flush,
         *,
         max_syncs_per_second: float = 10.0,
+        max_per_flush: int | None = None,
         heartbeat: float | None = None,
     ) -> None:
         if max_syncs_per_second <= 0:
             raise ValueError("max_syncs_per_second must be positive")
         self._flush = flush
         self.max_syncs_per_second = float(max_syncs_per_second)
+        self.max_per_flush = max_per_flush
+        self._recent: deque[tuple[float, int]] = deque()  # (when a flush ended, messages sent)
         self.heartbeat = heartbeat
         self.lock = threading.RLock()  # held while flushing; views take it for their own changes
         self._state = threading.Lock()  # guards the scheduling fields below; never held long
@@ -99,15 +105,34 @@ class Throttle:
                 sent = int(self._flush() or 0)
             except Exception as exc:  # a broken view must never kill the flushing thread
                 self.last_error = exc
-        # Counted from the end of this flush, so two flushes' messages are always a full gap
-        # apart, however long a flush takes.
         finished = time.monotonic()
         with self._state:
             self.flushes += 1
             self.syncs += sent
-            wait = max(sent, 1) / self.max_syncs_per_second
-            self._next_allowed = max(self._next_allowed, finished + wait)
+            self._next_allowed = max(self._next_allowed, self._earliest_next(finished, sent))
         return sent
+
+    def _earliest_next(self, finished: float, sent: int) -> float:
+        """When the next flush may start without breaking either rule.
+
+        Times are taken when a flush *ends*, so every message it sent is at or before them:
+        counting from there can only overestimate a window, never miss one.
+        """
+        budget = self.max_syncs_per_second
+        spread = finished + max(sent, 1) / budget
+        if sent:
+            self._recent.append((finished, sent))
+        while self._recent and self._recent[0][0] <= finished - 1.0:
+            self._recent.popleft()
+        expected = self.max_per_flush or max(sent, 1)
+        in_window = sum(n for _, n in self._recent)
+        start = finished
+        for when, n in self._recent:  # oldest first: wait until enough of them leave the window
+            if in_window + expected <= budget:
+                break
+            in_window -= n
+            start = when + 1.0
+        return max(spread, start)
 
     def _beat(self) -> None:
         if self.closed or not self.heartbeat:

@@ -1,0 +1,137 @@
+"""The job board, driven by real jobs on the lab's real job runner."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from webhooks_lab.widgets import JobBoard
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def stepped_job(gate: threading.Semaphore, steps: int = 4):
+    """A job that reports one step of progress each time the test releases the gate."""
+
+    def encode(*, progress):
+        for step in range(1, steps + 1):
+            assert gate.acquire(timeout=10)
+            progress(step, f"frame {step}", of=steps)
+        return "done"
+
+    return encode
+
+
+def test_job_progress_moves_its_bar_and_the_end_colours_it(lab):
+    board = JobBoard(lab)
+    gate = threading.Semaphore(0)
+    job = lab.jobs.submit(stepped_job(gate))
+
+    assert eventually(lambda: job.id in board.rows)
+    row = board.rows[job.id]
+    gate.release()
+    assert eventually(lambda: row.bar.value == 25)
+    assert "frame 1" in row.bar.description and "running" in row.bar.description
+    gate.release()
+    gate.release()
+    assert eventually(lambda: row.bar.value == 75)
+    gate.release()
+    job.wait(5)
+    assert eventually(lambda: row.bar.bar_style == "success")
+    assert row.bar.value == 100 and row.cancel.disabled
+    assert "1 succeeded" in board.summary.value
+    board.close()
+
+
+def test_the_cancel_button_cancels_a_running_job(lab):
+    board = JobBoard(lab)
+    gate = threading.Semaphore(0)
+    job = lab.jobs.submit(stepped_job(gate))
+    gate.release()
+    assert eventually(lambda: job.id in board.rows and board.rows[job.id].bar.value == 25)
+
+    board.rows[job.id].cancel.click()  # what a click in the browser does
+    gate.release()  # let the worker thread reach its next progress() call and stop there
+    assert eventually(lambda: job.status == "cancelled")
+    row = board.rows[job.id]
+    assert eventually(lambda: row.bar.bar_style == "warning" and row.cancel.disabled)
+    assert "cancelled" in row.bar.description
+    board.close()
+
+
+def test_a_failed_job_shows_red_with_its_error(lab):
+    def broken():
+        raise ValueError("the image is corrupt")
+
+    board = JobBoard(lab)
+    job = lab.jobs.submit(broken)
+    assert eventually(lambda: job.done)
+    assert eventually(lambda: job.id in board.rows and board.rows[job.id].bar.bar_style == "danger")
+    assert "the image is corrupt" in board.rows[job.id].bar.description
+    board.close()
+
+
+def test_only_the_newest_rows_are_drawn_but_every_job_is_counted(lab):
+    board = JobBoard(lab, max_rows=3)
+    jobs = [lab.jobs.submit(lambda n=n: n) for n in range(7)]
+    lab.jobs.wait_all(jobs, timeout=10)
+    assert eventually(lambda: "7</b> jobs" in board.summary.value)
+    assert eventually(lambda: list(board.rows) == [j.id for j in jobs[-3:]])
+    assert eventually(lambda: len(board.list.children) == 3)
+    shown = [row.bar.description for row in board.rows.values()]
+    assert all("succeeded 100%" in text for text in shown)
+    board.close()
+
+
+def test_jobs_submitted_before_the_board_are_on_it(lab):
+    job = lab.jobs.submit(lambda: 42)
+    job.wait(5)
+    board = JobBoard(lab)
+    assert job.id in board.rows and board.rows[job.id].bar.bar_style == "success"
+    board.close()
+
+
+def test_closing_unsubscribes_and_the_text_form_is_stable(lab):
+    board = JobBoard(lab)
+    assert repr(board).startswith("JobBoard (live): a progress bar per job")
+    board.close()
+    job = lab.jobs.submit(lambda: 1)
+    job.wait(5)
+    time.sleep(0.2)
+    assert job.id not in board.jobs
+    assert "closed" in repr(board)
+
+
+def test_many_jobs_progressing_at_once_stay_within_the_message_budget(lab):
+    import asyncio
+
+    from webhooks_lab.widgets.stress import MessageCounter
+
+    async def encode(*, progress):
+        for frame in range(100):
+            await asyncio.sleep(0.005)
+            progress(frame + 1, of=100)
+
+    with MessageCounter() as counter:
+        board = JobBoard(lab)
+        start = time.monotonic()
+        jobs = [lab.jobs.submit(encode) for _ in range(16)]
+        lab.jobs.wait_all(jobs, timeout=30)
+        assert eventually(
+            lambda: (
+                all(r.bar.bar_style == "success" for r in board.rows.values())
+                and len(board.list.children) == 12
+            )
+        )
+        end = time.monotonic()
+    assert counter.busiest_second(start, end) <= 10
+    assert "16</b> jobs" in board.summary.value
+    board.close()

@@ -1,0 +1,207 @@
+"""JobBoard: a progress bar per job, with its status, and a button to cancel it.
+
+    from webhooks_lab.widgets import JobBoard
+    JobBoard(lab)
+
+Each job gets a row when it is submitted: its name, a bar that fills as the job reports progress
+(green when it succeeded, red when it failed, amber when cancelled), what it last said, and a
+Cancel button that works while it is queued or running. The line above counts every job the
+runner remembers; the board draws the ``max_rows`` most recent.
+
+The source is anything with ``subscribe(listener) -> unsubscribe`` calling ``listener(job)`` on
+every change, where a job has ``id``, ``name``, ``status`` (``queued``, ``running``,
+``succeeded``, ``failed``, ``cancelled``), ``progress`` (0–100), ``message``, ``error`` and
+``cancel()``: the lab's :class:`~webhooks_lab.jobs.JobRunner` (``lab.jobs``) is one.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from html import escape
+from typing import Any
+
+import ipywidgets as widgets
+from ipywidgets.widgets.widget_int import ProgressStyle
+
+from webhooks_lab.widgets.base import LiveView, source_key
+
+FINAL = {"succeeded", "failed", "cancelled"}
+_BAR_STYLE = {"succeeded": "success", "failed": "danger", "cancelled": "warning"}
+_COLOURS = {
+    "queued": "#6b6b6b",
+    "running": "#1f5fa8",
+    "succeeded": "#0a6b2d",
+    "failed": "#a40000",
+    "cancelled": "#9a6700",
+}
+
+
+class JobRow:
+    """One row of the board: a bar with the job's name and status, and a Cancel button.
+
+    Rows are made once, when the board is, and reused for job after job: opening widgets in the
+    browser costs messages (each with its layout and style), updating one costs a single message.
+    """
+
+    def __init__(self, board: JobBoard, shared: dict[str, Any]) -> None:
+        self.job: Any = None
+        self.bar = widgets.FloatProgress(
+            value=0,
+            min=0,
+            max=100,
+            description="",
+            description_allow_html=True,
+            style=shared["bar_style"],
+            layout=shared["bar_layout"],
+        )
+        self.cancel = widgets.Button(
+            description="Cancel", icon="times", layout=shared["button_layout"]
+        )
+        self.cancel.on_click(lambda _b: board.cancel(self.job) if self.job is not None else None)
+        self.box = widgets.HBox([self.bar, self.cancel], layout=shared["row_layout"])
+        self.shown: tuple[Any, ...] = ()
+
+    def update(self, job: Any) -> int:
+        """Show the job's current state; return how many widget messages that took."""
+        self.job = job
+        state = (job.id, job.status, round(float(job.progress), 1), job.message, job.error)
+        if state == self.shown:
+            return 0
+        sent = 0
+        with self.bar.hold_sync():
+            self.bar.value = state[2]
+            self.bar.bar_style = _BAR_STYLE.get(job.status, "")
+            self.bar.description = _describe(job)
+        sent += 1
+        finished = job.status in FINAL
+        if self.cancel.disabled != finished:
+            self.cancel.disabled = finished
+            sent += 1
+        self.shown = state
+        return sent
+
+    def widgets(self) -> list[widgets.Widget]:
+        return [self.bar, self.cancel, self.box]
+
+
+def _describe(job: Any) -> str:
+    colour = _COLOURS.get(job.status, "#1b1b1b")
+    said = job.error or job.message or ""
+    said = said if len(said) <= 40 else said[:39] + "…"
+    tail = f" · {escape(said)}" if said else ""
+    return (
+        f"<b>{escape(str(job.name))}</b> <span style='color:{colour}'>{job.status} "
+        f"{float(job.progress):.0f}%</span>{tail}"
+    )
+
+
+class JobBoard(LiveView):
+    """Live progress bars for the lab's jobs, one row each, with a Cancel button."""
+
+    kind = "jobs"
+    rows_per_flush = 2
+
+    def __init__(
+        self, source: Any, *, max_rows: int = 12, max_syncs_per_second: float = 10.0
+    ) -> None:
+        runner = getattr(source, "jobs", source)
+        if not callable(getattr(runner, "subscribe", None)):
+            raise TypeError("JobBoard needs a lab, or a job source with subscribe(listener)")
+        super().__init__(
+            key=source_key(runner),
+            max_syncs_per_second=max_syncs_per_second,
+            max_per_flush=5,  # up to three row messages, the order, the count
+        )
+        self.add_class("webhooks-lab-jobs")
+        self.runner = runner
+        self.max_rows = max_rows
+        self.jobs: OrderedDict[str, Any] = OrderedDict()  # job id -> job, oldest first
+        self.rows: dict[str, JobRow] = {}  # job id -> the row showing it now
+        shared = {
+            "bar_style": ProgressStyle(description_width="24em"),
+            "bar_layout": widgets.Layout(width="42em"),
+            "button_layout": widgets.Layout(width="7em"),
+            "row_layout": widgets.Layout(),
+        }
+        self._free = [JobRow(self, shared) for _ in range(max_rows)]
+        for row in self._free:
+            self._own(*row.widgets())
+        self._own(*shared.values())
+        self._incoming: deque[Any] = deque()  # jobs as they change, from the lab loop
+        self._stale: OrderedDict[str, None] = OrderedDict()  # rows to update, oldest news first
+        self._shown_summary = ""
+        self._shown_order: tuple[str, ...] = ()
+
+        self.summary = widgets.HTML(value="<b>Jobs</b> · none yet")
+        self.list = widgets.VBox([])
+        self._own(self.summary, self.list)
+        self.children = [self.summary, self.list]
+
+        self._listen(runner.subscribe(self._job_changed))
+        existing = getattr(runner, "list", None)
+        for job in existing() if callable(existing) else ():
+            self._incoming.append(job)
+        self.refresh()
+
+    def _job_changed(self, job: Any) -> None:
+        self._incoming.append(job)
+        self.throttle.poke()
+
+    def cancel(self, job: Any) -> bool:
+        """Cancel ``job`` (what its row's button does); ``False`` if it had already ended."""
+        done = bool(job.cancel())
+        self.throttle.poke()
+        return done
+
+    def _flush(self) -> int:
+        while self._incoming:
+            job = self._incoming.popleft()
+            self.jobs[job.id] = job
+            self._stale[job.id] = None
+        wanted = tuple(list(self.jobs)[-self.max_rows :])
+        for job_id in [j for j in self.rows if j not in wanted]:
+            self._free.append(self.rows.pop(job_id))  # its row will show a newer job
+        for job_id in wanted:
+            if job_id not in self.rows:
+                self.rows[job_id] = self._free.pop()
+                self._stale[job_id] = None
+                self._stale.move_to_end(job_id, last=False)  # a new row first
+        # However many jobs changed, update only a few rows per flush, oldest news first: one
+        # flush never bursts past the budget, and every row still gets its turn.
+        sent = 0
+        while self._stale and sent < self.rows_per_flush:
+            job_id, _ = self._stale.popitem(last=False)
+            if job_id in self.rows:
+                sent += self.rows[job_id].update(self.jobs[job_id])
+        ready = tuple(j for j in wanted if self.rows[j].shown[:1] == (j,))
+        if ready != self._shown_order:
+            self.list.children = [self.rows[j].box for j in ready]
+            self._shown_order = ready
+            sent += 1
+        summary = self._summary_html()
+        if summary != self._shown_summary:
+            self.summary.value = self._shown_summary = summary
+            sent += 1
+        if self._stale:
+            self.throttle.poke()  # more to show: the throttle spaces the next flush
+        return sent
+
+    def counts(self) -> dict[str, int]:
+        tally = dict.fromkeys(_COLOURS, 0)
+        for job in self.jobs.values():
+            tally[job.status] = tally.get(job.status, 0) + 1
+        return tally
+
+    def _summary_html(self) -> str:
+        parts = [
+            f"<span style='color:{_COLOURS.get(k, '#1b1b1b')}'>{n} {k}</span>"
+            for k, n in self.counts().items()
+            if n
+        ]
+        shown = f" (the {self.max_rows} newest drawn)" if len(self.jobs) > self.max_rows else ""
+        tally = " · ".join(parts) if parts else "none yet"
+        return f"<b>{len(self.jobs)}</b> jobs{shown}: {tally}"
+
+    def describe(self) -> str:
+        state = "closed" if self.closed else "live"
+        return f"JobBoard ({state}): a progress bar per job, with its status and a Cancel button"
