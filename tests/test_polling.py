@@ -190,3 +190,15 @@ def test_the_tradeoff_plot_draws_two_panels_and_describes_itself(sweep):
     assert [ax.get_title() for ax in plot.figure.axes] == ["What it costs", "How late you hear"]
     assert plot.intervals == [2, 5, 30, 120]
     assert repr(plot).startswith("Trade-off plot") and "0x" not in repr(plot)
+
+
+def test_the_race_and_its_plot_need_no_jupyter():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, webhooks_lab, webhooks_lab.polling, webhooks_lab.plots;"
+        "print(sorted(m for m in ('ipywidgets', 'IPython') if m in sys.modules))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"

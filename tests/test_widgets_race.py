@@ -90,3 +90,18 @@ def test_the_view_describes_the_race_not_its_numbers(fast_lab):
     assert "/webhooks/words" in before and len(before) <= 110
     view.close()
     assert not race._listeners  # closing unsubscribed
+
+
+def test_the_browser_echoing_the_sliders_back_does_not_restart_the_score(fast_lab):
+    race = Race(fast_lab, rate=1 / 3, poll_every=10, endpoint="echo")
+    view = RaceView(race)
+    race.run(events=3)
+    # The browser can only show a choice the slider offers; the race's own settings are offered
+    # exactly, so nothing gets snapped to a neighbour and sent back as a "change".
+    assert (view.interval.value, view.interval.label) == (10, "10 s")
+    assert (view.rate.value, view.rate.label) == (20, "20 / min")
+    for slider in (view.interval, view.rate):
+        slider.set_state({"index": slider.index})  # what a rendering browser sends back
+    assert race.report().events == 3
+    assert race.poll_every == 10
+    view.close()

@@ -106,6 +106,7 @@ class TradeoffPlot:
         )
         delay.legend(fontsize=8)
         for axes in (cost, delay):
+            axes.set_xticks(self.intervals)  # label the intervals raced, nothing else
             for axis in (axes.xaxis, axes.yaxis):
                 axis.set_major_formatter(_PLAIN)
                 axis.set_minor_formatter(NullFormatter())

@@ -81,23 +81,19 @@ class RaceView(LiveView):
         self.race = race
         self._applying = False
         self._shown_board = ""
-        self.interval = widgets.FloatLogSlider(
+        # Sliders over fixed choices: a continuous slider would snap 30 to its own grid in the
+        # browser and send the snapped value back, quietly changing the race.
+        self.interval = widgets.SelectionSlider(
+            options=_choices(INTERVALS, race.poll_every, "s"),
             value=race.poll_every,
-            base=10,
-            min=0,
-            max=2.5,
-            step=0.05,
-            description="poll every (s)",
-            readout_format=".3g",
-            style={"description_width": "9em"},
+            description="poll every",
+            style={"description_width": "7em"},
         )
-        self.rate = widgets.FloatSlider(
-            value=round(race.rate * 60, 2),
-            min=1,
-            max=60,
-            step=1,
-            description="events / minute",
-            style={"description_width": "9em"},
+        self.rate = widgets.SelectionSlider(
+            options=_choices(RATES, race.rate * 60, "/ min"),
+            value=_close_to(RATES, race.rate * 60),
+            description="events",
+            style={"description_width": "5em"},
         )
         self.run_button = widgets.Button(description="Start", icon="play")
         self.board = widgets.HTML(value="")
@@ -120,8 +116,10 @@ class RaceView(LiveView):
     def _moved(self, change: dict[str, Any]) -> None:
         if self._applying:
             return
-        self.race.poll_every = float(self.interval.value)
-        self.race.rate = float(self.rate.value) / 60
+        interval, rate = float(self.interval.value), float(self.rate.value) / 60
+        if math.isclose(interval, self.race.poll_every) and math.isclose(rate, self.race.rate):
+            return  # the browser echoing what it was given is not a change
+        self.race.poll_every, self.race.rate = interval, rate
         self.race.reset_stats()
 
     def toggle(self) -> None:
@@ -146,14 +144,18 @@ class RaceView(LiveView):
             sent += 1
         self._applying = True
         try:
-            for slider, value in (
-                (self.interval, self.race.poll_every),
-                (self.rate, round(self.race.rate * 60, 2)),
+            for slider, value, unit, usual in (
+                (self.interval, self.race.poll_every, "s", INTERVALS),
+                (self.rate, self.race.rate * 60, "/ min", RATES),
             ):
-                value = min(max(value, slider.min if slider is self.rate else 1.0), _top(slider))
-                if not math.isclose(slider.value, value, rel_tol=1e-3):
-                    slider.value = value
-                    sent += 1
+                if math.isclose(slider.value, value, rel_tol=1e-6):
+                    continue
+                with slider.hold_sync():
+                    chosen = _close_to(usual, value)
+                    if chosen != value:
+                        slider.options = _choices(usual, value, unit)
+                    slider.value = chosen
+                sent += 1
         finally:
             self._applying = False
         return sent
@@ -166,8 +168,22 @@ class RaceView(LiveView):
         )
 
 
-def _top(slider: widgets.Widget) -> float:
-    return slider.base**slider.max if isinstance(slider, widgets.FloatLogSlider) else slider.max
+INTERVALS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600)  # lab seconds between polls
+RATES = (1, 2, 5, 10, 20, 30, 60, 120)  # events per lab minute
+
+
+def _close_to(usual: tuple[float, ...], value: float) -> float:
+    """``value`` itself, unless it is (nearly) one of the usual choices."""
+    for choice in usual:
+        if math.isclose(choice, value, rel_tol=1e-6):
+            return choice
+    return value
+
+
+def _choices(usual: tuple[float, ...], value: float, unit: str) -> list[tuple[str, float]]:
+    """Slider choices: the usual ones, plus ``value`` if it is not among them."""
+    values = sorted({*usual, _close_to(usual, value)})
+    return [(f"{v:g} {unit}", v) for v in values]
 
 
 __all__ = ["RaceView", "scoreboard_html"]
