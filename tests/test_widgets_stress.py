@@ -7,6 +7,7 @@ deliveries arrive per second and every bound below still has to hold.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -17,6 +18,17 @@ RATE, SECONDS = 1000, 2.0
 
 
 def test_a_flood_of_deliveries_reaches_the_view_within_its_message_budget(lab):
+    # Everything the test process already holds (every module the suite imported) goes to the
+    # permanent generation, so a full garbage collection does not time the whole suite's heap.
+    gc.collect()
+    gc.freeze()
+    try:
+        flood_and_check(lab)
+    finally:
+        gc.unfreeze()
+
+
+def flood_and_check(lab) -> None:
     with MessageCounter() as counter:
         view = InboxView(lab, "flood")
         start = time.monotonic()
