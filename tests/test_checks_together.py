@@ -122,9 +122,22 @@ def test_surviving_a_replay_rejects_a_handler_that_ignores_every_payment_after_t
     assert "second, different payment" in result.message
 
 
-def test_surviving_a_replay_notices_a_handler_registered_twice(fast_lab):
+def test_surviving_a_replay_judges_the_handler_not_how_often_its_cell_ran(fast_lab):
     starting_point(fast_lab)
-    stock = starting_point(fast_lab)  # the cell run a second time
+    stock = starting_point(fast_lab)  # the cell run a second time replaces its handler
+    assert len(fast_lab.receiver.endpoint("shop-payments").handlers_for("payment.succeeded")) == 1
+    result = check.survives_replay(fast_lab, stock)
+    assert not result
+    assert "took the mug again" in result.message
+
+
+def test_surviving_a_replay_notices_two_different_handlers_for_one_payment(fast_lab):
+    stock = starting_point(fast_lab)
+
+    @fast_lab.receiver.on("shop-payments", "payment.succeeded")
+    def also_take(event):  # type: ignore[no-untyped-def]
+        stock["mug"] -= 1
+
     result = check.survives_replay(fast_lab, stock)
     assert not result
     assert "2 handlers" in result.message
