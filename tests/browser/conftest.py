@@ -60,7 +60,7 @@ def why_no_browser() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     missing = why_no_browser()
     if missing:
@@ -69,6 +69,8 @@ def browser() -> Iterator[Browser]:
         pytest.skip(f"browser tests skipped: {missing}")
     from playwright.sync_api import sync_playwright
 
+    # Package scope, not session: while Playwright's sync API is open it keeps an event loop set
+    # on this thread, and every later test calling asyncio.run() would fail.
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -111,7 +113,7 @@ class JupyterLab:
                 client.delete(f"/api/sessions/{session['id']}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def jupyter_lab(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
     """JupyterLab on 127.0.0.1, a free port, no token, on a copy of the course."""
     home = tmp_path_factory.mktemp("jupyter")

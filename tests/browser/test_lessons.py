@@ -30,15 +30,20 @@ VIEWPORT = {"width": 1280, "height": 900}
 
 PANEL = "window.jupyterapp.shell.currentWidget"
 
+# A cell tagged "raises-exception" shows an error on purpose (nbval and JupyterLab both honour
+# the tag: "run all" carries on past it).
+EXPECTS_ERROR = """(cell) => (cell.model.getMetadata("tags") || []).includes("raises-exception")"""
+
 # Done: every code cell has its prompt number and the kernel is idle. (Idle alone is not enough:
-# the kernel idles between cells.) A cell that errors stops "run all", so an error output with
-# the kernel idle also ends the wait, and the test reports it.
+# the kernel idles between cells.) A cell that errors stops "run all", so an unexpected error
+# with the kernel idle also ends the wait, and the test reports it.
 FINISHED = f"""() => {{
   const panel = {PANEL};
   const kernel = panel.sessionContext.session?.kernel;
   if (!kernel || kernel.status !== "idle") return false;
+  const expectsError = {EXPECTS_ERROR};
   const code = panel.content.widgets.filter((cell) => cell.model.type === "code");
-  const errored = code.some((cell) =>
+  const errored = code.some((cell) => !expectsError(cell) &&
     cell.model.outputs.toJSON().some((output) => output.output_type === "error"));
   return errored || code.every((cell) => cell.model.executionCount !== null);
 }}"""
@@ -46,11 +51,18 @@ FINISHED = f"""() => {{
 # What a learner would see go wrong, cell by cell.
 PROBLEMS = f"""() => {{
   const problems = [];
+  const expectsError = {EXPECTS_ERROR};
   const code = {PANEL}.content.widgets.filter((cell) => cell.model.type === "code");
   code.forEach((cell, index) => {{
     const where = `code cell ${{index + 1}} [${{cell.model.executionCount ?? " "}}]`;
     const outputs = cell.model.outputs.toJSON();
     if (cell.model.executionCount === null) problems.push(`${{where}} did not run`);
+    if (expectsError(cell)) {{
+      if (!outputs.some((output) => output.output_type === "error")) {{
+        problems.push(`${{where}} is tagged raises-exception but raised nothing`);
+      }}
+      return;
+    }}
     for (const output of outputs) {{
       if (output.output_type === "error") {{
         problems.push(`${{where}} raised ${{output.ename}}: ${{output.evalue}}`);
@@ -110,9 +122,8 @@ def test_the_lesson_runs_in_jupyterlab_with_no_errors_and_every_widget_rendered(
 ) -> None:
     page = jupyterlab_page
     committed = _digest(lesson)
-    copy = jupyter_lab.course / lesson.name
-    if not copy.exists():  # added to the course after the browser session started
-        copy.write_bytes(lesson.read_bytes())
+    # The lesson as it is now (it may have changed since the course was copied).
+    (jupyter_lab.course / lesson.name).write_bytes(lesson.read_bytes())
     try:
         _open(page, lesson.name)
         page.evaluate(
