@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import nbformat
 import pytest
 
 from webhooks_lab import signing
 from webhooks_lab.lab import Lab
 
 from .conftest import JupyterLab
+from .jupyterlab_ui import FINISHED, close_notebook, load_jupyterlab, open_notebook
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -209,6 +211,33 @@ def test_the_page_works_through_jupyter_server_proxy_as_on_binder(
     assert row(page, 2).locator(".badge").inner_text() == "duplicate"
     assert page.url.startswith(proxied)
     page.screenshot(path=str(screenshots / "inbox_page_through_proxy.png"))
+
+
+def test_a_notebook_cell_embeds_the_live_page(
+    page: Page, jupyter_lab: JupyterLab, screenshots: Path
+) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.cells = [
+        nbformat.v4.new_code_cell("import webhooks_lab\n\nlab = webhooks_lab.start()"),
+        nbformat.v4.new_code_cell("lab.inbox_page(height=320)"),
+    ]
+    nbformat.write(notebook, jupyter_lab.course / "embedded_inbox.ipynb")
+    load_jupyterlab(page, jupyter_lab.url)
+    try:
+        open_notebook(page, "embedded_inbox.ipynb")
+        page.evaluate("() => { jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        page.wait_for_function(FINISHED, polling=250)
+        link = page.get_by_role("link", name="Open the live inbox page")
+        url = link.get_attribute("href") or ""
+        assert url.startswith("http://127.0.0.1:")  # not on Binder here: the direct URL
+        frame = page.frame_locator('iframe[title="webhooks-lab inbox"]')
+        frame.locator("#status.live").wait_for()
+        httpx.post(f"{url}webhooks/embedded", json={"type": "user.created", "data": {}})
+        frame.locator('#inbox tbody.delivery[data-seq="1"]').wait_for()
+        page.screenshot(path=str(screenshots / "inbox_page_in_a_notebook.png"))
+    finally:
+        close_notebook(page, jupyter_lab)
 
 
 def _list_all(url: str, endpoint: str) -> list[str]:

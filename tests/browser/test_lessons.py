@@ -10,7 +10,6 @@ kernel, stopped when it is done.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .conftest import JupyterLab, lessons
+from .jupyterlab_ui import (
+    EXPECTS_ERROR,
+    FINISHED,
+    PANEL,
+    VIEWPORT,
+    close_notebook,
+    load_jupyterlab,
+    open_notebook,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -26,27 +34,6 @@ pytestmark = pytest.mark.browser
 
 RUN_TIMEOUT_MS = 180_000  # a lesson should take well under 20 s; this only catches a hang
 MAX_SCREENSHOT_HEIGHT = 30_000
-VIEWPORT = {"width": 1280, "height": 900}
-
-PANEL = "window.jupyterapp.shell.currentWidget"
-
-# A cell tagged "raises-exception" shows an error on purpose (nbval and JupyterLab both honour
-# the tag: "run all" carries on past it).
-EXPECTS_ERROR = """(cell) => (cell.model.getMetadata("tags") || []).includes("raises-exception")"""
-
-# Done: every code cell has its prompt number and the kernel is idle. (Idle alone is not enough:
-# the kernel idles between cells.) A cell that errors stops "run all", so an unexpected error
-# with the kernel idle also ends the wait, and the test reports it.
-FINISHED = f"""() => {{
-  const panel = {PANEL};
-  const kernel = panel.sessionContext.session?.kernel;
-  if (!kernel || kernel.status !== "idle") return false;
-  const expectsError = {EXPECTS_ERROR};
-  const code = panel.content.widgets.filter((cell) => cell.model.type === "code");
-  const errored = code.some((cell) => !expectsError(cell) &&
-    cell.model.outputs.toJSON().some((output) => output.output_type === "error"));
-  return errored || code.every((cell) => cell.model.executionCount !== null);
-}}"""
 
 # What a learner would see go wrong, cell by cell.
 PROBLEMS = f"""() => {{
@@ -109,7 +96,7 @@ def jupyterlab_page(browser: Browser, jupyter_lab: JupyterLab) -> Iterator[Page]
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(60_000)
     page = context.new_page()
-    _load_jupyterlab(page, jupyter_lab.url)
+    load_jupyterlab(page, jupyter_lab.url)
     try:
         yield page
     finally:
@@ -125,7 +112,7 @@ def test_the_lesson_runs_in_jupyterlab_with_no_errors_and_every_widget_rendered(
     # The lesson as it is now (it may have changed since the course was copied).
     (jupyter_lab.course / lesson.name).write_bytes(lesson.read_bytes())
     try:
-        _open(page, lesson.name)
+        open_notebook(page, lesson.name)
         page.evaluate(
             "async () => { await jupyterapp.commands.execute('notebook:clear-all-cell-outputs'); }"
         )
@@ -141,53 +128,11 @@ def test_the_lesson_runs_in_jupyterlab_with_no_errors_and_every_widget_rendered(
         _screenshot(page, screenshots / f"{lesson.stem}.png")
         stderr = page.evaluate(STDERR)
     finally:
-        _close(page, jupyter_lab)
+        close_notebook(page, jupyter_lab)
     assert problems == [], f"{lesson.name} in the browser:\n" + "\n".join(problems)
     assert rendered_in_time
     assert not any("Traceback" in text for text in stderr), stderr
     assert _digest(lesson) == committed, "running the lesson changed the committed notebook"
-
-
-def _load_jupyterlab(page: Page, url: str) -> None:
-    # ?reset: start from an empty workspace, whatever an earlier run left open.
-    page.goto(f"{url}/lab?reset")
-    page.wait_for_function("() => window.jupyterapp !== undefined")
-    page.evaluate(
-        "async () => { await jupyterapp.started; await jupyterapp.restored;"
-        " jupyterapp.shell.collapseLeft(); }"
-    )
-
-
-def _open(page: Page, name: str) -> None:
-    page.set_viewport_size(VIEWPORT)
-    page.evaluate(
-        f"""async () => {{
-          const panel = await jupyterapp.commands.execute(
-            "docmanager:open", {{ path: {json.dumps(name)}, factory: "Notebook" }});
-          await panel.context.ready;
-          await panel.sessionContext.ready;
-        }}"""
-    )
-    page.wait_for_function(
-        f"() => {PANEL}?.context?.path === {json.dumps(name)}"
-        f" && {PANEL}.sessionContext.session?.kernel?.status === 'idle'",
-        polling=100,
-    )
-
-
-def _close(page: Page, jupyter_lab: JupyterLab) -> None:
-    """Close the lesson without saving and stop its kernel; if the tab is stuck, reload it."""
-    try:
-        page.evaluate(
-            f"""() => {{
-              const panel = {PANEL};
-              if (panel && panel.context) {{ panel.context.model.dirty = false; panel.dispose(); }}
-            }}"""
-        )
-    except Exception:
-        _load_jupyterlab(page, jupyter_lab.url)
-    finally:
-        jupyter_lab.shut_down_kernels()
 
 
 def _screenshot(page: Page, path: Path) -> None:
