@@ -187,7 +187,7 @@ def _serve(args: argparse.Namespace) -> int:
             while server.running:
                 # On Ctrl+C uvicorn starts its own shutdown and waits for open responses: end the
                 # inbox pages' endless live feeds at once, so it need not wait (or cancel them).
-                if getattr(server._server, "should_exit", False):
+                if server.stopping:
                     await app.close_streams()
                 await asyncio.sleep(0.05)
         finally:

@@ -106,5 +106,10 @@ class Server:
             self._sock = None
 
     @property
+    def stopping(self) -> bool:
+        """True once a shutdown has begun (``stop()``, or Ctrl+C caught by uvicorn)."""
+        return self._server is not None and self._server.should_exit
+
+    @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
