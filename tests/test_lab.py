@@ -144,3 +144,20 @@ def test_the_inbox_can_be_waited_on_from_a_cell(lab):
     assert arrived[0].endpoint == "w"
     with pytest.raises(TimeoutError, match="waited 0.1 s for 5 deliveries, 1 arrived"):
         lab.receiver.inbox.wait_for(5, timeout=0.1)
+
+
+def test_the_core_and_the_command_line_never_import_jupyter():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, webhooks_lab, webhooks_lab.cli, webhooks_lab.scenarios\n"
+        "webhooks_lab.start().stop()\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('ipywidgets', 'IPython', 'ipykernel', 'matplotlib'))\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
