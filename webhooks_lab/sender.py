@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import tempfile
 import threading
@@ -47,7 +46,7 @@ from typing import Any, TypeVar
 
 from webhooks_lab import signing
 from webhooks_lab.clock import Clock
-from webhooks_lab.events import Event
+from webhooks_lab.events import Event, new_id
 from webhooks_lab.outbox import FINAL_STATES, Attempt, Endpoint, Outbox, OutgoingDelivery
 from webhooks_lab.retry import RETRY_AFTER_STATUSES, RetryPolicy, parse_retry_after
 from webhooks_lab.ssrf import GuardedResolver, UnsafeURL, URLGuard
@@ -57,17 +56,12 @@ __all__ = ["AttemptListener", "Sender", "new_delivery_id"]
 AttemptListener = Callable[[Attempt], Any]
 T = TypeVar("T")
 
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _RESPONSE_KEPT = 300  # characters of each answer kept in the attempt log
 
 
 def new_delivery_id(prefix: str = "dlv") -> str:
     """A unique, roughly time-ordered id like ``dlv_2fZ9a0c1d2e3f4a5b6``."""
-    millis, stamp = int(time.time() * 1000), ""
-    while millis:
-        millis, digit = divmod(millis, 62)
-        stamp = _ALPHABET[digit] + stamp
-    return f"{prefix}_{stamp}{os.urandom(8).hex()}"
+    return new_id(prefix)
 
 
 class Sender:
