@@ -24,11 +24,12 @@ because they are what the outbox stores.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -352,18 +353,23 @@ class Outbox:
     def add(self, deliveries: Sequence[OutgoingDelivery]) -> None:
         """Write new deliveries and commit before returning: from here on they cannot be lost."""
         rows = [_delivery_row(d) for d in deliveries]
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(
-                    f"INSERT INTO deliveries ({_DELIVERY_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, self._transaction():
+            self._db.executemany(
+                f"INSERT INTO deliveries ({_DELIVERY_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One explicit transaction (the connection is in autocommit mode): all or nothing."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def note(self, delivery: OutgoingDelivery, attempt: Attempt | None = None) -> None:
         """Remember that ``delivery`` (and ``attempt``) changed; written at the next flush."""
@@ -394,8 +400,7 @@ class Outbox:
             ]
             self._dirty_attempts.clear()
             self._dirty_deliveries.clear()
-            self._db.execute("BEGIN")
-            try:
+            with self._transaction():
                 self._db.executemany(
                     f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -406,10 +411,6 @@ class Outbox:
                     "attempts = ?, round_base = ?, replays = ? WHERE id = ?",
                     deliveries,
                 )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
             return len(attempts) + len(deliveries)
 
     @property
