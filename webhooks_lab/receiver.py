@@ -335,56 +335,60 @@ class _WebhookApp:
         receiver = self.receiver
         name = scope["path_params"]["name"]
         method = scope["method"]
-        if method == "POST":
-            headers = {
-                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
-            }
-            try:
-                body = await _read_body(receive, headers, receiver.max_body)
-            except BodyTooLarge as too_large:
-                size = f"{too_large.size} bytes" if too_large.size is not None else "larger"
-                answer = {
-                    "error": "payload_too_large",
-                    "detail": f"body is {size}; the limit is {too_large.limit} bytes",
-                }
-                receiver.record_refusal(
-                    method=method,
-                    path=scope["path"],
-                    headers=headers,
-                    body=b"",
-                    status=413,
-                    answer=answer,
-                )
-                await _send_json(send, 413, answer, close=True)
-                return
-            delivery = await receiver.deliver(name, method, scope["path"], headers, body, started)
-            extra = []
-            retry_after = delivery.response.get("retry_after")
-            if retry_after is not None:
-                extra.append((b"retry-after", str(int(retry_after)).encode()))
-            await _send_json(
-                send, delivery.status, delivery.response, extra, delivery.response_body
-            )
-        elif method in ("GET", "HEAD"):
+        if method in ("GET", "HEAD"):
             await _send_json(send, 200, _listing(receiver, name, scope.get("query_string", b"")))
-        else:
-            headers = {
-                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
-            }
-            answer = {
-                "error": "method_not_allowed",
-                "detail": f"{method} is not allowed here: POST delivers a webhook, "
-                "GET lists deliveries",
-            }
-            receiver.record_refusal(
-                method=method,
-                path=scope["path"],
-                headers=headers,
-                body=b"",
-                status=405,
-                answer=answer,
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if method != "POST":
+            detail = f"{method} is not allowed here: POST delivers a webhook, GET lists deliveries"
+            await self._refuse(
+                scope,
+                send,
+                headers,
+                405,
+                "method_not_allowed",
+                detail,
+                [(b"allow", b"GET, HEAD, POST")],
             )
-            await _send_json(send, 405, answer, [(b"allow", b"GET, HEAD, POST")])
+            return
+        try:
+            body = await _read_body(receive, headers, receiver.max_body)
+        except BodyTooLarge as too_large:
+            size = f"{too_large.size} bytes" if too_large.size is not None else "larger"
+            detail = f"body is {size}; the limit is {too_large.limit} bytes"
+            # Close afterwards: the client may still be sending a body we refuse to read.
+            await self._refuse(
+                scope, send, headers, 413, "payload_too_large", detail, [(b"connection", b"close")]
+            )
+            return
+        delivery = await receiver.deliver(name, method, scope["path"], headers, body, started)
+        extra = []
+        retry_after = delivery.response.get("retry_after")
+        if retry_after is not None:
+            extra.append((b"retry-after", str(int(retry_after)).encode()))
+        await _send_json(send, delivery.status, delivery.response, extra, delivery.response_body)
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        send: Send,
+        headers: dict[str, str],
+        status: int,
+        error: str,
+        detail: str,
+        extra: list[tuple[bytes, bytes]],
+    ) -> None:
+        """Answer a request that never reached the endpoint's checks, and keep it in the inbox."""
+        answer = {"error": error, "detail": detail}
+        self.receiver.record_refusal(
+            method=scope["method"],
+            path=scope["path"],
+            headers=headers,
+            body=b"",
+            status=status,
+            answer=answer,
+        )
+        await _send_json(send, status, answer, extra)
 
 
 def _listing(receiver: Receiver, name: str, query_string: bytes) -> dict[str, Any]:
@@ -450,15 +454,11 @@ async def _send_json(
     answer: dict[str, Any],
     extra: list[tuple[bytes, bytes]] | None = None,
     encoded: bytes | None = None,
-    *,
-    close: bool = False,
 ) -> None:
     body = encoded or json.dumps(answer, separators=(",", ":")).encode()
     headers = [*_JSON, (b"content-length", str(len(body)).encode())]
     if extra:
         headers.extend(extra)
-    if close:  # the client may still be sending a body we refuse to read
-        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
