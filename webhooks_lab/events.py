@@ -34,7 +34,8 @@ def new_id(prefix: str = "msg") -> str:
     return f"{prefix}_{stamp}{secrets.token_hex(8)}"
 
 
-def _iso(moment: datetime) -> str:
+def iso_utc(moment: datetime) -> str:
+    """``moment`` as ISO 8601 in UTC with milliseconds and a ``Z``, as payloads carry it."""
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -61,7 +62,7 @@ class Event:
 
     def payload(self) -> dict[str, Any]:
         """The JSON-ready payload: ``{"type", "timestamp", "data"}``."""
-        return {"type": self.type, "timestamp": _iso(self.timestamp), "data": self.data}
+        return {"type": self.type, "timestamp": iso_utc(self.timestamp), "data": self.data}
 
     def body(self) -> bytes:
         """The exact bytes that go on the wire (compact JSON, UTF-8)."""

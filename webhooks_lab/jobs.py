@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 
 from webhooks_lab import signing
 from webhooks_lab.clock import Clock
-from webhooks_lab.events import Event, new_id
+from webhooks_lab.events import Event, iso_utc, new_id
 from webhooks_lab.job_params import (
     INJECTED,
     InvalidParams,
@@ -1012,8 +1012,7 @@ def iso(moment: float | None) -> str | None:
     """Lab-clock Unix seconds as ISO 8601 UTC with milliseconds (``None`` stays ``None``)."""
     if moment is None:
         return None
-    stamp = datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
+    return iso_utc(datetime.fromtimestamp(moment, timezone.utc))
 
 
 def new_job_id() -> str:
