@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from webhooks_lab import Event, signing
+from webhooks_lab.replay import REPLAY_HEADER
 from webhooks_lab.widgets import InboxView, open_views
-from webhooks_lab.widgets.inbox import REPLAY_HEADER
 
 
 def settle(view: InboxView, count: int, timeout: float = 5.0) -> None:

@@ -18,7 +18,6 @@ Every URL the page uses is relative, so it works behind a path prefix such as Bi
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
@@ -32,12 +31,10 @@ from starlette.routing import BaseRoute, Route
 
 from webhooks_lab.inbox import Delivery, Inbox
 from webhooks_lab.inbox_stream import InboxFeed
+from webhooks_lab.replay import replay_delivery
 
 if TYPE_CHECKING:
     from webhooks_lab.receiver import Receiver
-
-REPLAY_HEADER = "x-webhooks-lab-replay-of"  # the same header the inbox widget's replay adds
-_HOP_BY_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding"}
 
 
 _PLACEHOLDER = "<!-- newest deliveries, for browsers without JavaScript -->"
@@ -160,23 +157,6 @@ def fixture(delivery: Delivery) -> dict[str, Any]:
 
         record["body_base64"] = base64.b64encode(delivery.body).decode("ascii")
     return record
-
-
-async def replay_delivery(inbox: Inbox, original: Delivery, base_url: str) -> Delivery:
-    """POST ``original`` again, raw body and headers as stored; return the new inbox record.
-
-    A replay header (``x-webhooks-lab-replay-of: #12 <token>``) tells whoever reads the inbox that
-    this one is a replay, and lets us find it among everything else arriving meanwhile.
-    """
-    token = uuid.uuid4().hex[:12]
-    headers = {k: v for k, v in original.headers.items() if k.lower() not in _HOP_BY_HOP}
-    headers[REPLAY_HEADER] = f"#{original.seq} {token}"
-    async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
-        await client.post(base_url + original.path, content=original.body, headers=headers)
-    for delivery in reversed(inbox.snapshot()):
-        if delivery.headers.get(REPLAY_HEADER, "").endswith(token):
-            return delivery
-    raise RuntimeError("the replay was answered but is not in the inbox")
 
 
 def _not_replayable(d: Delivery) -> str | None:

@@ -15,24 +15,18 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import time
-import uuid
 from collections import OrderedDict, deque
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import ipywidgets as widgets
 
 from webhooks_lab.inbox import Delivery
+from webhooks_lab.replay import replay_delivery
 from webhooks_lab.widgets.base import LiveView, guard, source_key
 
 if TYPE_CHECKING:
     from webhooks_lab.lab import Lab
-
-# Headers that describe one hop of one connection; a replay makes its own.
-_HOP_BY_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding"}
-
-REPLAY_HEADER = "x-webhooks-lab-replay-of"
 
 _STYLE = """<style>
 .webhooks-lab-inbox select { font-family: var(--jp-code-font-family, monospace);
@@ -232,7 +226,9 @@ class InboxView(LiveView):
         original = self.rows.get(seq) if seq is not None else None
         if original is None:
             raise ValueError("select a delivery first (or pass its number: view.replay(12))")
-        future = self.lab.loop.submit(_replay(self.lab, original))
+        future = self.lab.loop.submit(
+            replay_delivery(self.lab.receiver.inbox, original, self.lab.receiver.url)
+        )
         self._note = f"replaying #{original.seq}…"
         self.throttle.poke()
 
@@ -251,25 +247,6 @@ class InboxView(LiveView):
         where = f"/webhooks/{self.endpoint}" if self.endpoint else "every endpoint"
         state = "closed" if self.closed else "live"
         return f"InboxView ({state}): deliveries to {where}, newest first; select one to inspect"
-
-
-async def _replay(lab: Lab, original: Delivery) -> Delivery:
-    token = uuid.uuid4().hex
-    headers = {k: v for k, v in original.headers.items() if k.lower() not in _HOP_BY_HOP}
-    # A marker header (signatures cover id, timestamp and body, never extra headers) lets us
-    # find the new record, and tells whoever reads the inbox that this one was a replay.
-    headers[REPLAY_HEADER] = f"#{original.seq} {token}"
-    async with httpx.AsyncClient(timeout=10) as client:
-        await client.request(
-            original.method,
-            f"{lab.receiver.url}{original.path}",
-            content=original.body,
-            headers=headers,
-        )
-    for d in reversed(lab.receiver.inbox.snapshot()):
-        if d.headers.get(REPLAY_HEADER, "").endswith(token):
-            return d
-    raise RuntimeError("the replay was answered but is not in the inbox")
 
 
 def detail_html(d: Delivery) -> str:
