@@ -29,6 +29,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from webhooks_lab.retry import describe_seconds
 from webhooks_lab.widgets.base import LiveView, source_key
 
 COLOURS = {
@@ -83,15 +84,6 @@ def _outcome(attempt: Any) -> str:
     if attempt.status is not None:
         return str(attempt.status)
     return (attempt.error or "no answer")[:40]
-
-
-def _wait_text(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    for unit, size in (("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.2g} {unit}"
-    return f"{seconds:.2g} s"
 
 
 class TimelineView(LiveView):
@@ -277,7 +269,7 @@ class TimelineView(LiveView):
                 if end - start > 34:
                     out.append(
                         f"<text x='{(start + end) / 2:.1f}' y='{middle - 4}' fill='#6b6b6b' "
-                        f"text-anchor='middle' font-size='9'>{_wait_text(mark.wait)}</text>"
+                        f"text-anchor='middle' font-size='9'>{describe_seconds(mark.wait)}</text>"
                     )
                 if mark.number + 1 not in row.marks:  # scheduled, not yet made
                     out.append(
