@@ -13,7 +13,7 @@ import inspect
 import json
 import time
 import traceback
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
@@ -208,8 +208,8 @@ class Receiver:
     async def _list_endpoints(self, request: Any) -> Any:
         from starlette.responses import JSONResponse
 
-        names = sorted({*self.endpoints, *(d.endpoint for d in self.inbox)})
-        counts = {name: len(self.inbox.for_endpoint(name)) for name in names}
+        counts = Counter(d.endpoint for d in self.inbox.snapshot())  # one pass over the inbox
+        names = sorted({*self.endpoints, *counts})
         return JSONResponse({"endpoints": [{"name": n, "deliveries": counts[n]} for n in names]})
 
     # -- the delivery path ------------------------------------------------------------------------
