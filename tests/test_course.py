@@ -104,3 +104,33 @@ def test_lesson_0_check_rejects_a_signup_without_an_email(lab):
     result = check.first_event(lab)
     assert not result
     assert "no email" in result.message
+
+
+def test_options_webhooks_lab_lab_does_not_know_go_to_jupyterlab(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "webhooks_lab.cli",
+            "lab",
+            "--dir",
+            str(tmp_path),
+            "--dry-run",
+            "--no-browser",
+            "--ServerApp.port=8899",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--no-browser --ServerApp.port=8899" in result.stdout
+
+
+def test_other_commands_still_refuse_options_they_do_not_know():
+    result = subprocess.run(
+        [sys.executable, "-m", "webhooks_lab.cli", "serve", "--bogus"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "unrecognized arguments: --bogus" in result.stderr

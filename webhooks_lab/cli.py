@@ -13,9 +13,12 @@ from webhooks_lab import signing
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    # Options the lab command does not know are JupyterLab's (`webhooks-lab lab --no-browser`).
+    args, unknown = parser.parse_known_args(argv)
     if args.command in (None, "lab"):
-        return _lab(args)
+        return _lab(args, [a for a in unknown if a != "--"])
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "serve":
         return _serve(args)
     if args.command == "demo":
@@ -44,9 +47,6 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="prepare the course and print the command, but do not start JupyterLab",
-    )
-    lab.add_argument(
-        "jupyter_args", nargs=argparse.REMAINDER, help="extra arguments for JupyterLab"
     )
 
     serve = sub.add_parser("serve", help="run a local webhook receiver with an inbox page")
@@ -121,11 +121,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _lab(args: argparse.Namespace) -> int:
+def _lab(args: argparse.Namespace, extra: list[str]) -> int:
     from webhooks_lab.course import jupyter_command, prepare_course
 
     folder = prepare_course(getattr(args, "dir", None))
-    extra = [a for a in (getattr(args, "jupyter_args", None) or []) if a != "--"]
     command = jupyter_command(folder, extra)
     if getattr(args, "dry_run", False):
         print(" ".join(command))
