@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from webhooks_lab.lab import Lab  # noqa: E402
-from webhooks_lab.polling import percentile  # noqa: E402
+from webhooks_lab.lessons.polling import percentile  # noqa: E402
 from webhooks_lab.widgets import InboxView  # noqa: E402
 from webhooks_lab.widgets.stress import (  # noqa: E402
     FirehoseResult,

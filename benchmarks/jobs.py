@@ -28,8 +28,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from webhooks_lab.jobs import JobRunner  # noqa: E402
-from webhooks_lab.loop import LabLoop  # noqa: E402
+from webhooks_lab.jobs.runner import JobRunner  # noqa: E402
+from webhooks_lab.runtime.loop import LabLoop  # noqa: E402
 
 CONCURRENCY = 8
 

@@ -54,7 +54,7 @@ def serve(kind: str, port_file: str) -> None:
     """Child process: run one server until killed, writing its port to ``port_file``."""
     import uvicorn
 
-    from webhooks_lab.server import bind_socket
+    from webhooks_lab.runtime.server import bind_socket
 
     if kind == "bare":
         from starlette.applications import Starlette
@@ -68,8 +68,8 @@ def serve(kind: str, port_file: str) -> None:
 
         app = Starlette(routes=[Route("/webhooks/{name}", endpoint, methods=["POST"])])
     else:
-        from webhooks_lab.app import create_app
-        from webhooks_lab.receiver import Receiver
+        from webhooks_lab.receiver.receiver import Receiver
+        from webhooks_lab.service.app import create_app
 
         receiver = Receiver(inbox_size=2_000_000)
         receiver.require_all(SECRET, "standard")

@@ -11,7 +11,7 @@ same run, to the same receiver (bare Starlette on uvicorn, in a child process on
 * **naive httpx**: ``httpx.AsyncClient`` (pool of ``concurrency`` connections) and one
   ``asyncio.gather`` over all the posts, ``concurrency`` at a time: what most of us would write
   first.
-* **our sender**: ``webhooks_lab.sender.Sender`` with its SQLite outbox in a file (every delivery
+* **our sender**: ``webhooks_lab.sender.sender.Sender`` with its SQLite outbox in a file (every delivery
   committed before its first attempt, every attempt logged), ``concurrency`` workers, signing,
   retry bookkeeping. Timed from ``send_many`` to the outbox saying every delivery is delivered.
   Also ``send()`` called once per event (one commit per event), as a notebook cell would.
@@ -53,7 +53,7 @@ def serve(port_file: str) -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from webhooks_lab.server import bind_socket
+    from webhooks_lab.runtime.server import bind_socket
 
     async def hook(request: Request) -> Response:
         try:
@@ -135,7 +135,7 @@ async def naive_httpx(url: str, events: list[Event], concurrency: int) -> int:
 
 
 async def our_sender(url: str, events: list[Event], concurrency: int, *, one_by_one: bool) -> int:
-    from webhooks_lab.sender import Sender
+    from webhooks_lab.sender.sender import Sender
 
     with tempfile.TemporaryDirectory(prefix="webhooks-lab-bench-") as folder:
         sender = Sender(

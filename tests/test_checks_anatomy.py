@@ -12,7 +12,7 @@ import pytest
 
 from webhooks_lab import signing
 from webhooks_lab.checks import anatomy as check
-from webhooks_lab.email_outbox import EmailOutbox
+from webhooks_lab.lessons.email_outbox import EmailOutbox
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "notebooks" / "solutions"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from webhooks_lab.checks import polling as check
-from webhooks_lab.polling import RaceReport, SideStats
+from webhooks_lab.lessons.polling import RaceReport, SideStats
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "notebooks" / "solutions"
 

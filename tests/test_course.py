@@ -8,7 +8,7 @@ from pathlib import Path
 
 from webhooks_lab import course
 from webhooks_lab.checks import start as check
-from webhooks_lab.environment import check_environment
+from webhooks_lab.lessons.environment import check_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "notebooks" / "solutions"

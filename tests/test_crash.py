@@ -26,7 +26,7 @@ SENDER = """
 import asyncio, sys
 from webhooks_lab.events import Event
 from webhooks_lab.retry import RetryPolicy
-from webhooks_lab.sender import Sender
+from webhooks_lab.sender.sender import Sender
 
 async def main(path, url, mode, count):
     sender = Sender(

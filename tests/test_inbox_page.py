@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 
 from webhooks_lab import signing
-from webhooks_lab.inbox import Delivery, Inbox
-from webhooks_lab.inbox_page import InboxPageLink, page_url
-from webhooks_lab.inbox_stream import InboxFeed
 from webhooks_lab.lab import Lab
+from webhooks_lab.receiver.inbox import Delivery, Inbox
+from webhooks_lab.receiver.inbox_page import InboxPageLink, page_url
+from webhooks_lab.receiver.live_feed import InboxFeed
 
 WAIT = 10  # seconds; generous, the machine is shared
 

@@ -10,10 +10,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from webhooks_lab import signing
-from webhooks_lab.clock import Clock
-from webhooks_lab.job_kinds import register_lesson_kinds
-from webhooks_lab.job_params import InvalidParams, validate
-from webhooks_lab.jobs import (
+from webhooks_lab.jobs.kinds import register_lesson_kinds
+from webhooks_lab.jobs.params import InvalidParams, validate
+from webhooks_lab.jobs.runner import (
     CANCELLED,
     FAILED,
     QUEUED,
@@ -29,7 +28,8 @@ from webhooks_lab.jobs import (
     UnknownKind,
     check_callback_url,
 )
-from webhooks_lab.loop import LabLoop
+from webhooks_lab.runtime.clock import Clock
+from webhooks_lab.runtime.loop import LabLoop
 
 
 @pytest.fixture

@@ -151,7 +151,7 @@ def test_the_core_and_the_command_line_never_import_jupyter():
     import sys
 
     code = (
-        "import sys, webhooks_lab, webhooks_lab.cli, webhooks_lab.scenarios\n"
+        "import sys, webhooks_lab, webhooks_lab.cli, webhooks_lab.lessons.scenarios\n"
         "webhooks_lab.start().stop()\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('ipywidgets', 'IPython', 'ipykernel', 'matplotlib'))\n"

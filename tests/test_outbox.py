@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from webhooks_lab.outbox import Attempt, Endpoint, Outbox, OutgoingDelivery
+from webhooks_lab.sender.outbox import Attempt, Destination, Outbox, OutgoingDelivery
 
 
 def delivery(n: int, **fields) -> OutgoingDelivery:
@@ -109,7 +109,9 @@ def test_an_attempt_cut_off_by_a_crash_is_marked_interrupted(path):
 
 def test_endpoints_are_kept_with_their_settings(path):
     Outbox(path).save_endpoint(
-        Endpoint("ep_1", "http://127.0.0.1:9/x", "whsec_abc", "standard", ("user.*",), False, "410")
+        Destination(
+            "ep_1", "http://127.0.0.1:9/x", "whsec_abc", "standard", ("user.*",), False, "410"
+        )
     )
     (endpoint,) = Outbox(path).endpoints()
     assert (endpoint.url, endpoint.types, endpoint.enabled) == (

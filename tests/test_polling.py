@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from webhooks_lab.lab import Lab
-from webhooks_lab.plots import tradeoff_plot
-from webhooks_lab.polling import (
+from webhooks_lab.lessons.plots import tradeoff_plot
+from webhooks_lab.lessons.polling import (
     EventSource,
     Race,
     expected_empty_share,
@@ -199,7 +199,7 @@ def test_the_race_and_its_plot_need_no_jupyter():
     import sys
 
     code = (
-        "import sys, webhooks_lab, webhooks_lab.polling, webhooks_lab.plots;"
+        "import sys, webhooks_lab, webhooks_lab.lessons.polling, webhooks_lab.lessons.plots;"
         "print(sorted(m for m in ('ipywidgets', 'IPython') if m in sys.modules))"
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -21,7 +21,7 @@ import pytest
 
 from webhooks_lab.events import Event
 from webhooks_lab.retry import RetryPolicy
-from webhooks_lab.sender import Sender
+from webhooks_lab.sender.sender import Sender
 
 EVENTS = 5_000
 FAIL_RATE = 0.30

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from webhooks_lab import Event, InvalidPayload, signing
-from webhooks_lab.email_outbox import EmailOutbox
 from webhooks_lab.lab import Lab
-from webhooks_lab.scenarios import CASES, Chat, Newsletter, Payments, Shop, need, table
+from webhooks_lab.lessons.email_outbox import EmailOutbox
+from webhooks_lab.lessons.scenarios import CASES, Chat, Newsletter, Payments, Shop, need, table
 
 
 @pytest.fixture
@@ -203,7 +203,7 @@ def test_making_a_case_again_replaces_the_old_one_instead_of_doubling_handlers(f
 
 
 def test_the_summary_table_totals_every_case():
-    from webhooks_lab.scenarios import Report
+    from webhooks_lab.lessons.scenarios import Report
 
     rows = [Report("a", 1, 2, 1, 1, 0, 1, 0, 1), Report("b", 2, 2, 2, 2, 0, 0, 3, 0)]
     text = table(rows)

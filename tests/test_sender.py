@@ -19,11 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from webhooks_lab import signing
-from webhooks_lab.clock import FakeClock
 from webhooks_lab.events import Event
 from webhooks_lab.retry import RetryPolicy
-from webhooks_lab.sender import Sender
-from webhooks_lab.server import Server
+from webhooks_lab.runtime.clock import FakeClock
+from webhooks_lab.runtime.server import Server
+from webhooks_lab.sender.sender import Sender
 
 
 def eventually(predicate, timeout: float = 10.0) -> None:

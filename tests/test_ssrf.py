@@ -15,8 +15,8 @@ import socket
 import pytest
 
 from webhooks_lab.events import Event
-from webhooks_lab.sender import Sender
-from webhooks_lab.ssrf import UnsafeURL, URLGuard, address_problem
+from webhooks_lab.sender.sender import Sender
+from webhooks_lab.sender.ssrf import UnsafeURL, URLGuard, address_problem
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from webhooks_lab import Event, signing
-from webhooks_lab.replay import REPLAY_HEADER
+from webhooks_lab.receiver.replay import REPLAY_HEADER
 from webhooks_lab.widgets import InboxView, open_views
 
 

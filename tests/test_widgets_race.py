@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from webhooks_lab.lab import Lab
-from webhooks_lab.polling import Race
+from webhooks_lab.lessons.polling import Race
 from webhooks_lab.widgets import RaceView
 
 

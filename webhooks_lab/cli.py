@@ -135,14 +135,15 @@ def _lab(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from webhooks_lab import jobs_api, openapi
-    from webhooks_lab.app import create_app
     from webhooks_lab.events import Event
-    from webhooks_lab.job_kinds import register_lesson_kinds
-    from webhooks_lab.jobs import JobRunner
-    from webhooks_lab.receiver import Receiver
-    from webhooks_lab.sender import Sender
-    from webhooks_lab.server import PortInUseError, Server
+    from webhooks_lab.jobs import api as jobs_api
+    from webhooks_lab.jobs.kinds import register_lesson_kinds
+    from webhooks_lab.jobs.runner import JobRunner
+    from webhooks_lab.receiver.receiver import Receiver
+    from webhooks_lab.runtime.server import PortInUseError, Server
+    from webhooks_lab.sender.sender import Sender
+    from webhooks_lab.service import openapi
+    from webhooks_lab.service.app import create_app
 
     scheme = args.scheme or ("standard" if args.secret else "none")
     if scheme != "none" and not args.secret:
@@ -206,7 +207,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from webhooks_lab.scenarios import demo
+    from webhooks_lab.lessons.scenarios import demo
 
     if args.speed <= 0:
         print(f"webhooks-lab demo: --speed must be positive, got {args.speed:g}", file=sys.stderr)
@@ -221,8 +222,8 @@ def _send(args: argparse.Namespace) -> int:
 
     from webhooks_lab.events import Event, EventError
     from webhooks_lab.retry import DEFAULT_SCHEDULE, RetryPolicy, describe_seconds
-    from webhooks_lab.sender import Sender
-    from webhooks_lab.ssrf import UnsafeURL
+    from webhooks_lab.sender.sender import Sender
+    from webhooks_lab.sender.ssrf import UnsafeURL
 
     def fail(message: str, code: int = 2) -> int:
         print(f"webhooks-lab send: {message}", file=sys.stderr, flush=True)

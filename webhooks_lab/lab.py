@@ -11,17 +11,18 @@ import atexit
 import threading
 from typing import Any
 
-from webhooks_lab import jobs_api, openapi
-from webhooks_lab.app import create_app
-from webhooks_lab.clock import Clock
 from webhooks_lab.events import Event
-from webhooks_lab.inbox_page import InboxPageLink, page_url
-from webhooks_lab.job_kinds import register_lesson_kinds
-from webhooks_lab.jobs import JobRunner
-from webhooks_lab.loop import LabLoop
-from webhooks_lab.receiver import DEFAULT_MAX_BODY, Receiver
-from webhooks_lab.sender import Sender
-from webhooks_lab.server import Server
+from webhooks_lab.jobs import api as jobs_api
+from webhooks_lab.jobs.kinds import register_lesson_kinds
+from webhooks_lab.jobs.runner import JobRunner
+from webhooks_lab.receiver.inbox_page import InboxPageLink, page_url
+from webhooks_lab.receiver.receiver import DEFAULT_MAX_BODY, Receiver
+from webhooks_lab.runtime.clock import Clock
+from webhooks_lab.runtime.loop import LabLoop
+from webhooks_lab.runtime.server import Server
+from webhooks_lab.sender.sender import Sender
+from webhooks_lab.service import openapi
+from webhooks_lab.service.app import create_app
 
 
 class Lab:

@@ -16,7 +16,7 @@ Two refinements matter in practice:
   may say when to come back, in seconds (``Retry-After: 120``) or as a date. A polite sender
   waits that long instead of its own guess.
 
-This module only does arithmetic on times; :mod:`webhooks_lab.sender` uses it.
+This module only does arithmetic on times; :mod:`webhooks_lab.sender.sender` uses it.
 """
 
 from __future__ import annotations

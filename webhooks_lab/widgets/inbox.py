@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from webhooks_lab.inbox import Delivery
-from webhooks_lab.replay import replay_delivery
+from webhooks_lab.receiver.inbox import Delivery
+from webhooks_lab.receiver.replay import replay_delivery
 from webhooks_lab.widgets.base import LiveView, guard, source_key
 
 if TYPE_CHECKING:

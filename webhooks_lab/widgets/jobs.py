@@ -11,7 +11,7 @@ runner remembers; the board draws the ``max_rows`` most recent.
 The source is anything with ``subscribe(listener) -> unsubscribe`` calling ``listener(job)`` on
 every change, where a job has ``id``, ``name``, ``status`` (``queued``, ``running``,
 ``succeeded``, ``failed``, ``cancelled``), ``progress`` (0–100), ``message``, ``error`` and
-``cancel()``: the lab's :class:`~webhooks_lab.jobs.JobRunner` (``lab.jobs``) is one.
+``cancel()``: the lab's :class:`~webhooks_lab.jobs.runner.JobRunner` (``lab.jobs``) is one.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """RaceView: the polling-versus-webhook race as a live scoreboard, with sliders to change it.
 
-    from webhooks_lab.polling import Race
+    from webhooks_lab.lessons.polling import Race
     from webhooks_lab.widgets import RaceView
     race = Race(lab, rate=1/6, poll_every=30)
     RaceView(race)
@@ -20,7 +20,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from webhooks_lab.polling import Race, RaceReport
+from webhooks_lab.lessons.polling import Race, RaceReport
 from webhooks_lab.widgets.base import LiveView, guard, source_key
 
 _COLOURS = {"webhook": "#0a6b2d", "poll": "#9a3b00"}
@@ -72,7 +72,7 @@ def scoreboard_html(report: RaceReport) -> str:
 
 
 class RaceView(LiveView):
-    """A live scoreboard for a :class:`~webhooks_lab.polling.Race`, with its two sliders."""
+    """A live scoreboard for a :class:`~webhooks_lab.lessons.polling.Race`, with its two sliders."""
 
     kind = "race"
 

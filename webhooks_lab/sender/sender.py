@@ -3,7 +3,7 @@
 How a delivery goes, step by step:
 
 1. :meth:`Sender.send` turns an event into one *delivery* per endpoint that wants its type, and
-   writes them to the :class:`~webhooks_lab.outbox.Outbox` before anything is tried.
+   writes them to the :class:`~webhooks_lab.sender.outbox.Outbox` before anything is tried.
 2. A pool of workers (``concurrency`` of them) on the lab loop takes deliveries in turn and POSTs
    each, signed, with a per-attempt ``timeout``. The ``webhook-id`` is the event's id on every
    attempt, so the receiver can recognise a retry.
@@ -20,7 +20,7 @@ How a delivery goes, step by step:
    When the schedule runs out the delivery becomes a *dead letter*, kept with every attempt's
    status, latency and error, until someone replays it (:meth:`Sender.replay`).
 
-Waits are measured on the lab's :class:`~webhooks_lab.clock.Clock`, so at ``speed=3600`` an
+Waits are measured on the lab's :class:`~webhooks_lab.runtime.clock.Clock`, so at ``speed=3600`` an
 hour of backoff passes in a second. The per-attempt ``timeout`` is in real seconds: the network
 does not speed up.
 
@@ -45,11 +45,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from webhooks_lab import signing
-from webhooks_lab.clock import Clock
 from webhooks_lab.events import Event, new_id
-from webhooks_lab.outbox import FINAL_STATES, Attempt, Endpoint, Outbox, OutgoingDelivery
 from webhooks_lab.retry import RETRY_AFTER_STATUSES, RetryPolicy, parse_retry_after
-from webhooks_lab.ssrf import GuardedResolver, UnsafeURL, URLGuard
+from webhooks_lab.runtime.clock import Clock
+from webhooks_lab.sender.outbox import FINAL_STATES, Attempt, Destination, Outbox, OutgoingDelivery
+from webhooks_lab.sender.ssrf import GuardedResolver, UnsafeURL, URLGuard
 
 __all__ = ["AttemptListener", "Sender", "new_delivery_id"]
 
@@ -102,7 +102,7 @@ class Sender:
             self._tmpdir = tempfile.mkdtemp(prefix="webhooks-lab-outbox-")
             outbox = Path(self._tmpdir) / "outbox.sqlite3"
         self.outbox = outbox if isinstance(outbox, Outbox) else Outbox(outbox)
-        self._endpoints: dict[str, Endpoint] = {e.id: e for e in self.outbox.endpoints()}
+        self._endpoints: dict[str, Destination] = {e.id: e for e in self.outbox.endpoints()}
         self._known: OrderedDict[str, OutgoingDelivery] = OrderedDict()  # this run's, bounded
         self._known_lock = threading.Lock()  # cells and the loop both look deliveries up
         self._keep = keep
@@ -189,12 +189,12 @@ class Sender:
         scheme: str | None = None,
         types: str | Iterable[str] | None = None,
         enabled: bool = True,
-    ) -> Endpoint:
+    ) -> Destination:
         """Register ``url`` to receive events (of ``types``, default all), signed with ``secret``.
 
         ``scheme`` is one of ``signing.SCHEMES``; it defaults to ``"standard"`` when a secret is
         given, ``"none"`` otherwise. One endpoint per URL: adding the same URL again updates it
-        (so re-running a notebook cell is harmless). Raises :class:`~webhooks_lab.ssrf.UnsafeURL`
+        (so re-running a notebook cell is harmless). Raises :class:`~webhooks_lab.sender.ssrf.UnsafeURL`
         for a URL the guard refuses.
         """
         self.guard.check_url(url)
@@ -205,7 +205,7 @@ class Sender:
             raise ValueError(f"scheme {scheme!r} signs deliveries, so it needs a secret")
         kinds = (types,) if isinstance(types, str) else tuple(types or ())
         existing = next((e for e in self._endpoints.values() if e.url == url), None)
-        endpoint = existing or Endpoint(
+        endpoint = existing or Destination(
             id=new_delivery_id("ep"), url=url, created_at=self.clock.time()
         )
         endpoint.secret, endpoint.scheme, endpoint.types = secret, scheme, kinds
@@ -215,12 +215,12 @@ class Sender:
         return endpoint
 
     @property
-    def endpoints(self) -> list[Endpoint]:
+    def endpoints(self) -> list[Destination]:
         return list(self._endpoints.values())
 
-    def endpoint(self, key: str | Endpoint) -> Endpoint:
+    def endpoint(self, key: str | Destination) -> Destination:
         """An endpoint by id, URL, or itself."""
-        if isinstance(key, Endpoint):
+        if isinstance(key, Destination):
             key = key.id
         found = self._endpoints.get(key) or next(
             (e for e in self._endpoints.values() if e.url == key), None
@@ -229,21 +229,21 @@ class Sender:
             raise KeyError(f"no endpoint {key!r}; add it with add_endpoint(url, ...)")
         return found
 
-    def disable(self, endpoint: str | Endpoint, reason: str = "by hand") -> Endpoint:
+    def disable(self, endpoint: str | Destination, reason: str = "by hand") -> Destination:
         """Stop delivering to an endpoint; its waiting deliveries end as ``"disabled"``."""
         found = self.endpoint(endpoint)
         found.enabled, found.disabled_reason = False, reason
         self.outbox.save_endpoint(found)
         return found
 
-    def enable(self, endpoint: str | Endpoint) -> Endpoint:
+    def enable(self, endpoint: str | Destination) -> Destination:
         """Deliver to an endpoint again (replay what it missed with :meth:`replay`)."""
         found = self.endpoint(endpoint)
         found.enabled, found.disabled_reason = True, None
         self.outbox.save_endpoint(found)
         return found
 
-    def remove_endpoint(self, endpoint: str | Endpoint) -> None:
+    def remove_endpoint(self, endpoint: str | Destination) -> None:
         found = self.endpoint(endpoint)
         del self._endpoints[found.id]
         self.outbox.remove_endpoint(found.id)
@@ -629,7 +629,7 @@ class Sender:
         self,
         state: str | Iterable[str] | None = None,
         *,
-        endpoint: str | Endpoint | None = None,
+        endpoint: str | Destination | None = None,
         since: float | None = None,
     ) -> list[OutgoingDelivery]:
         """Deliveries from the outbox, oldest first: in a ``state``, to an ``endpoint``, or
@@ -639,7 +639,7 @@ class Sender:
         rows = self.outbox.deliveries(states=states, endpoint_id=endpoint_id, since=since)
         return [self._known.get(row.id, row) for row in rows]
 
-    def dead_letters(self, endpoint: str | Endpoint | None = None) -> list[OutgoingDelivery]:
+    def dead_letters(self, endpoint: str | Destination | None = None) -> list[OutgoingDelivery]:
         """Deliveries every attempt of which failed, each with its full attempt log."""
         return self.deliveries("dead", endpoint=endpoint)
 
@@ -667,7 +667,7 @@ class Sender:
         self,
         delivery: str | OutgoingDelivery | None = None,
         *,
-        endpoint: str | Endpoint | None = None,
+        endpoint: str | Destination | None = None,
         since: float | None = None,
     ) -> OutgoingDelivery | list[OutgoingDelivery]:
         """Try a finished delivery again, with a fresh set of attempts; same ``webhook-id``.

@@ -11,7 +11,7 @@ import uuid
 
 import httpx
 
-from webhooks_lab.inbox import Delivery, Inbox
+from webhooks_lab.receiver.inbox import Delivery, Inbox
 
 # A marker header (signatures cover id, timestamp and body, never extra headers) lets us find the
 # new record among everything else arriving meanwhile, and tells whoever reads the inbox that this

@@ -28,17 +28,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from webhooks_lab import signing
-from webhooks_lab.clock import Clock
-from webhooks_lab.email_outbox import EmailOutbox
 from webhooks_lab.events import Event
-from webhooks_lab.receiver import InvalidPayload
+from webhooks_lab.lessons.email_outbox import EmailOutbox
+from webhooks_lab.receiver.receiver import InvalidPayload
 from webhooks_lab.retry import describe_seconds
+from webhooks_lab.runtime.clock import Clock
 
 if TYPE_CHECKING:
-    from webhooks_lab.inbox import Delivery
-    from webhooks_lab.jobs import Job
+    from webhooks_lab.jobs.runner import Job
     from webhooks_lab.lab import Lab
-    from webhooks_lab.outbox import Attempt, OutgoingDelivery
+    from webhooks_lab.receiver.inbox import Delivery
+    from webhooks_lab.sender.outbox import Attempt, OutgoingDelivery
 
 __all__ = ["Journal", "Line", "Report", "Scenario", "need"]
 

@@ -18,7 +18,7 @@ A job reports its own progress: give the function a parameter named ``progress``
 
 Kinds of job registered by name (``lab.jobs.register("video.encode", fn)``) can also be started by
 name with checked parameters, from Python (``lab.jobs.start(...)``) or over HTTP
-(``POST /jobs``, see :mod:`webhooks_lab.jobs_api`), and a job started with a ``callback_url``
+(``POST /jobs``, see :mod:`webhooks_lab.jobs.api`), and a job started with a ``callback_url``
 sends a signed ``job.succeeded`` / ``job.failed`` / ``job.cancelled`` webhook when it ends.
 
 The runner bounds everything it holds: at most ``concurrency`` jobs run at once, at most
@@ -45,16 +45,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from webhooks_lab import signing
-from webhooks_lab.clock import Clock
 from webhooks_lab.events import Event, iso_utc, new_id
-from webhooks_lab.job_params import (
+from webhooks_lab.jobs.params import (
     INJECTED,
     InvalidParams,
     object_schema,
     schema_from_signature,
     validate,
 )
-from webhooks_lab.loop import LabLoop
+from webhooks_lab.runtime.clock import Clock
+from webhooks_lab.runtime.loop import LabLoop
 
 QUEUED, RUNNING = "queued", "running"
 SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
@@ -407,7 +407,7 @@ class JobRunner:
         self.notify: Notify = notify or post_once
         self.secret = secret or signing.generate_secret()
         self.errors: deque[str] = deque(maxlen=100)
-        #: Recent requests the HTTP API refused, and why (see :mod:`webhooks_lab.jobs_api`).
+        #: Recent requests the HTTP API refused, and why (see :mod:`webhooks_lab.jobs.api`).
         self.refusals: deque[dict[str, Any]] = deque(maxlen=1000)
         self.peak_running = 0
         self._concurrency = _positive(concurrency, "concurrency")

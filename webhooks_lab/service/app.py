@@ -15,9 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from webhooks_lab import inbox_page
-from webhooks_lab.inbox_stream import InboxFeed
-from webhooks_lab.receiver import Receiver
+from webhooks_lab.receiver import inbox_page
+from webhooks_lab.receiver.live_feed import InboxFeed
+from webhooks_lab.receiver.receiver import Receiver
 
 _MESSAGES = {
     404: ("not_found", "no route for {method} {path}; webhooks go to POST /webhooks/{{name}}"),

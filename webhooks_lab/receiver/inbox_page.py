@@ -1,7 +1,7 @@
 """``GET /``: the live inbox page, and the small HTTP API behind its buttons.
 
 The page (``inbox_page.html`` beside this file: plain HTML, CSS and JavaScript, no build step and
-nothing fetched from elsewhere) follows ``GET /inbox/events`` (see :mod:`webhooks_lab.inbox_stream`)
+nothing fetched from elsewhere) follows ``GET /inbox/events`` (see :mod:`webhooks_lab.receiver.live_feed`)
 and shows each delivery the moment it lands. A row opens to its headers, payload and answer, with
 two buttons that use these routes:
 
@@ -29,12 +29,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from webhooks_lab.inbox import Delivery, Inbox
-from webhooks_lab.inbox_stream import InboxFeed
-from webhooks_lab.replay import replay_delivery
+from webhooks_lab.receiver.inbox import Delivery, Inbox
+from webhooks_lab.receiver.live_feed import InboxFeed
+from webhooks_lab.receiver.replay import replay_delivery
 
 if TYPE_CHECKING:
-    from webhooks_lab.receiver import Receiver
+    from webhooks_lab.receiver.receiver import Receiver
 
 
 _PLACEHOLDER = "<!-- newest deliveries, for browsers without JavaScript -->"
@@ -43,7 +43,7 @@ _PLACEHOLDER = "<!-- newest deliveries, for browsers without JavaScript -->"
 def render_inbox_page(inbox: Inbox, limit: int = 50) -> str:
     """The page's HTML. Everything live arrives through ``inbox/events``; only a browser without
     JavaScript (or ``curl``) reads the plain table of the newest deliveries rendered here."""
-    page = resources.files("webhooks_lab").joinpath("inbox_page.html").read_text("utf-8")
+    page = resources.files("webhooks_lab.receiver").joinpath("inbox_page.html").read_text("utf-8")
     rows = "".join(
         f"<tr><td>{d.seq}</td><td>{escape(d.endpoint)}</td><td>{escape(d.event_type or '-')}</td>"
         f"<td>{d.status}</td><td>{d.outcome}</td><td>{escape(d.reason or '')}</td></tr>"

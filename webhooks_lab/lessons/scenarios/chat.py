@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from webhooks_lab.events import Event
-from webhooks_lab.scenarios.base import Handler, Scenario, need
+from webhooks_lab.lessons.scenarios.base import Handler, Scenario, need
 
 PUSH_SECONDS = 0.3  # lab seconds a push service takes to reach a phone
 

@@ -1,6 +1,6 @@
 """The polling trade-off, drawn: ask more often and you wait less but pay more per event.
 
-    from webhooks_lab.plots import tradeoff_plot
+    from webhooks_lab.lessons.plots import tradeoff_plot
     report = Race(lab, poll_every=[1, 5, 15, 30, 60, 120]).run(events=60)
     tradeoff_plot(report)
 
@@ -22,7 +22,7 @@ import math
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from webhooks_lab.polling import (
+from webhooks_lab.lessons.polling import (
     RaceReport,
     expected_mean_delay,
     expected_requests_per_event,

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from webhooks_lab.jobs import (
+from webhooks_lab.jobs.runner import (
     SUCCEEDED,
     CallbackRefused,
     IdempotencyConflict,
@@ -51,7 +51,7 @@ MAX_DEPTH = 32
 _FIELDS = ("kind", "params", "callback_url")
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 class Problem(Exception):
@@ -318,7 +318,7 @@ class JobsAPI:
         answer["links"] = _links(job)
         return answer
 
-    def _guard(self, endpoint: Endpoint, allow: str) -> Endpoint:
+    def _guard(self, endpoint: Handler, allow: str) -> Handler:
         """Wrap an endpoint: wrong methods get 405, any Problem becomes problem+json."""
         allowed = {method.strip() for method in allow.split(",")}
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from webhooks_lab.clock import Clock
+from webhooks_lab.runtime.clock import Clock
 
 __all__ = ["Email", "EmailOutbox"]
 

@@ -1,14 +1,14 @@
 """The source material's use cases, as small webhook integrations you can run and read.
 
-    from webhooks_lab.scenarios import Newsletter, Shop, Payments, Chat
+    from webhooks_lab.lessons.scenarios import Newsletter, Shop, Payments, Chat
     newsletter = Newsletter(lab)   # a signed subscription + a verified, idempotent endpoint
     newsletter.run()               # the platform emits its events; your app handles them
     newsletter.journal             # what happened, line by line
     newsletter.preferences         # what your app now knows
 
-Each case is one module: :mod:`~webhooks_lab.scenarios.newsletter`,
-:mod:`~webhooks_lab.scenarios.shop`, :mod:`~webhooks_lab.scenarios.payments` and
-:mod:`~webhooks_lab.scenarios.chat`. From a terminal, ``webhooks-lab demo <case>`` runs one
+Each case is one module: :mod:`~webhooks_lab.lessons.scenarios.newsletter`,
+:mod:`~webhooks_lab.lessons.scenarios.shop`, :mod:`~webhooks_lab.lessons.scenarios.payments` and
+:mod:`~webhooks_lab.lessons.scenarios.chat`. From a terminal, ``webhooks-lab demo <case>`` runs one
 in a lab of its own and prints what happens (:func:`demo`).
 """
 
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from webhooks_lab.scenarios.base import Journal, Line, Report, Scenario, need, table
-from webhooks_lab.scenarios.chat import Chat
-from webhooks_lab.scenarios.newsletter import Newsletter
-from webhooks_lab.scenarios.payments import Payments
-from webhooks_lab.scenarios.shop import Shop
+from webhooks_lab.lessons.scenarios.base import Journal, Line, Report, Scenario, need, table
+from webhooks_lab.lessons.scenarios.chat import Chat
+from webhooks_lab.lessons.scenarios.newsletter import Newsletter
+from webhooks_lab.lessons.scenarios.payments import Payments
+from webhooks_lab.lessons.scenarios.shop import Shop
 
 CASES: dict[str, type[Scenario]] = {
     "newsletter": Newsletter,

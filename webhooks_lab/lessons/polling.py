@@ -35,10 +35,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from webhooks_lab.clock import Clock
 from webhooks_lab.events import Event, new_id
-from webhooks_lab.inbox import Delivery
-from webhooks_lab.server import Server
+from webhooks_lab.receiver.inbox import Delivery
+from webhooks_lab.runtime.clock import Clock
+from webhooks_lab.runtime.server import Server
 
 if TYPE_CHECKING:
     from webhooks_lab.lab import Lab

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhooks_lab.clock import Clock
-from webhooks_lab.jobs import JobRunner, Progress
+from webhooks_lab.jobs.runner import JobRunner, Progress
+from webhooks_lab.runtime.clock import Clock
 
 
 async def resize_image(

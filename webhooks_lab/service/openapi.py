@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from webhooks_lab.jobs import STATUSES, JobRunner, jsonable
+from webhooks_lab.jobs.runner import STATUSES, JobRunner, jsonable
 
 _REF = "#/components/schemas/"
 _JSON = "application/json"

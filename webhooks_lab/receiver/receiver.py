@@ -22,10 +22,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from webhooks_lab import signing
-from webhooks_lab.chaos import Chaos
-from webhooks_lab.clock import Clock
 from webhooks_lab.events import Event, EventError
-from webhooks_lab.inbox import Delivery, Inbox
+from webhooks_lab.receiver.chaos import Chaos
+from webhooks_lab.receiver.inbox import Delivery, Inbox
+from webhooks_lab.runtime.clock import Clock
 
 Handler = Callable[[Event], Any]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from webhooks_lab.inbox import Delivery, Inbox
+from webhooks_lab.receiver.inbox import Delivery, Inbox
 
 FINAL = ("succeeded", "failed", "cancelled")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from webhooks_lab.events import Event
-from webhooks_lab.scenarios.base import Handler, Report, Scenario, need
+from webhooks_lab.lessons.scenarios.base import Handler, Report, Scenario, need
 
 SHIPPING_SECONDS = 2.0  # lab seconds the courier's API takes to book a pickup
 STOCK_SECONDS = 0.5  # lab seconds the warehouse system takes to update stock

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from webhooks_lab.events import Event
-from webhooks_lab.scenarios.base import Handler, Scenario, need
+from webhooks_lab.lessons.scenarios.base import Handler, Scenario, need
 
 ON_CALL = "oncall@example.com"
 PICKING_SECONDS = 2.0  # lab seconds the warehouse's system takes to queue an order for picking

@@ -18,7 +18,7 @@ What is written when:
 
 SQLite runs in WAL mode with ``synchronous=NORMAL``: a committed transaction survives the
 process being killed (it is in the write-ahead log); only a power cut could lose the newest ones.
-The records (:class:`Endpoint`, :class:`OutgoingDelivery`, :class:`Attempt`) live here too,
+The records (:class:`Destination`, :class:`OutgoingDelivery`, :class:`Attempt`) live here too,
 because they are what the outbox stores.
 """
 
@@ -36,7 +36,7 @@ from typing import Any
 
 from webhooks_lab.events import Event
 
-__all__ = ["Attempt", "Endpoint", "FINAL_STATES", "Outbox", "OutgoingDelivery"]
+__all__ = ["Attempt", "Destination", "FINAL_STATES", "Outbox", "OutgoingDelivery"]
 
 FINAL_STATES = frozenset({"delivered", "dead", "disabled"})
 """A delivery in one of these states will not be tried again unless it is replayed."""
@@ -46,7 +46,7 @@ FINAL_STATES = frozenset({"delivered", "dead", "disabled"})
 
 
 @dataclass(eq=False)
-class Endpoint:
+class Destination:
     """A URL that wants some (or all) events, and how to sign what is sent to it.
 
     ``types`` lists the event types it wants (``"user.*"`` matches every ``user.`` type); empty
@@ -76,7 +76,7 @@ class Endpoint:
     def __repr__(self) -> str:
         kinds = ", ".join(self.types) or "all events"
         state = "enabled" if self.enabled else f"disabled ({self.disabled_reason or 'by hand'})"
-        return f"<Endpoint {self.id} {self.url} {self.scheme}; {kinds}; {state}>"
+        return f"<Destination {self.id} {self.url} {self.scheme}; {kinds}; {state}>"
 
 
 @dataclass(eq=False)
@@ -307,7 +307,7 @@ class Outbox:
 
     # -- endpoints ------------------------------------------------------------------------------
 
-    def save_endpoint(self, endpoint: Endpoint) -> None:
+    def save_endpoint(self, endpoint: Destination) -> None:
         """Insert or update an endpoint (committed at once: endpoints change rarely)."""
         with self._lock:
             self._db.execute(
@@ -328,14 +328,14 @@ class Outbox:
         with self._lock:
             self._db.execute("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))
 
-    def endpoints(self) -> list[Endpoint]:
+    def endpoints(self) -> list[Destination]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, url, secret, scheme, types, enabled, disabled_reason, created_at "
                 "FROM endpoints ORDER BY created_at, id"
             ).fetchall()
         return [
-            Endpoint(
+            Destination(
                 id=r[0],
                 url=r[1],
                 secret=r[2],

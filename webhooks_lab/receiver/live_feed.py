@@ -38,7 +38,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import Receive, Scope, Send
 
-from webhooks_lab.inbox import Delivery, Inbox
+from webhooks_lab.receiver.inbox import Delivery, Inbox
 
 DEFAULT_LIMIT = 200  # deliveries a page shows, and so the most worth buffering for it
 MAX_LIMIT = 1000

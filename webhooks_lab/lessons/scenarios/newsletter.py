@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from webhooks_lab.events import Event
-from webhooks_lab.scenarios.base import Handler, Scenario, need
+from webhooks_lab.lessons.scenarios.base import Handler, Scenario, need
 
 WELCOME_EMAIL_SECONDS = 1.0  # lab seconds an SMTP server takes to accept a message
 

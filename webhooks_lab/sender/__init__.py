@@ -1,0 +1,1 @@
+"""HTTP out: signed deliveries with retries, the SQLite outbox, the SSRF guard."""
