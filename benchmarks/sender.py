@@ -11,7 +11,7 @@ same run, to the same receiver (bare Starlette on uvicorn, in a child process on
 * **naive httpx**: ``httpx.AsyncClient`` (pool of ``concurrency`` connections) and one
   ``asyncio.gather`` over all the posts, ``concurrency`` at a time: what most of us would write
   first.
-* **our sender**: ``webhooks_lab.sender.sender.Sender`` with its SQLite outbox in a file (every delivery
+* **our sender**: ``Sender`` with its SQLite outbox in a file (every delivery
   committed before its first attempt, every attempt logged), ``concurrency`` workers, signing,
   retry bookkeeping. Timed from ``send_many`` to the outbox saying every delivery is delivered.
   Also ``send()`` called once per event (one commit per event), as a notebook cell would.

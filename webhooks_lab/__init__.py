@@ -60,7 +60,39 @@ _MODULES = {
     "jobs_client": "webhooks_lab.jobs.client",
 }
 
-__all__ = sorted([*_FACE, *_MODULES])
+__all__ = [
+    "Attempt",
+    "Chaos",
+    "Clock",
+    "Delivery",
+    "Destination",
+    "Error",
+    "Event",
+    "EventError",
+    "FakeClock",
+    "Inbox",
+    "InvalidPayload",
+    "Job",
+    "JobCancelled",
+    "JobRunner",
+    "JobTimeout",
+    "Lab",
+    "Outbox",
+    "OutgoingDelivery",
+    "PortInUseError",
+    "Progress",
+    "QueueFull",
+    "RetryPolicy",
+    "Sender",
+    "UnsafeURL",
+    "current",
+    "events",
+    "jobs_client",
+    "retry",
+    "signing",
+    "start",
+    "stop",
+]
 
 
 def __getattr__(name: str) -> Any:

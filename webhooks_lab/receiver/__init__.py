@@ -1,1 +1,2 @@
-"""HTTP in: endpoints, verification, dedupe, the inbox, chaos, the inbox page, its live feed, replay."""
+"""HTTP in: endpoints, verification, dedupe, the inbox, chaos,
+the inbox page, its live feed, replay."""

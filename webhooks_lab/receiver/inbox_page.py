@@ -1,7 +1,8 @@
 """``GET /``: the live inbox page, and the small HTTP API behind its buttons.
 
 The page (``inbox_page.html`` beside this file: plain HTML, CSS and JavaScript, no build step and
-nothing fetched from elsewhere) follows ``GET /inbox/events`` (see :mod:`webhooks_lab.receiver.live_feed`)
+nothing fetched from elsewhere) follows ``GET /inbox/events`` (see
+:mod:`webhooks_lab.receiver.live_feed`)
 and shows each delivery the moment it lands. A row opens to its headers, payload and answer, with
 two buttons that use these routes:
 

@@ -1,1 +1,2 @@
-"""The lab's running parts: the scalable clock, the lab loop thread, the pre-bound uvicorn server."""
+"""The lab's running parts: the scalable clock, the lab loop thread,
+the pre-bound uvicorn server."""

@@ -194,7 +194,8 @@ class Sender:
 
         ``scheme`` is one of ``signing.SCHEMES``; it defaults to ``"standard"`` when a secret is
         given, ``"none"`` otherwise. One endpoint per URL: adding the same URL again updates it
-        (so re-running a notebook cell is harmless). Raises :class:`~webhooks_lab.sender.ssrf.UnsafeURL`
+        (so re-running a notebook cell is harmless). Raises
+        :class:`~webhooks_lab.sender.ssrf.UnsafeURL`
         for a URL the guard refuses.
         """
         self.guard.check_url(url)

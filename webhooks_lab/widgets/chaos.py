@@ -3,7 +3,8 @@
     from webhooks_lab.widgets import ChaosPanel
     ChaosPanel(lab, "shop")
 
-Moving a control calls the endpoint's :class:`~webhooks_lab.receiver.chaos.Chaos` methods, exactly as you
+Moving a control calls
+the endpoint's :class:`~webhooks_lab.receiver.chaos.Chaos` methods, exactly as you
 could in a cell (``lab.receiver.chaos("shop").fail_rate(0.3)``); a change made in a cell shows on
 the panel within a second, and "fail next N" counts down as deliveries use it up.
 """

@@ -15,7 +15,8 @@ The source is anything with ``subscribe(listener) -> unsubscribe`` calling ``lis
 after each attempt, where an attempt has ``delivery_id``, ``event_id``, ``url``, ``number``,
 ``started_at`` (lab seconds), ``status``, ``error``, ``latency_ms``, ``next_attempt_at`` and
 ``state`` (``"delivered"``, ``"retrying"``, ``"dead"`` or ``"disabled"``): the lab's
-:class:`~webhooks_lab.sender.sender.Sender` is one. Given a lab, the view also shows attempts made before
+:class:`~webhooks_lab.sender.sender.Sender` is one.
+Given a lab, the view also shows attempts made before
 it was created.
 """
 
