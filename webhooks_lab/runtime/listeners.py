@@ -1,4 +1,4 @@
-"""Who to tell when something happens: one subscribe/unsubscribe helper for every part that has news.
+"""Who to tell when something happens: one subscribe helper for every part that has news.
 
 The inbox tells about each delivery, the runner about each job change, the sender about each
 attempt, the polling race about each score change, a scenario's journal about each line and the
@@ -24,7 +24,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Generic, ParamSpec
 
-
 P = ParamSpec("P")
 
 KEEP_ERRORS = 50
@@ -40,7 +39,7 @@ class Listeners(Generic[P]):
         self._listeners: tuple[Callable[P, object], ...] = ()
 
     def subscribe(self, listener: Callable[P, object]) -> Callable[[], None]:
-        """Call ``listener`` with each piece of news; returns a function that stops it (idempotent)."""
+        """Call ``listener`` with each piece of news; returns a function that stops it."""
         with self._lock:
             self._listeners = (*self._listeners, listener)
         return lambda: self.unsubscribe(listener)
