@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Clock:
@@ -45,6 +49,15 @@ class Clock:
         """Sleep ``seconds`` of lab time."""
         await asyncio.sleep(max(0.0, seconds) / self._speed)
 
+    async def wait_for(self, awaitable: Awaitable[T], seconds: float) -> T:
+        """Await ``awaitable`` for at most ``seconds`` of lab time, then cancel it.
+
+        Raises :class:`TimeoutError` (``asyncio.TimeoutError`` is the same class from 3.11) when
+        time runs out. The one place a lab duration becomes a real one: callers never divide by
+        :attr:`speed` themselves, so a :class:`FakeClock` drives every timeout too.
+        """
+        return await asyncio.wait_for(awaitable, max(0.0, seconds) / self._speed)
+
     def __repr__(self) -> str:
         return f"Clock(speed={self._speed:g})"
 
@@ -71,6 +84,18 @@ class FakeClock(Clock):
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sleepers.append((self._now + seconds, future))
         await future
+
+    async def wait_for(self, awaitable: Awaitable[T], seconds: float) -> T:
+        work = asyncio.ensure_future(awaitable)
+        timer = asyncio.ensure_future(self.sleep(seconds))
+        try:
+            await asyncio.wait({work, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+        if not work.done():
+            work.cancel()
+            raise asyncio.TimeoutError(f"not done within {seconds:g} lab seconds")
+        return work.result()
 
     def advance(self, seconds: float) -> None:
         """Move time forward and wake every sleeper whose deadline has passed."""
