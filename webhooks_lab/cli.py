@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
 from webhooks_lab import signing
+from webhooks_lab.limits import Limits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,8 +76,14 @@ def _parser() -> argparse.ArgumentParser:
         default=300,
         help="seconds a signed timestamp may be off (default 300)",
     )
+    serve.add_argument("--max-body", type=int, help="largest body accepted, in bytes (256 KiB)")
     serve.add_argument(
-        "--max-body", type=int, default=256 * 1024, help="largest body accepted, in bytes"
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change any limit on what clients may send, e.g. --limit max_headers=50; "
+        f"names: {', '.join(f.name for f in dataclasses.fields(Limits))}",
     )
     serve.add_argument("--quiet", action="store_true", help="do not print a line per delivery")
 
@@ -121,6 +129,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _limits(args: argparse.Namespace) -> Limits:
+    """The serve command's limits: the defaults, then ``--limit NAME=VALUE``, ``--max-body``."""
+    types = {f.name: f.type for f in dataclasses.fields(Limits)}
+    options: dict[str, float] = {}
+    for item in args.limit:
+        name, _, value = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if name not in types:
+            raise ValueError(f"--limit {item!r}: no such limit; choose from {', '.join(types)}")
+        try:
+            options[name] = (float if types[name] == "float" else int)(value)
+        except ValueError:
+            raise ValueError(f"--limit {item!r}: {value!r} is not a number") from None
+    return Limits().with_options(**options, max_body=args.max_body)
+
+
 def _lab(args: argparse.Namespace, extra: list[str]) -> int:
     from webhooks_lab.course import jupyter_command, prepare_course
 
@@ -149,7 +173,12 @@ def _serve(args: argparse.Namespace) -> int:
     if scheme != "none" and not args.secret:
         print(f"webhooks-lab serve: --scheme {scheme} needs --secret", file=sys.stderr)
         return 2
-    receiver = Receiver(max_body=args.max_body)
+    try:
+        limits = _limits(args)
+    except ValueError as exc:
+        print(f"webhooks-lab serve: {exc}", file=sys.stderr)
+        return 2
+    receiver = Receiver(max_body=limits.max_body)
     if scheme != "none":
         try:
             receiver.require_all(args.secret, scheme, tolerance=args.tolerance)
@@ -170,8 +199,8 @@ def _serve(args: argparse.Namespace) -> int:
         first_secret = args.secret[0] if args.secret else None
         jobs = register_lesson_kinds(JobRunner(secret=first_secret, notify=notify))
         routes = [*jobs_api.routes(jobs), *openapi.routes(jobs)]
-        app = create_app(receiver, extra_routes=routes)
-        server = Server(app, args.host, args.port)
+        app = create_app(receiver, extra_routes=routes, limits=limits)
+        server = Server(app, args.host, args.port, limits=limits, on_refusal=app.record_refusal)
         await server.start()
         receiver.url = server.url
         print(f"webhooks-lab receiver listening on {server.url}", flush=True)
@@ -184,12 +213,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  api:      {server.url}/openapi.json", flush=True)
         print("  stop:     Ctrl+C", flush=True)
         try:
-            while server.running:
-                # On Ctrl+C uvicorn starts its own shutdown and waits for open responses: end the
-                # inbox pages' endless live feeds at once, so it need not wait (or cancel them).
-                if server.stopping:
-                    await app.close_streams()
-                await asyncio.sleep(0.05)
+            # On Ctrl+C uvicorn starts its own shutdown and waits for open responses: end the
+            # inbox pages' endless live feeds at once, so it need not wait (or cancel them).
+            await server.stopping_begun()
+            await app.close_streams()
         finally:
             await jobs.aclose()
             await sender.close()

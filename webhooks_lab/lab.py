@@ -15,8 +15,10 @@ from webhooks_lab.events import Event
 from webhooks_lab.jobs import api as jobs_api
 from webhooks_lab.jobs.kinds import register_lesson_kinds
 from webhooks_lab.jobs.runner import JobRunner
+from webhooks_lab.limits import DEFAULT as DEFAULT_LIMITS
+from webhooks_lab.limits import Limits
 from webhooks_lab.receiver.inbox_page import InboxPageLink, page_url
-from webhooks_lab.receiver.receiver import DEFAULT_MAX_BODY, Receiver
+from webhooks_lab.receiver.receiver import Receiver
 from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.loop import LabLoop
 from webhooks_lab.runtime.server import Server
@@ -34,8 +36,9 @@ class Lab:
         host: str = "127.0.0.1",
         port: int = 0,
         speed: float = 1.0,
-        max_body: int = DEFAULT_MAX_BODY,
+        max_body: int | None = None,
         outbox: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.options: dict[str, Any] = {
             "host": host,
@@ -43,18 +46,24 @@ class Lab:
             "speed": speed,
             "max_body": max_body,
             "outbox": outbox,
+            "limits": limits,
         }
+        self.limits = (limits or DEFAULT_LIMITS).with_options(max_body=max_body)
         self.clock = Clock(speed)
-        self.receiver = Receiver(clock=self.clock, max_body=max_body)
+        self.receiver = Receiver(clock=self.clock, max_body=self.limits.max_body)
         self.loop = LabLoop()
         # Jobs run on the lab loop; their completion webhooks go out through the lab's sender.
         self.jobs = register_lesson_kinds(
             JobRunner(self.loop, clock=self.clock, notify=self._notify)
         )
         self.app = create_app(
-            self.receiver, extra_routes=[*jobs_api.routes(self.jobs), *openapi.routes(self.jobs)]
+            self.receiver,
+            extra_routes=[*jobs_api.routes(self.jobs), *openapi.routes(self.jobs)],
+            limits=self.limits,
         )
-        self.server = Server(self.app, host, port)
+        self.server = Server(
+            self.app, host, port, limits=self.limits, on_refusal=self.app.record_refusal
+        )
         try:
             self.loop.run(self.server.start(), timeout=10)
         except BaseException:
@@ -136,7 +145,8 @@ def start(**options: Any) -> Lab:
 
     Options: ``host`` (default ``"127.0.0.1"``), ``port`` (default 0: a free one), ``speed`` (the
     lab clock's speed-up, default 1), ``max_body`` (bytes a delivery may have, default 256 KiB),
-    ``outbox`` (the sender's SQLite file, or ``":memory:"``; default a temporary file).
+    ``outbox`` (the sender's SQLite file, or ``":memory:"``; default a temporary file),
+    ``limits`` (a :class:`~webhooks_lab.limits.Limits`: every limit on what clients may send).
     If the running lab was started with different options, it is stopped and replaced.
     """
     global _current

@@ -14,8 +14,12 @@ import socket
 import uvicorn
 from starlette.types import ASGIApp
 
+from webhooks_lab.errors import Error
+from webhooks_lab.limits import DEFAULT, Limits
+from webhooks_lab.runtime.protocol import RefusalHook, protocol_with
 
-class PortInUseError(OSError):
+
+class PortInUseError(Error, OSError):
     """The chosen port is already taken by another program."""
 
 
@@ -47,17 +51,36 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         self.ready = asyncio.Event()
+        self.exiting = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         self.ready.set()
 
+    def handle_exit(self, sig: int, frame: object) -> None:
+        # Ctrl+C or SIGTERM: uvicorn begins its shutdown; tell whoever waits for it. Signal
+        # handlers run between bytecodes, so hand the news to the loop the safe way.
+        super().handle_exit(sig, frame)  # type: ignore[arg-type]
+        self._loop.call_soon_threadsafe(self.exiting.set)
+
 
 class Server:
     """One uvicorn server for ``app``; :meth:`start` and :meth:`stop` run on the caller's loop."""
 
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        limits: Limits = DEFAULT,
+        on_refusal: RefusalHook | None = None,
+    ) -> None:
+        """``limits`` bound each request's head (see :mod:`webhooks_lab.runtime.protocol`);
+        ``on_refusal(status, code, method, target, detail)`` hears of each request refused there."""
         self.app, self.host, self.port = app, host, port
+        self.limits, self.on_refusal = limits, on_refusal
         self._sock: socket.socket | None = None
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -73,6 +96,7 @@ class Server:
         config = uvicorn.Config(
             self.app,
             loop="none",  # we are already on the loop we want
+            http=protocol_with(self.limits, self.on_refusal),
             lifespan="off",
             log_level=logging.WARNING,
             access_log=False,
@@ -90,9 +114,20 @@ class Server:
             self._task.result()  # re-raise what stopped uvicorn
             raise RuntimeError("the server stopped while starting")
 
+    async def stopping_begun(self) -> None:
+        """Return once a shutdown has begun (``stop()``, Ctrl+C, SIGTERM) or the server ended."""
+        if self._server is None or self._task is None:
+            return
+        exiting = asyncio.ensure_future(self._server.exiting.wait())
+        try:
+            await asyncio.wait({self._task, exiting}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            exiting.cancel()
+
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
+            self._server.exiting.set()
             try:
                 await asyncio.wait_for(self._task, timeout=3)
             except (asyncio.TimeoutError, asyncio.CancelledError):

@@ -2,22 +2,37 @@
 
 Unknown routes and wrong methods answer JSON that says why (never an HTML error page), and a
 refused delivery attempt is still recorded in the inbox so a learner can see it.
+
+The app is also the last line of defence: a client that leaves mid-request ends its request
+quietly (no traceback in the log), and should any route ever raise, the client still gets a JSON
+answer with ``Connection: close`` rather than a connection reset under keep-alive.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from collections.abc import Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from webhooks_lab.limits import DEFAULT, Limits
 from webhooks_lab.receiver import inbox_page
 from webhooks_lab.receiver.live_feed import InboxFeed
 from webhooks_lab.receiver.receiver import Receiver
+
+log = logging.getLogger("webhooks_lab")
+
+# An endpoint name: what may follow /webhooks/. Anything else is answered 404 with the rule, so a
+# stored delivery can always be replayed to the same URL and shown without escaping surprises.
+ENDPOINT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 _MESSAGES = {
     404: ("not_found", "no route for {method} {path}; webhooks go to POST /webhooks/{{name}}"),
@@ -33,10 +48,30 @@ class LabApp:
     and ``/webhooks/{name}/...``, goes through Starlette as usual.
     """
 
-    def __init__(self, starlette: Starlette, webhooks: ASGIApp, feed: InboxFeed) -> None:
+    def __init__(
+        self,
+        starlette: Starlette,
+        webhooks: ASGIApp,
+        feed: InboxFeed,
+        receiver: Receiver,
+        max_name_length: int = 64,
+    ) -> None:
         self.starlette = starlette
         self.webhooks = webhooks
         self.feed = feed
+        self.receiver = receiver
+        self.max_name_length = max_name_length
+
+    def record_refusal(self, status: int, code: str, method: str, target: str, detail: str) -> None:
+        """Record a request the server refused before it reached the app (its head too large)."""
+        self.receiver.record_refusal(
+            method=method or "?",
+            path=target or "?",
+            headers={},
+            body=b"",
+            status=status,
+            answer={"error": code, "detail": detail},
+        )
 
     async def close_streams(self) -> None:
         """End the inbox page's live feeds; call before stopping the server, so it never waits."""
@@ -47,20 +82,81 @@ class LabApp:
         return self.starlette.routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] != "http":
+            await self.starlette(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Any) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
             path: str = scope["path"]
             name = path[len(_PREFIX) :]
             if path.startswith(_PREFIX) and name and "/" not in name:
+                if len(name) > self.max_name_length or not ENDPOINT_NAME.fullmatch(name):
+                    await self._bad_name(scope, name, watched_send)
+                    return
                 scope["path_params"] = {"name": name}
-                await self.webhooks(scope, receive, send)
-                return
-        await self.starlette(scope, receive, send)
+                await self.webhooks(scope, receive, watched_send)
+            else:
+                await self.starlette(scope, receive, watched_send)
+        except ClientDisconnect:
+            return  # the client left mid-request: nobody is waiting for an answer
+        except Exception as exc:
+            # A bug of ours, never the client's doing: kept in the inbox where a learner looks,
+            # not printed (output from the lab's thread would land in whichever cell ran last).
+            answer = {"error": "internal_error", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+            log.debug("%s %s failed", scope.get("method"), scope.get("path"), exc_info=exc)
+            self.receiver.record_refusal(
+                method=scope["method"],
+                path=scope["path"][:200],
+                headers={},
+                body=b"",
+                status=500,
+                answer=answer,
+            )
+            if not started:
+                await _answer(send, 500, answer)
+
+    async def _bad_name(self, scope: Scope, name: str, send: Send) -> None:
+        shown = name if len(name) <= 80 else name[:80] + "..."
+        answer = {
+            "error": "invalid_endpoint_name",
+            "detail": f"{shown!r} is not an endpoint name: use at most {self.max_name_length} "
+            "letters, digits, '.', '_' or '-', not starting with '.'",
+        }
+        self.receiver.record_refusal(
+            method=scope["method"],
+            path=scope["path"][: len(_PREFIX) + 80],
+            headers={},
+            body=b"",
+            status=404,
+            answer=answer,
+        )
+        await _answer(send, 404, answer)
+
+
+async def _answer(send: Send, status: int, answer: dict[str, str]) -> None:
+    """A JSON answer that also ends the connection: what is left of the request is not read."""
+    body = json.dumps(answer).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 _PREFIX = "/webhooks/"
 
 
-def create_app(receiver: Receiver, extra_routes: Sequence[BaseRoute] = ()) -> LabApp:
+def create_app(
+    receiver: Receiver, extra_routes: Sequence[BaseRoute] = (), *, limits: Limits = DEFAULT
+) -> LabApp:
     feed = InboxFeed(receiver.inbox)
 
     async def refuse(request: Request, exc: Exception) -> Response:
@@ -71,9 +167,11 @@ def create_app(receiver: Receiver, extra_routes: Sequence[BaseRoute] = ()) -> La
             "detail": template.format(method=request.method, path=request.url.path),
         }
         if request.method not in ("GET", "HEAD", "OPTIONS"):
+            # Kept only when it said its size and that fits; a chunked body is never read,
+            # so a stranger cannot make the lab buffer megabytes to answer 404.
             body = b""
-            declared = request.headers.get("content-length", "0")
-            if declared.isdigit() and int(declared) <= receiver.max_body:
+            declared = request.headers.get("content-length", "")
+            if declared.isascii() and declared.isdigit() and int(declared) <= receiver.max_body:
                 body = await request.body()
             receiver.record_refusal(
                 method=request.method,
@@ -92,4 +190,4 @@ def create_app(receiver: Receiver, extra_routes: Sequence[BaseRoute] = ()) -> La
         *extra_routes,
     ]
     starlette = Starlette(routes=routes, exception_handlers={404: refuse, 405: refuse})
-    return LabApp(starlette, receiver.webhook_endpoint, feed)
+    return LabApp(starlette, receiver.webhook_endpoint, feed, receiver, limits.max_name_length)

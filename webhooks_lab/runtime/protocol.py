@@ -1,0 +1,201 @@
+"""uvicorn's fast HTTP/1.1 protocol (httptools) with limits on the request head.
+
+httptools itself buffers a header of any size, and uvicorn sets no bound: one 4 MiB header costs
+4 MiB, and a client that sends its head a byte a minute holds a connection for ever. This
+subclass counts the request line and header bytes as they arrive and refuses, before keeping
+more than about one read past the limit:
+
+- more than ``max_head_bytes`` of head: ``431 Request Header Fields Too Large`` (``414 URI Too
+  Long`` if the request line alone is too long);
+- more than ``max_headers`` header lines: ``431``;
+- a head not complete within ``head_timeout`` real seconds: ``408 Request Timeout``.
+
+Each answer is a small JSON body with ``Connection: close``, and is reported to ``on_refusal``
+so the lab can record it in the inbox. The rest is uvicorn's own protocol, unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from webhooks_lab.limits import DEFAULT, Limits
+
+# (status, code, method, target, detail) -> None; the target is cut to a readable length.
+RefusalHook = Callable[[int, str, str, str, str], None]
+
+_REASONS = {
+    400: "Bad Request",
+    408: "Request Timeout",
+    414: "URI Too Long",
+    431: "Request Header Fields Too Large",
+}
+_SHOWN_TARGET = 200
+
+
+class _HeadRefused(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the request head bounded in size, count and time."""
+
+    limits: Limits = DEFAULT
+    on_refusal: RefusalHook | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.url = b""  # uvicorn sets it per request; a refusal may come before the first
+        self._in_head = False
+        self._head_bytes = 0  # raw bytes received while in the head: an upper bound
+        self._head_exact = 0  # bytes of the header lines parsed so far
+        self._header_count = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    # -- counting ------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._in_head = True
+        self._start_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # uvicorn's own data_received, except that a refusal answers with its own status and
+        # JSON, and a malformed request is answered in JSON too, without a log line.
+        self._unset_keepalive_if_required()
+        if self._in_head:
+            self._head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError as exc:
+            refused = exc.__context__ if isinstance(exc.__context__, _HeadRefused) else None
+            self._refuse(refused or _HeadRefused(400, "bad-request", f"not valid HTTP/1.1: {exc}"))
+            return
+        # Still in the head after all of it was fed: what has arrived so far is all head.
+        if self._in_head and self._head_bytes > self._max:
+            self._refuse(self._too_large())
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._header_count, self._head_exact = True, 0, 0
+        self._start_timer()
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self._max:
+            raise _HeadRefused(
+                414, "uri-too-long", f"the request target is longer than {self._max} bytes"
+            )
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        self._head_exact += len(name) + len(value) + 4
+        if self._header_count > self.limits.max_headers:
+            raise _HeadRefused(
+                431,
+                "too-many-headers",
+                f"the request has more than {self.limits.max_headers} header lines",
+            )
+        if self._head_exact + len(self.url) > self._max:
+            raise self._too_large()
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_bytes = False, 0
+        self._stop_timer()
+        super().on_headers_complete()
+
+    # -- refusing ------------------------------------------------------------------------------
+
+    @property
+    def _max(self) -> int:
+        return self.limits.max_head_bytes
+
+    def _start_timer(self) -> None:
+        self._stop_timer()
+        loop = asyncio.get_running_loop()
+        self._head_timer = loop.call_later(self.limits.head_timeout, self._head_timed_out)
+
+    def _stop_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _too_large(self) -> _HeadRefused:
+        return _HeadRefused(
+            431,
+            "headers-too-large",
+            f"the request line and headers are larger than {self._max} bytes",
+        )
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self._in_head or self.transport.is_closing():
+            return
+        if self._head_bytes == 0 and self.cycle is None and not self.url:
+            # An idle connection that never started a request: close it quietly, as
+            # uvicorn's keep-alive timeout would.
+            self.transport.close()
+            return
+        self._refuse(
+            _HeadRefused(
+                408,
+                "head-timeout",
+                f"the request line and headers did not arrive within "
+                f"{self.limits.head_timeout:g} seconds",
+            )
+        )
+
+    def _refuse(self, refused: _HeadRefused) -> None:
+        self._stop_timer()
+        self._in_head = False
+        if self.transport.is_closing():
+            return
+        body = json.dumps({"error": refused.code, "detail": refused.detail}).encode()
+        head = (
+            f"HTTP/1.1 {refused.status} {_REASONS[refused.status]}\r\n"
+            "content-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n"
+        ).encode("ascii")
+        self.transport.write(head + body)
+        self.transport.close()
+        hook = type(self).on_refusal
+        if hook is not None:
+            method = ""
+            with contextlib.suppress(Exception):  # the request line itself was not complete
+                method = self.parser.get_method().decode("ascii", "replace")
+            target = self.url[:_SHOWN_TARGET].decode("ascii", "replace")
+            with contextlib.suppress(Exception):  # recording must never break the server
+                hook(refused.status, refused.code, method, target, refused.detail)
+        self.parser = None  # type: ignore[assignment]  # nothing more is read from this client
+
+
+def protocol_with(limits: Limits, on_refusal: RefusalHook | None) -> type[GuardedHttpToolsProtocol]:
+    """A protocol class for uvicorn's ``Config(http=...)`` bound to these limits and this hook."""
+    return type(
+        "GuardedHttpToolsProtocol",
+        (GuardedHttpToolsProtocol,),
+        {"limits": limits, "on_refusal": staticmethod(on_refusal) if on_refusal else None},
+    )
+
+
+__all__ = ["GuardedHttpToolsProtocol", "RefusalHook", "protocol_with"]
