@@ -6,6 +6,7 @@ server answering the next valid delivery at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -30,10 +31,9 @@ def tight() -> Iterator[Lab]:
 def exchange(lab: Lab, raw: bytes, *, timeout: float = 10.0) -> tuple[int, dict, bytes]:
     """Send ``raw`` on a new connection; read until the server closes it."""
     with socket.create_connection(("127.0.0.1", lab.server.port), timeout=timeout) as sock:
-        try:
+        # The server may answer and close before we finish sending: fine.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(raw)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may answer and close before we finish sending: fine
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
