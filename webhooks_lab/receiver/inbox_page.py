@@ -30,8 +30,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from webhooks_lab.http.params import plain_int
 from webhooks_lab.receiver.inbox import Delivery, Inbox
 from webhooks_lab.receiver.live_feed import InboxFeed
+from webhooks_lab.receiver.names import name_problem
 from webhooks_lab.receiver.replay import replay_delivery
 
 if TYPE_CHECKING:
@@ -104,20 +106,20 @@ def routes(receiver: Receiver, feed: InboxFeed) -> list[BaseRoute]:
         return HTMLResponse(page, headers={"cache-control": "no-store"})
 
     async def one(request: Request) -> Response:
-        seq: int = request.path_params["seq"]
-        delivery = find(receiver.inbox, seq)
+        seq = plain_int(request.path_params["seq"])
+        delivery = find(receiver.inbox, seq) if seq is not None else None
         if delivery is None:
-            return _missing(receiver.inbox, seq)
+            return _missing(receiver.inbox, request.path_params["seq"])
         headers = {}
         if request.query_params.get("download"):
             headers["content-disposition"] = f'attachment; filename="delivery-{seq}.json"'
         return JSONResponse(fixture(delivery), headers=headers)
 
     async def replay(request: Request) -> Response:
-        seq: int = request.path_params["seq"]
-        original = find(receiver.inbox, seq)
+        seq = plain_int(request.path_params["seq"])
+        original = find(receiver.inbox, seq) if seq is not None else None
         if original is None:
-            return _missing(receiver.inbox, seq)
+            return _missing(receiver.inbox, request.path_params["seq"])
         why_not = _not_replayable(original)
         if why_not:
             return JSONResponse({"error": "not_replayable", "detail": why_not}, status_code=409)
@@ -132,8 +134,10 @@ def routes(receiver: Receiver, feed: InboxFeed) -> list[BaseRoute]:
     return [
         Route("/", home, methods=["GET"]),
         Route("/inbox/events", feed),
-        Route("/inbox/{seq:int}", one, methods=["GET"]),
-        Route("/inbox/{seq:int}/replay", replay, methods=["POST"]),
+        # {seq} is read by plain_int, not Starlette's int converter: "²" or five thousand digits
+        # are "no such delivery" (404), never an error.
+        Route("/inbox/{seq}", one, methods=["GET"]),
+        Route("/inbox/{seq}/replay", replay, methods=["POST"]),
     ]
 
 
@@ -162,18 +166,20 @@ def fixture(delivery: Delivery) -> dict[str, Any]:
 
 def _not_replayable(d: Delivery) -> str | None:
     name = d.path.removeprefix("/webhooks/")
-    if d.method != "POST" or not d.path.startswith("/webhooks/") or not name or "/" in name:
-        return f"#{d.seq} was {d.method} {d.path}; only POSTs to /webhooks/<name> can be replayed"
+    if d.method != "POST" or not d.path.startswith("/webhooks/") or name_problem(name):
+        shown = f"{d.method} {d.path}"[:120]
+        return f"#{d.seq} was {shown}; only POSTs to /webhooks/<name> can be replayed"
     if d.status == 413:
         return f"#{d.seq} was too large, so its body was never kept"
     return None
 
 
-def _missing(inbox: Inbox, seq: int) -> Response:
+def _missing(inbox: Inbox, seq: str) -> Response:
     items = inbox.snapshot()
     holds = f"it holds #{items[0].seq} to #{items[-1].seq}" if items else "it is empty"
+    shown = seq if len(seq) <= 24 else seq[:24] + "..."
     return JSONResponse(
-        {"error": "not_found", "detail": f"no delivery #{seq} in the inbox; {holds}"},
+        {"error": "not_found", "detail": f"no delivery #{shown} in the inbox; {holds}"},
         status_code=404,
     )
 

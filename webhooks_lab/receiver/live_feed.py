@@ -38,6 +38,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import Receive, Scope, Send
 
+from webhooks_lab.http.params import plain_int
 from webhooks_lab.receiver.inbox import Delivery, Inbox
 
 DEFAULT_LIMIT = 200  # deliveries a page shows, and so the most worth buffering for it
@@ -228,10 +229,10 @@ def _position(scope: Scope) -> tuple[int, int]:
         query.get("after", ["0"])[0],
         headers.get(b"last-event-id", b"0").decode("latin-1"),
     ]
-    after = max((int(c) for c in candidates if c.strip().isdigit()), default=0)
-    wanted = query.get("limit", [""])[0]
-    limit = int(wanted) if wanted.isdigit() else DEFAULT_LIMIT
-    return after, max(1, min(limit, MAX_LIMIT))
+    # Anything but plain digits (a sign, "²", a thousand digits) is read as "not given".
+    after = max((n for c in candidates if (n := plain_int(c.strip())) is not None), default=0)
+    limit = plain_int(query.get("limit", [""])[0], maximum=MAX_LIMIT) or DEFAULT_LIMIT
+    return after, max(1, limit)
 
 
 async def _watch_for_disconnect(receive: Receive, client: FeedClient) -> None:

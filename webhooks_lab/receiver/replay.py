@@ -8,6 +8,7 @@ as a duplicate, which is the point of showing it.
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 import httpx
 
@@ -21,12 +22,22 @@ _HOP_BY_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-e
 
 
 async def replay_delivery(inbox: Inbox, original: Delivery, base_url: str) -> Delivery:
-    """POST ``original`` again to ``base_url`` + its path; return the new inbox record."""
+    """POST ``original`` again to ``base_url`` + its path; return the new inbox record.
+
+    The target is built from the endpoint name, percent-encoded, never from the stored path as
+    text, so nothing in a stored request can point the replay elsewhere. Headers go back as the
+    bytes they arrived as (HTTP header values are Latin-1 on the wire, not always ASCII).
+    """
     token = uuid.uuid4().hex[:12]
-    headers = {k: v for k, v in original.headers.items() if k.lower() not in _HOP_BY_HOP}
-    headers[REPLAY_HEADER] = f"#{original.seq} {token}"
+    headers = [
+        (k.encode("latin-1"), v.encode("latin-1"))
+        for k, v in original.headers.items()
+        if k.lower() not in _HOP_BY_HOP and k.lower() != REPLAY_HEADER
+    ]
+    headers.append((REPLAY_HEADER.encode(), f"#{original.seq} {token}".encode()))
+    url = f"{base_url}/webhooks/{quote(original.endpoint, safe='')}"
     async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
-        await client.post(base_url + original.path, content=original.body, headers=headers)
+        await client.post(url, content=original.body, headers=headers)
     for delivery in reversed(inbox.snapshot()):
         if delivery.headers.get(REPLAY_HEADER, "").endswith(token):
             return delivery

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,13 +25,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from webhooks_lab.limits import DEFAULT, Limits
 from webhooks_lab.receiver import inbox_page
 from webhooks_lab.receiver.live_feed import InboxFeed
+from webhooks_lab.receiver.names import name_problem
 from webhooks_lab.receiver.receiver import Receiver
 
 log = logging.getLogger("webhooks_lab")
-
-# An endpoint name: what may follow /webhooks/. Anything else is answered 404 with the rule, so a
-# stored delivery can always be replayed to the same URL and shown without escaping surprises.
-ENDPOINT_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 _MESSAGES = {
     404: ("not_found", "no route for {method} {path}; webhooks go to POST /webhooks/{{name}}"),
@@ -96,8 +92,9 @@ class LabApp:
             path: str = scope["path"]
             name = path[len(_PREFIX) :]
             if path.startswith(_PREFIX) and name and "/" not in name:
-                if len(name) > self.max_name_length or not ENDPOINT_NAME.fullmatch(name):
-                    await self._bad_name(scope, name, watched_send)
+                problem = name_problem(name, self.max_name_length)
+                if problem is not None:
+                    await self._bad_name(scope, problem, watched_send)
                     return
                 scope["path_params"] = {"name": name}
                 await self.webhooks(scope, receive, watched_send)
@@ -121,13 +118,8 @@ class LabApp:
             if not started:
                 await _answer(send, 500, answer)
 
-    async def _bad_name(self, scope: Scope, name: str, send: Send) -> None:
-        shown = name if len(name) <= 80 else name[:80] + "..."
-        answer = {
-            "error": "invalid_endpoint_name",
-            "detail": f"{shown!r} is not an endpoint name: use at most {self.max_name_length} "
-            "letters, digits, '.', '_' or '-', not starting with '.'",
-        }
+    async def _bad_name(self, scope: Scope, problem: str, send: Send) -> None:
+        answer = {"error": "invalid_endpoint_name", "detail": problem}
         self.receiver.record_refusal(
             method=scope["method"],
             path=scope["path"][: len(_PREFIX) + 80],
