@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from webhooks_lab.strict_json import JSONRefused, depth, loads
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "too_deep"),  # json.loads alone: RecursionError
+        (b"[" * 65 + b"]" * 65, "too_deep"),
+        (b'{"a":' * 65 + b"1" + b"}" * 65, "too_deep"),
+        (b"1" * 5000, "number_too_long"),
+        (b'{"n": 1e999}', "not_a_number"),
+        (b'{"n": NaN}', "not_a_number"),
+        (b"[Infinity]", "not_a_number"),
+        (b"\xff\xfe", "invalid_json"),
+        (b'{"a": 1', "invalid_json"),
+        (b"", "invalid_json"),
+    ],
+)
+def test_what_json_loads_would_mishandle_is_refused_with_its_code(raw, code):
+    with pytest.raises(JSONRefused) as refused:
+        loads(raw)
+    assert refused.value.code == code
+    assert len(str(refused.value)) < 300
+
+
+def test_a_refusal_is_a_value_error_and_a_lab_error():
+    import webhooks_lab
+
+    with pytest.raises(webhooks_lab.Error):
+        loads(b"[")
+    with pytest.raises(ValueError):
+        loads(b"[")
+
+
+def test_nesting_up_to_the_limit_is_fine():
+    assert depth(loads(b"[" * 64 + b"]" * 64)) == 64
+    assert loads(b"[" * 5 + b"]" * 5, max_depth=5) == [[[[[]]]]]
+    with pytest.raises(JSONRefused):
+        loads(b"[" * 6 + b"]" * 6, max_depth=5)
+
+
+def test_many_brackets_side_by_side_are_not_depth():
+    assert loads(b"[" + b"[]," * 500 + b"[]]") == [[]] * 501
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**63)
+        | st.text(max_size=20)
+        | st.floats(allow_nan=False, allow_infinity=False),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=30,
+    )
+)
+def test_ordinary_json_reads_as_json_loads_reads_it(value):
+    raw = json.dumps(value).encode()
+    assert loads(raw) == json.loads(raw)
