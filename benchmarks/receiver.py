@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Receiver throughput: our verified, deduplicated, recorded receiver against bare Starlette.
+"""Receiver throughput: `webhooks-lab serve` against the leanest honest baseline.
 
     python benchmarks/receiver.py [--seconds 5] [--connections 32]
 
-Both servers run the same way (uvicorn, one process, 127.0.0.1, same settings) in a child
-process; wrk (Debian's `wrk` package) drives them with the same number of connections, in the
-same run. Every request to ours is a distinct, correctly signed Standard Webhooks delivery, so
-each one is verified (HMAC over the raw body), checked against the webhook-ids seen, parsed and
-recorded in the inbox. Also prints the time from `webhooks_lab.start()` to the first 2xx.
+The baseline is bare Starlette on uvicorn (httptools, one process, 127.0.0.1) whose endpoint
+reads the body and answers 204 with no body: nothing verified, nothing kept. Ours is the real
+command, `webhooks-lab serve --secret ... --scheme standard`, in its own process, with its
+default per-delivery log (its stdout read by this script, as a terminal would) and with
+`--quiet`. wrk (Debian's `wrk` package) drives each with the same connections, in the same run.
+Every request to ours is a distinct, correctly signed Standard Webhooks delivery, so each one is
+verified (HMAC over the raw body), checked against the webhook-ids seen, parsed and recorded in
+the inbox. Also prints the time from `webhooks_lab.start()` to the first 2xx.
 
 Without wrk, a Python load generator (aiohttp) is used instead and the script says so; its
 absolute figures are lower (it competes for the same two cores), the ratio still means something.
@@ -24,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -59,21 +63,16 @@ def serve(kind: str, port_file: str) -> None:
     if kind == "bare":
         from starlette.applications import Starlette
         from starlette.requests import Request
-        from starlette.responses import JSONResponse
+        from starlette.responses import Response
         from starlette.routing import Route
 
-        async def endpoint(request: Request) -> JSONResponse:
+        async def endpoint(request: Request) -> Response:
             await request.body()
-            return JSONResponse({"ok": True})
+            return Response(status_code=204)
 
         app = Starlette(routes=[Route("/webhooks/{name}", endpoint, methods=["POST"])])
     else:
-        from webhooks_lab.receiver.receiver import Receiver
-        from webhooks_lab.service.app import create_app
-
-        receiver = Receiver(inbox_size=2_000_000)
-        receiver.require_all(SECRET, "standard")
-        app = create_app(receiver)
+        raise ValueError(kind)
 
     sock = bind_socket("127.0.0.1", 0)
     Path(port_file).write_text(str(sock.getsockname()[1]))
@@ -81,7 +80,25 @@ def serve(kind: str, port_file: str) -> None:
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
 
 
+def start_serve(quiet: bool) -> tuple[subprocess.Popen[bytes], int]:
+    """The real `webhooks-lab serve`; its output is read (and counted) as a terminal would."""
+    command = [sys.executable, "-m", "webhooks_lab.cli", "serve", "--port", "0"]
+    command += ["--secret", SECRET, "--scheme", "standard", *(["--quiet"] if quiet else [])]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=HERE.parent)
+    first = child.stdout.readline().decode()
+    port = int(re.search(r"listening on http://127\.0\.0\.1:(\d+)", first).group(1))
+
+    def drain() -> None:
+        for _ in child.stdout:
+            pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    return child, port
+
+
 def start_server(kind: str) -> tuple[subprocess.Popen[bytes], int]:
+    if kind.startswith("serve"):
+        return start_serve(quiet=kind == "serve --quiet")
     port_file = tempfile.mktemp()
     child = subprocess.Popen([sys.executable, __file__, "--serve", kind, port_file])
     deadline = time.monotonic() + 20
@@ -217,9 +234,9 @@ def main() -> int:
         f"{args.connections} connections, {args.seconds:g} s per round, {args.rounds} rounds"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        results: dict[str, list[float]] = {"bare": [], "lab": []}
+        results: dict[str, list[float]] = {"bare": [], "serve": [], "serve --quiet": []}
         for _ in range(args.rounds):
-            for kind in ("bare", "lab"):
+            for kind in results:
                 requests_file = Path(tmp) / f"{kind}.tsv"
                 # Enough distinct signed deliveries that none repeats within a round.
                 make_requests(requests_file, int(args.seconds * 40_000))
@@ -229,10 +246,13 @@ def main() -> int:
                 finally:
                     child.terminate()
                     child.wait(10)
-        bare, ours = max(results["bare"]), max(results["lab"])
-    print(f"bare Starlette + uvicorn:                         {bare:9,.0f} req/s")
-    print(f"webhooks-lab receiver (verified, deduped, kept):  {ours:9,.0f} req/s")
-    print(f"ratio: {ours / bare:.2f}x bare Starlette (target >= 0.75x)")
+        best = {kind: max(rates) for kind, rates in results.items()}
+    bare = best["bare"]
+    print(f"bare Starlette + uvicorn, read body, 204:   {bare:9,.0f} req/s")
+    for kind in ("serve", "serve --quiet"):
+        ours = best[kind]
+        print(f"webhooks-lab {kind:<14} (verified, kept): {ours:9,.0f} req/s  {ours / bare:.2f}x")
+    print(f"ratio with the default log: {best['serve'] / bare:.2f}x bare (target >= 0.75x)")
     print(f"start() to first 2xx: {time_to_first_2xx() * 1000:.0f} ms (target <= 1000 ms)")
     return 0
 

@@ -163,6 +163,7 @@ def _serve(args: argparse.Namespace) -> int:
     from webhooks_lab.jobs import api as jobs_api
     from webhooks_lab.jobs.kinds import register_lesson_kinds
     from webhooks_lab.jobs.runner import JobRunner
+    from webhooks_lab.receiver.console import DeliveryLog
     from webhooks_lab.receiver.receiver import Receiver
     from webhooks_lab.runtime.server import PortInUseError, Server
     from webhooks_lab.sender.sender import Sender
@@ -185,13 +186,15 @@ def _serve(args: argparse.Namespace) -> int:
         except ValueError as exc:  # e.g. a Standard Webhooks secret that is not base64
             print(f"webhooks-lab serve: {exc}", file=sys.stderr)
             return 2
+    log = DeliveryLog(lambda text: print(text, flush=True))
     if not args.quiet:
-        receiver.inbox.subscribe(_print_delivery)
+        receiver.inbox.subscribe(log)
 
     async def run() -> None:
         # Jobs run on this loop. Their completion webhooks go out through a sender (signed with
         # the first --secret, retried, loopback only), as they do in the lab.
         sender = await Sender(outbox=":memory:", allow_loopback=True).start()
+        log.start()
 
         async def notify(url: str, event: Event, *, secret: str | None = None) -> object:
             return await sender.deliver_to(url, event, secret=secret, wait=False)
@@ -218,6 +221,7 @@ def _serve(args: argparse.Namespace) -> int:
             await server.stopping_begun()
             await app.close_streams()
         finally:
+            await log.aclose()
             await jobs.aclose()
             await sender.close()
             await app.close_streams()  # end open inbox pages' live feeds, so stopping never waits
@@ -324,15 +328,6 @@ def _send(args: argparse.Namespace) -> int:
 
 def _describe(scheme: str) -> str:
     return "unsigned deliveries accepted" if scheme == "none" else f"{scheme} signatures required"
-
-
-def _print_delivery(delivery) -> None:  # type: ignore[no-untyped-def]
-    why = f"  {delivery.reason}" if delivery.reason else ""
-    print(
-        f"#{delivery.seq:<5} {delivery.method} {delivery.path}  {delivery.event_type or '-'}  "
-        f"-> {delivery.status} {delivery.outcome}{why}",
-        flush=True,
-    )
 
 
 if __name__ == "__main__":
