@@ -149,3 +149,34 @@ def test_names_a_lesson_uses_are_fine(lab):
             f"{lab.receiver.url}/webhooks/{name}", json={"type": "t", "data": {}}, timeout=10
         )
         assert answer.status_code == 200, name
+
+
+def test_a_hundred_trickling_clients_do_not_keep_deliveries_waiting(lab):
+    import threading
+
+    stop = threading.Event()
+    connected = threading.Barrier(101, timeout=30)
+
+    def trickle() -> None:
+        with socket.create_connection(("127.0.0.1", lab.server.port), timeout=30) as sock:
+            sock.sendall(b"POST /webhooks/slow HTTP/1.1\r\nHost: x\r\n")
+            connected.wait()
+            while not stop.wait(0.05):
+                try:
+                    sock.sendall(b"s")
+                except OSError:
+                    return
+
+    threads = [threading.Thread(target=trickle, daemon=True) for _ in range(100)]
+    for thread in threads:
+        thread.start()
+    try:
+        connected.wait()  # every slow client holds a connection now
+        with httpx.Client(base_url=lab.receiver.url, timeout=5) as client:
+            for n in range(20):
+                answer = client.post(f"/webhooks/fast{n}", json={"type": "t", "data": {}})
+                assert answer.status_code == 200
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
