@@ -36,7 +36,7 @@ _FACE = {
     "Clock": "webhooks_lab.runtime.clock",
     "FakeClock": "webhooks_lab.runtime.clock",
     "PortInUseError": "webhooks_lab.runtime.server",
-    "InvalidPayload": "webhooks_lab.receiver.receiver",
+    "InvalidPayload": "webhooks_lab.receiver.endpoint",
     "Chaos": "webhooks_lab.receiver.chaos",
     "Delivery": "webhooks_lab.receiver.inbox",
     "Inbox": "webhooks_lab.receiver.inbox",
@@ -119,8 +119,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; nothing of it runs
     from webhooks_lab.jobs.runner import JobRunner
     from webhooks_lab.lab import Lab, current, start, stop
     from webhooks_lab.receiver.chaos import Chaos
+    from webhooks_lab.receiver.endpoint import InvalidPayload
     from webhooks_lab.receiver.inbox import Delivery, Inbox
-    from webhooks_lab.receiver.receiver import InvalidPayload
     from webhooks_lab.retry import RetryPolicy
     from webhooks_lab.runtime.clock import Clock, FakeClock
     from webhooks_lab.runtime.server import PortInUseError

@@ -14,8 +14,10 @@ import socket
 import uvicorn
 from starlette.types import ASGIApp
 
+from webhooks_lab.errors import Error
 
-class PortInUseError(OSError):
+
+class PortInUseError(Error, OSError):
     """The chosen port is already taken by another program."""
 
 

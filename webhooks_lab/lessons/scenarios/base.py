@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from webhooks_lab import signing
 from webhooks_lab.events import Event
 from webhooks_lab.lessons.email_outbox import EmailOutbox
-from webhooks_lab.receiver.receiver import InvalidPayload
+from webhooks_lab.receiver.endpoint import InvalidPayload
 from webhooks_lab.retry import describe_seconds
 from webhooks_lab.runtime.clock import Clock
 
