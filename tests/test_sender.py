@@ -342,6 +342,44 @@ def test_a_broken_listener_does_not_stop_deliveries(lab, sender):
     (delivery,) = sender.send("user.created", {})
     sender.wait_idle(10)
     assert delivery.state == "delivered"
+    assert not sender.listeners  # dropped after it raised, its error kept
+    assert "ZeroDivisionError" in sender.listeners.errors[0]
+
+
+def test_wait_attempts_returns_once_the_attempt_is_answered_and_not_before(
+    lab, sender, clock, attempts
+):
+    lab.receiver.chaos("flaky").fail_next(1)
+    sender.add_endpoint(lab.receiver.url_for("flaky"))
+    (delivery,) = sender.send("order.paid", {})
+    assert sender.wait_attempts(delivery, 1, timeout=10) is delivery
+    assert delivery.state == "retrying" and delivery.attempts[0].status == 500
+    with pytest.raises(TimeoutError, match="attempt 2 of .*; 1 answered so far"):
+        sender.wait_attempts(delivery, 2, timeout=0.2)  # the clock has not moved
+    clock.advance(5)
+    sender.wait_attempts(delivery, 2, timeout=10)
+    assert delivery.state == "delivered"
+
+
+def test_wait_deliveries_blocks_until_every_one_has_ended(lab, sender, clock):
+    lab.receiver.chaos("slow-start").fail_next(1)
+    sender.add_endpoint(lab.receiver.url_for("slow-start"))
+    sender.add_endpoint(lab.receiver.url_for("quick"))
+    deliveries = sender.send("order.paid", {})
+    sender.wait_attempts(deliveries[0], 1, timeout=10)
+    with pytest.raises(TimeoutError, match="1 of 2 deliveries are still under way"):
+        sender.wait_deliveries(deliveries, timeout=0.2)
+    clock.advance(5)
+    ended = sender.wait_deliveries(deliveries, timeout=10)
+    assert [d.state for d in ended] == ["delivered", "delivered"]
+
+
+def test_waiting_on_the_lab_loop_itself_is_refused_rather_than_freezing_it(lab, sender):
+    async def wait_on_the_loop() -> None:
+        sender.wait_deliveries([], timeout=1)
+
+    with pytest.raises(RuntimeError, match="would block the lab loop"):
+        lab.loop.run(wait_on_the_loop())
 
 
 def test_wait_idle_says_what_is_still_under_way_when_it_times_out(lab, sender, attempts):

@@ -42,9 +42,9 @@ _FACE = {
     "Inbox": "webhooks_lab.receiver.inbox",
     "Sender": "webhooks_lab.sender.sender",
     "Outbox": "webhooks_lab.sender.outbox",
-    "OutgoingDelivery": "webhooks_lab.sender.outbox",
-    "Attempt": "webhooks_lab.sender.outbox",
-    "Destination": "webhooks_lab.sender.outbox",
+    "OutgoingDelivery": "webhooks_lab.sender.records",
+    "Attempt": "webhooks_lab.sender.records",
+    "Destination": "webhooks_lab.sender.records",
     "UnsafeURL": "webhooks_lab.sender.ssrf",
     "Job": "webhooks_lab.jobs.model",
     "Progress": "webhooks_lab.jobs.model",
@@ -124,6 +124,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; nothing of it runs
     from webhooks_lab.retry import RetryPolicy
     from webhooks_lab.runtime.clock import Clock, FakeClock
     from webhooks_lab.runtime.server import PortInUseError
-    from webhooks_lab.sender.outbox import Attempt, Destination, Outbox, OutgoingDelivery
+    from webhooks_lab.sender.outbox import Outbox
+    from webhooks_lab.sender.records import Attempt, Destination, OutgoingDelivery
     from webhooks_lab.sender.sender import Sender
     from webhooks_lab.sender.ssrf import UnsafeURL

@@ -7,18 +7,11 @@ How a delivery goes, step by step:
 2. A pool of workers (``concurrency`` of them) on the lab loop takes deliveries in turn and POSTs
    each, signed, with a per-attempt ``timeout``. The ``webhook-id`` is the event's id on every
    attempt, so the receiver can recognise a retry.
-3. The answer decides what happens next:
-
-   =========================  ==============================================================
-   2xx                        delivered
-   410 Gone                   the endpoint is disabled (the receiver says it is gone for good)
-   429, 502, 503, 504         retried, after the receiver's ``Retry-After`` if it sent one
-   anything else, 3xx too,    retried on the schedule (:class:`~webhooks_lab.retry.RetryPolicy`)
-   a timeout, no connection   with jitter; redirects are never followed
-   =========================  ==============================================================
-
-   When the schedule runs out the delivery becomes a *dead letter*, kept with every attempt's
-   status, latency and error, until someone replays it (:meth:`Sender.replay`).
+3. The answer decides what happens next (:func:`~webhooks_lab.sender.decision.decide`, a pure
+   function with the whole table): delivered, retried after a wait (the schedule, or the
+   receiver's ``Retry-After``), disabled on ``410 Gone``, or, when the schedule runs out, a *dead
+   letter*, kept with every attempt's status, latency and error, until someone replays it
+   (:meth:`Sender.replay`).
 
 Waits are measured on the lab's :class:`~webhooks_lab.runtime.clock.Clock`, so at ``speed=3600`` an
 hour of backoff passes in a second. The per-attempt ``timeout`` is in real seconds: the network
@@ -34,7 +27,6 @@ several times the deliveries per second of ``httpx.AsyncClient`` under concurren
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import tempfile
 import threading
@@ -46,9 +38,12 @@ from typing import Any, TypeVar
 
 from webhooks_lab import signing
 from webhooks_lab.events import Event, new_id
-from webhooks_lab.retry import RETRY_AFTER_STATUSES, RetryPolicy, parse_retry_after
+from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.clock import Clock
-from webhooks_lab.sender.outbox import FINAL_STATES, Attempt, Destination, Outbox, OutgoingDelivery
+from webhooks_lab.runtime.listeners import Listeners
+from webhooks_lab.sender.decision import decide
+from webhooks_lab.sender.outbox import Outbox
+from webhooks_lab.sender.records import FINAL_STATES, Attempt, Destination, OutgoingDelivery
 from webhooks_lab.sender.ssrf import GuardedResolver, UnsafeURL, URLGuard
 
 __all__ = ["AttemptListener", "Sender", "new_delivery_id"]
@@ -108,7 +103,10 @@ class Sender:
         self._keep = keep
         self._live: dict[str, OutgoingDelivery] = {}  # not yet final: queued, in flight, waiting
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._listeners: list[AttemptListener] = []
+        self.listeners: Listeners[[Attempt]] = Listeners("sender")
+        # Notified whenever an attempt is answered or a delivery ends, for threads that block
+        # on it (wait_attempts, wait_deliveries) while the lab loop does the work.
+        self._progress = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._queue: asyncio.Queue[OutgoingDelivery] | None = None
@@ -199,9 +197,7 @@ class Sender:
         for a URL the guard refuses.
         """
         self.guard.check_url(url)
-        scheme = scheme or ("standard" if secret else "none")
-        if scheme not in signing.SCHEMES:
-            raise _unknown_scheme(scheme)
+        scheme = signing.check_scheme(scheme or ("standard" if secret else "none"))
         if scheme != "none" and not secret:
             raise ValueError(f"scheme {scheme!r} signs deliveries, so it needs a secret")
         kinds = (types,) if isinstance(types, str) else tuple(types or ())
@@ -318,9 +314,7 @@ class Sender:
             )
             return await asyncio.wrap_future(future)
         self._check_open()
-        used = scheme if secret else "none"
-        if used not in signing.SCHEMES:
-            raise _unknown_scheme(scheme)
+        used = signing.check_scheme(scheme) if secret else "none"
         now = self.clock.time()
         delivery = OutgoingDelivery(
             id=new_delivery_id(),
@@ -343,7 +337,8 @@ class Sender:
             delivery.state, delivery.next_attempt_at = "dead", None
             self.outbox.add([delivery])
             self._remember(delivery)
-            self._emit(attempt)
+            self.listeners.notify(attempt)
+            self._changed()
             return delivery
         self.outbox.add([delivery])
         self._hand_over([delivery])
@@ -425,10 +420,12 @@ class Sender:
                     delivery.state, delivery.next_attempt_at = "dead", None
                     self.outbox.note(delivery)
                     self._retire(delivery)
+                    self._changed()
 
     async def _attempt(self, delivery: OutgoingDelivery) -> None:
         if delivery.done:
             self._retire(delivery)
+            self._changed()
             return
         endpoint = self._endpoints.get(delivery.endpoint_id) if delivery.endpoint_id else None
         if delivery.endpoint_id is not None and (endpoint is None or not endpoint.enabled):
@@ -436,6 +433,7 @@ class Sender:
             delivery.updated_at = self.clock.time()
             self.outbox.note(delivery)
             self._retire(delivery)
+            self._changed()
             return
         if endpoint is not None:
             url, scheme, secret = endpoint.url, endpoint.scheme, endpoint.secret
@@ -453,7 +451,7 @@ class Sender:
         headers["content-type"] = "application/json"
         status: int | None = None
         error: str | None = None
-        retry_after: float | None = None
+        retry_after: str | None = None
         permanent = False
         clock = time.perf_counter()
         try:
@@ -466,11 +464,8 @@ class Sender:
             ) as answer:
                 body = await answer.read()
                 status = answer.status
-                if status in RETRY_AFTER_STATUSES:
-                    retry_after = parse_retry_after(
-                        answer.headers.get("retry-after"), self.clock.time()
-                    )
-                elif 300 <= status < 400:
+                retry_after = answer.headers.get("retry-after")
+                if 300 <= status < 400:
                     where = answer.headers.get("location", "?")
                     error = f"redirect to {where} not followed"
             attempt.response = body[:_RESPONSE_KEPT].decode("utf-8", "replace")
@@ -494,7 +489,7 @@ class Sender:
         status: int | None,
         error: str | None,
         *,
-        retry_after: float | None = None,
+        retry_after: str | None = None,
         permanent: bool = False,
     ) -> None:
         """Decide what an attempt's answer means, write it down, tell the listeners."""
@@ -503,29 +498,29 @@ class Sender:
             return
         attempt.status, attempt.error = status, error
         now = self.clock.time()
-        if status is not None and 200 <= status < 300:
-            state = "delivered"
-        elif status == 410:
-            state = "disabled"
-            if delivery.endpoint_id in self._endpoints:
-                self.disable(delivery.endpoint_id, "the receiver answered 410 Gone")
-        else:
-            made = len(delivery.attempts) - delivery.round_base
-            wait = None if permanent else self.policy.delay_after(made, retry_after)
-            if wait is None:
-                state = "dead"
-            else:
-                state = "retrying"
-                attempt.backoff, attempt.next_attempt_at = wait, now + wait
+        decision = decide(
+            status,
+            attempts_made=len(delivery.attempts) - delivery.round_base,
+            policy=self.policy,
+            retry_after=retry_after,
+            now=now,
+            permanent=permanent,
+        )
+        state = decision.state
+        if state == "disabled" and delivery.endpoint_id in self._endpoints:
+            self.disable(delivery.endpoint_id, "the receiver answered 410 Gone")
+        elif decision.wait is not None:
+            attempt.backoff, attempt.next_attempt_at = decision.wait, now + decision.wait
         attempt.state = delivery.state = state
         delivery.next_attempt_at = attempt.next_attempt_at
         delivery.updated_at = now
         self.outbox.note(delivery, attempt)
-        if state == "retrying":
-            self._schedule(delivery, attempt.next_attempt_at - now)  # type: ignore[operator]
+        if decision.wait is not None:
+            self._schedule(delivery, decision.wait)
         else:
             self._retire(delivery)
-        self._emit(attempt)
+        self.listeners.notify(attempt)
+        self._changed()
 
     def _retire(self, delivery: OutgoingDelivery) -> None:
         """A delivery reached a final state: wake whoever waits for it, or for the sender."""
@@ -536,10 +531,10 @@ class Sender:
         if not self._live and self._idle is not None:
             self._idle.set()
 
-    def _emit(self, attempt: Attempt) -> None:
-        for listener in list(self._listeners):
-            with contextlib.suppress(Exception):  # a broken view must never break delivery
-                listener(attempt)
+    def _changed(self) -> None:
+        """Wake the threads blocked in :meth:`_wait_until`, to look again."""
+        with self._progress:
+            self._progress.notify_all()
 
     def _timeout(self) -> Any:
         import aiohttp
@@ -563,14 +558,12 @@ class Sender:
     # -- watching and waiting -------------------------------------------------------------------
 
     def subscribe(self, listener: AttemptListener) -> Callable[[], None]:
-        """Call ``listener(attempt)`` on the lab loop after every attempt; returns unsubscribe."""
-        self._listeners.append(listener)
+        """Call ``listener(attempt)`` on the lab loop after every attempt; returns unsubscribe.
 
-        def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return unsubscribe
+        A listener that raises is unsubscribed, and what it raised kept in
+        ``sender.listeners.errors``: a broken view never breaks delivery.
+        """
+        return self.listeners.subscribe(listener)
 
     async def idle(self) -> None:
         """Wait until no delivery is queued, in flight, or waiting to be retried."""
@@ -610,19 +603,43 @@ class Sender:
     def wait_attempts(
         self, delivery: OutgoingDelivery, count: int = 1, timeout: float = 10.0
     ) -> OutgoingDelivery:
-        """Block (this thread) until ``delivery`` has ``count`` answered attempts, or has ended."""
-        deadline = time.monotonic() + timeout
-        while not delivery.done:
-            answered = sum(1 for a in delivery.attempts if a.state != "trying")
-            if answered >= count:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"waited {timeout:g} s for attempt {count} of {delivery.id}; "
-                    f"{answered} answered so far"
-                )
-            time.sleep(0.002)
+        """Block (this thread) until ``delivery`` has ``count`` answered attempts, or has ended.
+
+        Raises ``TimeoutError`` after ``timeout`` real seconds, saying how many were answered.
+        """
+        delivery = self._known.get(delivery.id, delivery)
+
+        def answered() -> int:
+            return sum(1 for a in delivery.attempts if a.state != "trying")
+
+        if not self._wait_until(lambda: delivery.done or answered() >= count, timeout):
+            raise TimeoutError(
+                f"waited {timeout:g} s for attempt {count} of {delivery.id}; "
+                f"{answered()} answered so far"
+            )
         return delivery
+
+    def wait_deliveries(
+        self, deliveries: Iterable[OutgoingDelivery], timeout: float = 10.0
+    ) -> list[OutgoingDelivery]:
+        """Block (this thread) until every one of ``deliveries`` has ended; returns them.
+
+        Raises ``TimeoutError`` after ``timeout`` real seconds, saying how many are under way.
+        """
+        waiting = [self._known.get(d.id, d) for d in deliveries]
+        if not self._wait_until(lambda: all(d.done for d in waiting), timeout):
+            left = sum(not d.done for d in waiting)
+            raise TimeoutError(
+                f"waited {timeout:g} s and {left} of {len(waiting)} deliveries are still under way"
+            )
+        return waiting
+
+    def _wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``done()`` (checked whenever an attempt is answered); False on timeout."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("waiting here would block the lab loop; await the work instead")
+        with self._progress:
+            return self._progress.wait_for(done, timeout)
 
     # -- reading the record ---------------------------------------------------------------------
 
@@ -737,10 +754,6 @@ class Sender:
             f"<Sender {len(self._endpoints)} endpoint{'s' if len(self._endpoints) != 1 else ''};"
             f" deliveries: {counts or 'none yet'}; {len(self._live)} under way>"
         )
-
-
-def _unknown_scheme(scheme: str) -> ValueError:
-    return ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(signing.SCHEMES)}")
 
 
 def _describe(exc: BaseException) -> str:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from webhooks_lab.jobs.runner import Job
     from webhooks_lab.lab import Lab
     from webhooks_lab.receiver.inbox import Delivery
-    from webhooks_lab.sender.outbox import Attempt, OutgoingDelivery
+    from webhooks_lab.sender.records import Attempt, OutgoingDelivery
 
 __all__ = ["Journal", "Line", "Report", "Scenario", "need"]
 
