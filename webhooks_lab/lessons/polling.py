@@ -38,6 +38,7 @@ from starlette.routing import Route
 from webhooks_lab.events import Event, new_id
 from webhooks_lab.receiver.inbox import Delivery
 from webhooks_lab.runtime.clock import Clock
+from webhooks_lab.runtime.listeners import Listeners
 from webhooks_lab.runtime.server import Server
 
 if TYPE_CHECKING:
@@ -192,8 +193,9 @@ class EventSource:
         self.by_id: dict[str, SourceEvent] = {}
         self.webhook_urls: list[str] = []
         self.limit: int | None = None  # stop making events once this many exist
-        self.on_event: list[Callable[[SourceEvent], None]] = []
-        self.on_push: list[Callable[[SourceEvent, int | None], None]] = []
+        # Who hears of each event as it is made, and of each push's answer (None: no answer).
+        self.on_event: Listeners[[SourceEvent]] = Listeners("event source")
+        self.on_push: Listeners[[SourceEvent, int | None]] = Listeners("event source pushes")
         self._random = random.Random(seed)
         self._server: Server | None = None
         self._client: httpx.AsyncClient | None = None
@@ -273,7 +275,7 @@ class EventSource:
             if wait > 0:
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), wait / self.clock.speed)
+                    await self.clock.wait_for(self._wake.wait(), wait)
                     due = self.clock.monotonic()  # the rate or limit changed: draw afresh
                     continue
                 except asyncio.TimeoutError:
@@ -291,8 +293,7 @@ class EventSource:
         )
         self.events.append(event)
         self.by_id[event.id] = event
-        for listener in list(self.on_event):
-            listener(event)
+        self.on_event.notify(event)
         for url in self.webhook_urls:
             task = asyncio.create_task(self._push(url, event))
             self._pushes.add(task)
@@ -314,8 +315,7 @@ class EventSource:
             status = answer.status_code
         except httpx.HTTPError:
             status = None
-        for listener in list(self.on_push):
-            listener(event, status)
+        self.on_push.notify(event, status)
 
     def _app(self) -> Starlette:
         async def list_events(request: Request) -> JSONResponse:
@@ -392,7 +392,7 @@ class Poller:
             if wait > 0:
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), wait / self.clock.speed)
+                    await self.clock.wait_for(self._wake.wait(), wait)
                     next_tick = self.clock.monotonic()  # the interval changed: ask now
                 except asyncio.TimeoutError:
                     pass
@@ -447,13 +447,13 @@ class Race:
         self._since_time = lab.clock.time()  # ... and the score covers lab time from here
         self._webhook_seen: set[int] = set()
         self._poller_seen: list[set[int]] = [set() for _ in self.pollers]
-        self._listeners: list[Listener] = []
+        self.listeners: Listeners[[]] = Listeners("race")
         self._lock = threading.Lock()
         self._client: httpx.AsyncClient | None = None
         self._unsubscribe: Callable[[], object] | None = None
         self._caught_up: asyncio.Event | None = None
         self._target: int | None = None
-        self.source.on_push.append(self._pushed)
+        self.source.on_push.subscribe(self._pushed)
 
     # -- settings a slider can change while it runs -----------------------------------------------
 
@@ -502,7 +502,7 @@ class Race:
         if timeout is None:
             slowest = max(p.interval for p in self.pollers)
             lab_seconds = 3 * events / self.rate + 2 * slowest
-            timeout = lab_seconds / self.lab.clock.speed + 10
+            timeout = self.lab.clock.real_seconds(lab_seconds) + 10
         complete = self.lab.loop.run(self._run(events, timeout), timeout=timeout + 15)
         self.stop()
         return self.report(complete=complete)
@@ -542,9 +542,12 @@ class Race:
         return max(0.0, end - self._since_time)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener()`` on the lab loop whenever the score changes; returns unsubscribe."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        """Call ``listener()`` on the lab loop whenever the score changes; returns unsubscribe.
+
+        A listener that raises is unsubscribed (its error kept in ``race.listeners.errors``):
+        a broken view never stops the race.
+        """
+        return self.listeners.subscribe(listener)
 
     def __enter__(self) -> Race:
         return self.start()
@@ -662,11 +665,7 @@ class Race:
         self._changed()
 
     def _changed(self) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener()
-            except Exception:  # a broken view must never stop the race
-                continue
+        self.listeners.notify()
 
 
 def expected_requests_per_event(rate: float, interval: float) -> float:
