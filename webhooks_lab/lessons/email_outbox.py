@@ -40,7 +40,7 @@ class Email:
         return f"<Email #{self.number} to {self.to}: {self.subject!r}>"
 
 
-Listener = Callable[[Email], object]
+EmailListener = Callable[[Email], object]
 
 
 class EmailOutbox:
@@ -63,7 +63,7 @@ class EmailOutbox:
         self.listeners.notify(email)  # one that raises is dropped; the email is never lost
         return email
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
+    def subscribe(self, listener: EmailListener) -> Callable[[], None]:
         """Call ``listener(email)`` after each email is sent; returns a function to stop."""
         return self.listeners.subscribe(listener)
 

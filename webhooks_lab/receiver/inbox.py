@@ -99,7 +99,7 @@ class Delivery:
         )
 
 
-Listener = Callable[[Delivery], None]
+DeliveryListener = Callable[[Delivery], object]
 
 
 class Inbox:
@@ -124,7 +124,7 @@ class Inbox:
             self._changed.notify_all()
         self.listeners.notify(delivery)
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
+    def subscribe(self, listener: DeliveryListener) -> Callable[[], None]:
         """Call ``listener(delivery)`` on the lab loop for each new one; returns unsubscribe.
 
         A listener that raises is unsubscribed, and what it raised kept in
