@@ -55,6 +55,22 @@ def test_an_unknown_scheme_is_one_lab_error_wherever_it_is_named():
     assert signing.check_scheme("github") == "github"
 
 
+def test_an_unknown_scheme_reads_the_same_from_receiver_sender_and_signing():
+    from webhooks_lab.receiver.receiver import Receiver
+    from webhooks_lab.sender.sender import Sender
+
+    sender = Sender(outbox=":memory:", allow_loopback=True)
+    places = [
+        lambda: Receiver().endpoint("shop").require(SECRET, "rot13"),
+        lambda: Receiver().require_all(SECRET, "rot13"),
+        lambda: sender.add_endpoint("http://127.0.0.1:9/hook", secret=SECRET, scheme="rot13"),
+        lambda: signing.headers_for("rot13", SECRET, b"", msg_id="m", timestamp=0),
+        lambda: signing.verify_scheme("rot13", [SECRET], {}, b""),
+    ]
+    messages = {str(caught(place)) for place in places}
+    assert messages == {"unknown scheme 'rot13'; choose one of standard, github, stripe, none"}
+
+
 def test_a_payload_that_is_not_an_event_is_a_lab_error():
     error = caught(Event.from_body, b"[1, 2]")
     assert isinstance(error, EventError) and isinstance(error, ValueError)

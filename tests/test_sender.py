@@ -293,6 +293,33 @@ def test_410_gone_disables_the_endpoint_and_its_waiting_deliveries(lab, sender, 
     eventually(lambda: first.state == "delivered")
 
 
+def test_an_http_date_retry_after_is_read_against_the_wall_clock_not_lab_time(lab, attempts):
+    from email.utils import formatdate
+
+    async def busy(request):
+        # A date on the wire is real time: "come back a minute from now", by the wall clock.
+        return Response(status_code=503, headers={"retry-after": formatdate(time.time() + 60)})
+
+    ahead = FakeClock(start=time.time() + 3600)  # a lab clock that has run an hour ahead
+    sender = Sender(
+        outbox=":memory:", clock=ahead, policy=RetryPolicy(jitter=0), allow_loopback=True
+    )
+    elsewhere = Server(Starlette(routes=[Route("/hook", busy, methods=["POST"])]))
+    lab.loop.run(elsewhere.start())
+    lab.loop.run(sender.start())
+    sender.subscribe(attempts.append)
+    try:
+        sender.add_endpoint(f"{elsewhere.url}/hook")
+        sender.send("order.paid", {})
+        eventually(lambda: len(attempts) >= 1)
+        time.sleep(0.1)  # room for a wrongly immediate retry to show itself
+    finally:
+        lab.loop.run(sender.close())
+        lab.loop.run(elsewhere.stop())
+    assert [a.status for a in attempts] == [503]  # not hammered again at once
+    assert attempts[0].backoff == pytest.approx(60, abs=2)
+
+
 def test_a_redirect_is_a_failure_and_is_not_followed(lab, sender, attempts):
     async def moved(request):
         return Response(status_code=307, headers={"location": lab.receiver.url_for("target")})

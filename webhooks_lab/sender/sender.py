@@ -503,7 +503,7 @@ class Sender:
             attempts_made=len(delivery.attempts) - delivery.round_base,
             policy=self.policy,
             retry_after=retry_after,
-            now=now,
+            now=time.time(),  # a date in Retry-After is a fact on the wire: wall-clock time
             permanent=permanent,
         )
         state = decision.state
