@@ -373,6 +373,19 @@ def test_a_broken_listener_does_not_stop_deliveries(lab, sender):
     assert "ZeroDivisionError" in sender.listeners.errors[0]
 
 
+def test_the_outbox_is_written_behind_soon_after_each_change_and_not_while_idle(lab, sender):
+    sender.add_endpoint(lab.receiver.url_for("written"))
+    for round_ in range(2):  # the flusher wakes again after having gone back to sleep
+        (delivery,) = sender.send("order.paid", {"round": round_})
+        sender.wait_deliveries([delivery], timeout=10)
+        eventually(lambda: sender.outbox.unflushed == 0, timeout=5)
+        (row,) = sender.outbox.deliveries(ids=[delivery.id])
+        assert row.state == "delivered"
+    flusher = next(t for t in sender._tasks if t.get_name() == "webhooks-lab-outbox-flush")
+    # Idle, it sleeps on "something changed" (an event), not on a timer that wakes it to look.
+    assert flusher.get_coro().cr_await.__qualname__ == "Event.wait"
+
+
 def test_wait_attempts_returns_once_the_attempt_is_answered_and_not_before(
     lab, sender, clock, attempts
 ):

@@ -113,6 +113,7 @@ class Sender:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: set[asyncio.Task[Any]] = set()
         self._idle: asyncio.Event | None = None
+        self._unflushed: asyncio.Event | None = None  # set when the outbox has writes to flush
         self._session: Any = None
         self._client_timeout: Any = None
         self._closed = False
@@ -130,6 +131,7 @@ class Sender:
         self._queue = asyncio.Queue()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._unflushed = asyncio.Event()
         connector = aiohttp.TCPConnector(
             limit=self.concurrency, resolver=GuardedResolver(self.guard), ttl_dns_cache=10
         )
@@ -418,7 +420,7 @@ class Sender:
                     self._settle(delivery, None, error)
                 else:  # it broke before an attempt began: end it, so nobody waits for ever
                     delivery.state, delivery.next_attempt_at = "dead", None
-                    self.outbox.note(delivery)
+                    self._note(delivery)
                     self._retire(delivery)
                     self._changed()
 
@@ -431,7 +433,7 @@ class Sender:
         if delivery.endpoint_id is not None and (endpoint is None or not endpoint.enabled):
             delivery.state, delivery.next_attempt_at = "disabled", None
             delivery.updated_at = self.clock.time()
-            self.outbox.note(delivery)
+            self._note(delivery)
             self._retire(delivery)
             self._changed()
             return
@@ -443,7 +445,7 @@ class Sender:
         attempt = Attempt(delivery.id, delivery.event_id, url, len(delivery.attempts) + 1, started)
         delivery.attempts.append(attempt)
         delivery.updated_at = started
-        self.outbox.note(delivery, attempt)  # on record before the request goes out
+        self._note(delivery, attempt)  # on record before the request goes out
 
         headers = signing.headers_for(
             scheme, secret, delivery.body, msg_id=delivery.event_id, timestamp=int(started)
@@ -472,7 +474,7 @@ class Sender:
         except asyncio.CancelledError:
             attempt.state = "interrupted"
             attempt.error = "the sender stopped before an answer came (it may have arrived)"
-            self.outbox.note(delivery, attempt)
+            self._note(delivery, attempt)
             raise
         except asyncio.TimeoutError:
             error = f"timeout: no answer within {self.timeout:g} s"
@@ -514,7 +516,7 @@ class Sender:
         attempt.state = delivery.state = state
         delivery.next_attempt_at = attempt.next_attempt_at
         delivery.updated_at = now
-        self.outbox.note(delivery, attempt)
+        self._note(delivery, attempt)
         if decision.wait is not None:
             self._schedule(delivery, decision.wait)
         else:
@@ -543,9 +545,20 @@ class Sender:
             self._client_timeout = aiohttp.ClientTimeout(total=self.timeout)
         return self._client_timeout
 
+    def _note(self, delivery: OutgoingDelivery, attempt: Attempt | None = None) -> None:
+        """Tell the outbox what changed; the flusher writes it down shortly after."""
+        self.outbox.note(delivery, attempt)
+        if self._unflushed is not None:
+            self._unflushed.set()
+
     async def _flusher(self) -> None:
+        """Write behind: once something changed, wait ``flush_interval`` for more, then commit
+        it all in one transaction. An idle sender sleeps until there is something to write."""
+        assert self._unflushed is not None
         while True:
+            await self._unflushed.wait()
             await asyncio.sleep(self.outbox.flush_interval)
+            self._unflushed.clear()
             self.outbox.flush()
 
     async def _finished(self, delivery: OutgoingDelivery) -> None:
@@ -725,7 +738,7 @@ class Sender:
                 continue
             delivery.state, delivery.next_attempt_at, delivery.updated_at = "pending", now, now
             delivery.round_base, delivery.replays = len(delivery.attempts), delivery.replays + 1
-            self.outbox.note(delivery)
+            self._note(delivery)
             replayed.append(delivery)
         self.outbox.flush()
         if self._loop is not None:
