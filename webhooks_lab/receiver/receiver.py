@@ -116,21 +116,9 @@ class Receiver:
         status: int,
         answer: dict[str, Any],
     ) -> None:
-        self.inbox.record(
-            Delivery(
-                seq=0,
-                endpoint=_endpoint_name(path),
-                method=method,
-                path=path,
-                headers=headers,
-                body=body,
-                received_at=self.clock.time(),
-                status=status,
-                response=answer,
-                webhook_id=headers.get("webhook-id"),
-                reason=answer.get("detail"),
-            )
-        )
+        delivery = self._arrival(_endpoint_name(path), method, path, headers, body)
+        delivery.status, delivery.response, delivery.reason = status, answer, answer.get("detail")
+        self.inbox.record(delivery)
 
     async def _list_endpoints(self, request: Any) -> Any:
         from starlette.responses import JSONResponse
@@ -152,8 +140,19 @@ class Receiver:
     ) -> Delivery:
         """Process one POSTed delivery and record it; returns the inbox record (status set)."""
         endpoint = self.endpoint(name)
-        webhook_id = headers.get("webhook-id") or headers.get("x-github-delivery")
-        delivery = Delivery(
+        delivery = self._arrival(name, method, path, headers, body)
+        try:
+            await self._process(endpoint, delivery)
+        finally:
+            delivery.duration_ms = (time.perf_counter() - started) * 1000
+            self.inbox.record(delivery)
+        return delivery
+
+    def _arrival(
+        self, name: str, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> Delivery:
+        """The inbox record of a request as it arrived, before anything is decided about it."""
+        return Delivery(
             seq=0,
             endpoint=name,
             method=method,
@@ -161,14 +160,8 @@ class Receiver:
             headers=headers,
             body=body,
             received_at=self.clock.time(),
-            webhook_id=webhook_id,
+            webhook_id=headers.get("webhook-id") or headers.get("x-github-delivery"),
         )
-        try:
-            await self._process(endpoint, delivery)
-        finally:
-            delivery.duration_ms = (time.perf_counter() - started) * 1000
-            self.inbox.record(delivery)
-        return delivery
 
     async def _process(self, endpoint: Endpoint, d: Delivery) -> None:
         if endpoint.scheme != "none":
