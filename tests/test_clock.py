@@ -47,3 +47,16 @@ def test_a_fake_clock_times_out_only_when_advanced_past_the_deadline():
         return seen
 
     assert asyncio.run(main()) == ["waiting", "timed out", "cancelled"]
+
+
+def test_a_lab_duration_becomes_real_seconds_only_through_the_clock():
+    assert Clock(speed=60).real_seconds(120) == pytest.approx(2.0)
+    assert Clock().real_seconds(5) == 5
+    assert Clock(speed=10).real_seconds(-3) == 0  # a deadline already passed is now
+    assert FakeClock().real_seconds(7) == 7  # a fake clock counts one for one
+
+
+def test_real_seconds_follow_a_change_of_speed():
+    clock = Clock(speed=2)
+    clock.speed = 100
+    assert clock.real_seconds(50) == pytest.approx(0.5)

@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from webhooks_lab.sender.outbox import Attempt, Destination, Outbox, OutgoingDelivery
+from webhooks_lab.sender.outbox import Outbox
+from webhooks_lab.sender.records import Attempt, Destination, OutgoingDelivery
 
 
 def delivery(n: int, **fields) -> OutgoingDelivery:

@@ -149,6 +149,45 @@ def test_a_chunked_body_over_the_limit_is_refused_with_413(lab, client):
     assert "limit is 1024 bytes" in answer.json()["detail"]
 
 
+def test_a_chunked_body_under_the_limit_is_delivered_whole(lab, client):
+    lab.receiver.max_body = 1024
+    body = json.dumps({"type": "note.added", "data": {"text": "x" * 900}}).encode()
+
+    def chunks():
+        for start in range(0, len(body), 100):
+            yield body[start : start + 100]
+
+    answer = client.post("/webhooks/chunked", content=chunks())
+    assert answer.status_code == 200
+    assert lab.receiver.inbox.last.body == body
+
+
+def test_a_client_that_leaves_mid_body_is_recorded_as_incomplete_not_processed(lab):
+    handled = []
+    lab.receiver.on("half")(handled.append)
+    with socket.create_connection(("127.0.0.1", lab.server.port), timeout=5) as raw:
+        raw.sendall(
+            b"POST /webhooks/half HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"type": "a.b"'
+        )
+    (delivery,) = lab.receiver.inbox.wait_for(1, timeout=5, endpoint="half")
+    assert delivery.status == 400
+    assert delivery.response["error"] == "incomplete_body"
+    assert handled == []
+
+
+def test_a_broken_inbox_listener_is_dropped_and_never_breaks_the_receiver(lab, client):
+    heard = []
+    lab.receiver.inbox.subscribe(lambda delivery: 1 / 0)
+    lab.receiver.inbox.subscribe(heard.append)
+    for n in range(2):
+        body = Event("note.added", {"n": n}).body()
+        assert client.post("/webhooks/notes", content=body).status_code == 200
+    assert [d.status for d in heard] == [200, 200]
+    assert len(lab.receiver.inbox.listeners) == 1
+    assert "ZeroDivisionError" in lab.receiver.inbox.listeners.errors[0]
+
+
 def test_a_wrong_method_gets_405_with_json_and_is_recorded(lab, client):
     answer = client.put("/webhooks/demo", json={})
     assert answer.status_code == 405

@@ -48,6 +48,38 @@ def test_an_email_sent_is_kept_numbered_and_listed():
     assert "2 emails" in repr(emails) and "grace@example.com" in repr(emails)
 
 
+def test_a_listener_that_raises_never_loses_an_email_and_is_dropped():
+    emails = EmailOutbox()
+    heard = []
+    emails.subscribe(lambda email: 1 / 0)
+    emails.subscribe(heard.append)
+    emails.send("ada@example.com", "one")
+    emails.send("ada@example.com", "two")
+    assert [e.subject for e in emails] == ["one", "two"]
+    assert [e.subject for e in heard] == ["one", "two"]
+    assert len(emails.listeners) == 1 and "ZeroDivisionError" in emails.listeners.errors[0]
+
+
+def test_a_journal_listener_that_raises_is_dropped_and_the_story_goes_on():
+    from webhooks_lab.lessons.scenarios import Journal
+    from webhooks_lab.runtime.clock import FakeClock
+
+    journal = Journal(FakeClock())
+    heard = []
+
+    def closed_terminal(line: object) -> None:
+        raise BrokenPipeError("the terminal is gone")
+
+    journal.subscribe(closed_terminal)
+    stop = journal.subscribe(heard.append)
+    journal.add("shop", "sends order.created")
+    stop()
+    journal.add("your app", "answers 200")
+    assert [line.what for line in journal] == ["sends order.created", "answers 200"]
+    assert [line.what for line in heard] == ["sends order.created"]
+    assert not journal.listeners and "BrokenPipeError" in journal.listeners.errors[0]
+
+
 def test_an_email_without_an_address_is_refused_saying_why():
     with pytest.raises(ValueError, match="an address like"):
         EmailOutbox().send("ada", "Welcome!")

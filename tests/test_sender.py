@@ -293,6 +293,33 @@ def test_410_gone_disables_the_endpoint_and_its_waiting_deliveries(lab, sender, 
     eventually(lambda: first.state == "delivered")
 
 
+def test_an_http_date_retry_after_is_read_against_the_wall_clock_not_lab_time(lab, attempts):
+    from email.utils import formatdate
+
+    async def busy(request):
+        # A date on the wire is real time: "come back a minute from now", by the wall clock.
+        return Response(status_code=503, headers={"retry-after": formatdate(time.time() + 60)})
+
+    ahead = FakeClock(start=time.time() + 3600)  # a lab clock that has run an hour ahead
+    sender = Sender(
+        outbox=":memory:", clock=ahead, policy=RetryPolicy(jitter=0), allow_loopback=True
+    )
+    elsewhere = Server(Starlette(routes=[Route("/hook", busy, methods=["POST"])]))
+    lab.loop.run(elsewhere.start())
+    lab.loop.run(sender.start())
+    sender.subscribe(attempts.append)
+    try:
+        sender.add_endpoint(f"{elsewhere.url}/hook")
+        sender.send("order.paid", {})
+        eventually(lambda: len(attempts) >= 1)
+        time.sleep(0.1)  # room for a wrongly immediate retry to show itself
+    finally:
+        lab.loop.run(sender.close())
+        lab.loop.run(elsewhere.stop())
+    assert [a.status for a in attempts] == [503]  # not hammered again at once
+    assert attempts[0].backoff == pytest.approx(60, abs=2)
+
+
 def test_a_redirect_is_a_failure_and_is_not_followed(lab, sender, attempts):
     async def moved(request):
         return Response(status_code=307, headers={"location": lab.receiver.url_for("target")})
@@ -342,6 +369,57 @@ def test_a_broken_listener_does_not_stop_deliveries(lab, sender):
     (delivery,) = sender.send("user.created", {})
     sender.wait_idle(10)
     assert delivery.state == "delivered"
+    assert not sender.listeners  # dropped after it raised, its error kept
+    assert "ZeroDivisionError" in sender.listeners.errors[0]
+
+
+def test_the_outbox_is_written_behind_soon_after_each_change_and_not_while_idle(lab, sender):
+    sender.add_endpoint(lab.receiver.url_for("written"))
+    for round_ in range(2):  # the flusher wakes again after having gone back to sleep
+        (delivery,) = sender.send("order.paid", {"round": round_})
+        sender.wait_deliveries([delivery], timeout=10)
+        eventually(lambda: sender.outbox.unflushed == 0, timeout=5)
+        (row,) = sender.outbox.deliveries(ids=[delivery.id])
+        assert row.state == "delivered"
+    flusher = next(t for t in sender._tasks if t.get_name() == "webhooks-lab-outbox-flush")
+    # Idle, it sleeps on "something changed" (an event), not on a timer that wakes it to look.
+    assert flusher.get_coro().cr_await.__qualname__ == "Event.wait"
+
+
+def test_wait_attempts_returns_once_the_attempt_is_answered_and_not_before(
+    lab, sender, clock, attempts
+):
+    lab.receiver.chaos("flaky").fail_next(1)
+    sender.add_endpoint(lab.receiver.url_for("flaky"))
+    (delivery,) = sender.send("order.paid", {})
+    assert sender.wait_attempts(delivery, 1, timeout=10) is delivery
+    assert delivery.state == "retrying" and delivery.attempts[0].status == 500
+    with pytest.raises(TimeoutError, match="attempt 2 of .*; 1 answered so far"):
+        sender.wait_attempts(delivery, 2, timeout=0.2)  # the clock has not moved
+    clock.advance(5)
+    sender.wait_attempts(delivery, 2, timeout=10)
+    assert delivery.state == "delivered"
+
+
+def test_wait_deliveries_blocks_until_every_one_has_ended(lab, sender, clock):
+    lab.receiver.chaos("slow-start").fail_next(1)
+    sender.add_endpoint(lab.receiver.url_for("slow-start"))
+    sender.add_endpoint(lab.receiver.url_for("quick"))
+    deliveries = sender.send("order.paid", {})
+    sender.wait_attempts(deliveries[0], 1, timeout=10)
+    with pytest.raises(TimeoutError, match="1 of 2 deliveries are still under way"):
+        sender.wait_deliveries(deliveries, timeout=0.2)
+    clock.advance(5)
+    ended = sender.wait_deliveries(deliveries, timeout=10)
+    assert [d.state for d in ended] == ["delivered", "delivered"]
+
+
+def test_waiting_on_the_lab_loop_itself_is_refused_rather_than_freezing_it(lab, sender):
+    async def wait_on_the_loop() -> None:
+        sender.wait_deliveries([], timeout=1)
+
+    with pytest.raises(RuntimeError, match="would block the lab loop"):
+        lab.loop.run(wait_on_the_loop())
 
 
 def test_wait_idle_says_what_is_still_under_way_when_it_times_out(lab, sender, attempts):

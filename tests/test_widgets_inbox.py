@@ -164,15 +164,15 @@ def test_closing_a_view_stops_it_listening(lab, client):
 
 
 def test_re_running_the_cell_fifty_times_leaves_one_live_view_and_one_listener(lab, client):
-    listeners_before = len(lab.receiver.inbox._listeners)
+    listeners_before = len(lab.receiver.inbox.listeners)
     views = [InboxView(lab, "shop") for _ in range(50)]
-    assert len(lab.receiver.inbox._listeners) == listeners_before + 1
+    assert len(lab.receiver.inbox.listeners) == listeners_before + 1
     assert all(v.closed for v in views[:-1]) and not views[-1].closed
     post(client, "shop", "order.created", "msg_once_more")
     settle(views[-1], 1)
     assert all(len(v.rows) == 0 for v in views[:-1])
     views[-1].close()
-    assert len(lab.receiver.inbox._listeners) == listeners_before
+    assert len(lab.receiver.inbox.listeners) == listeners_before
 
 
 def test_views_on_different_endpoints_live_side_by_side(lab):

@@ -89,7 +89,7 @@ def test_the_view_describes_the_race_not_its_numbers(fast_lab):
     assert repr(view) == before
     assert "/webhooks/words" in before and len(before) <= 110
     view.close()
-    assert not race._listeners  # closing unsubscribed
+    assert not race.listeners  # closing unsubscribed
 
 
 def test_the_browser_echoing_the_sliders_back_does_not_restart_the_score(fast_lab):

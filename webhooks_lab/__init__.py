@@ -36,15 +36,15 @@ _FACE = {
     "Clock": "webhooks_lab.runtime.clock",
     "FakeClock": "webhooks_lab.runtime.clock",
     "PortInUseError": "webhooks_lab.runtime.server",
-    "InvalidPayload": "webhooks_lab.receiver.receiver",
+    "InvalidPayload": "webhooks_lab.receiver.endpoint",
     "Chaos": "webhooks_lab.receiver.chaos",
     "Delivery": "webhooks_lab.receiver.inbox",
     "Inbox": "webhooks_lab.receiver.inbox",
     "Sender": "webhooks_lab.sender.sender",
     "Outbox": "webhooks_lab.sender.outbox",
-    "OutgoingDelivery": "webhooks_lab.sender.outbox",
-    "Attempt": "webhooks_lab.sender.outbox",
-    "Destination": "webhooks_lab.sender.outbox",
+    "OutgoingDelivery": "webhooks_lab.sender.records",
+    "Attempt": "webhooks_lab.sender.records",
+    "Destination": "webhooks_lab.sender.records",
     "UnsafeURL": "webhooks_lab.sender.ssrf",
     "Job": "webhooks_lab.jobs.model",
     "Progress": "webhooks_lab.jobs.model",
@@ -119,11 +119,12 @@ if TYPE_CHECKING:  # what type checkers and editors see; nothing of it runs
     from webhooks_lab.jobs.runner import JobRunner
     from webhooks_lab.lab import Lab, current, start, stop
     from webhooks_lab.receiver.chaos import Chaos
+    from webhooks_lab.receiver.endpoint import InvalidPayload
     from webhooks_lab.receiver.inbox import Delivery, Inbox
-    from webhooks_lab.receiver.receiver import InvalidPayload
     from webhooks_lab.retry import RetryPolicy
     from webhooks_lab.runtime.clock import Clock, FakeClock
     from webhooks_lab.runtime.server import PortInUseError
-    from webhooks_lab.sender.outbox import Attempt, Destination, Outbox, OutgoingDelivery
+    from webhooks_lab.sender.outbox import Outbox
+    from webhooks_lab.sender.records import Attempt, Destination, OutgoingDelivery
     from webhooks_lab.sender.sender import Sender
     from webhooks_lab.sender.ssrf import UnsafeURL

@@ -7,7 +7,10 @@
     │   ├── MissingHeader  MalformedHeader
     │   ├── StaleTimestamp  FutureTimestamp
     │   └── NoMatchingSignature
+    ├── UnknownScheme (ValueError)         signing: a scheme name that is not one of SCHEMES
     ├── PortInUseError (OSError)           runtime: the port asked for is taken
+    ├── BodyTooLarge (ValueError)          http: a request body over its limit (413)
+    ├── ClientDisconnected (ConnectionError)  http: the client left before its body ended
     ├── UnsafeURL (ValueError)             sender: a URL the SSRF guard refuses
     └── JobError                           jobs: QueueFull, JobCancelled, JobTimeout, UnknownKind,
                                                  IdempotencyConflict, InvalidParams

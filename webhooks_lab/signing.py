@@ -69,9 +69,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from secrets import token_bytes, token_urlsafe
 
+from webhooks_lab.errors import Error
+
 __all__ = [
     "SCHEMES",
     "DEFAULT_TOLERANCE",
+    "UnknownScheme",
+    "check_scheme",
     "SignatureError",
     "MissingHeader",
     "MalformedHeader",
@@ -114,7 +118,26 @@ _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 # -- errors ----------------------------------------------------------------------------------------
 
 
-class SignatureError(ValueError):
+class UnknownScheme(Error, ValueError):
+    """A scheme name that is not one of :data:`SCHEMES` (a typo, or a scheme the lab lacks)."""
+
+    def __init__(self, scheme: object) -> None:
+        super().__init__(f"unknown scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+        self.scheme = scheme
+
+
+def check_scheme(scheme: object) -> str:
+    """``scheme`` if it is one of :data:`SCHEMES`, else :class:`UnknownScheme` naming them.
+
+    The one check of a scheme's name: receivers, senders and the command line all ask here, so a
+    typo reads the same wherever it is made.
+    """
+    if scheme not in SCHEMES:
+        raise UnknownScheme(scheme)
+    return scheme  # type: ignore[return-value]
+
+
+class SignatureError(Error, ValueError):
     """A delivery failed verification. ``str(exc)`` says why; ``exc.code`` is a short word.
 
     ``exc.header`` names the header concerned, when there is one.
@@ -586,10 +609,6 @@ def stripe_verify(
 # -- choosing a scheme by name ---------------------------------------------------------------------
 
 
-def _unknown_scheme(scheme: object) -> ValueError:
-    return ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
-
-
 def headers_for(
     scheme: str,
     secret: str | None,
@@ -604,8 +623,7 @@ def headers_for(
     deduplicate on ``webhook-id`` whichever scheme signed the message. GitHub's
     ``X-GitHub-Delivery`` carries the id too.
     """
-    if scheme not in SCHEMES:
-        raise _unknown_scheme(scheme)
+    check_scheme(scheme)
     headers = {"webhook-id": msg_id, "webhook-timestamp": str(_check_int(timestamp))}
     if scheme == "none":
         return headers
@@ -641,5 +659,5 @@ def verify_scheme(
         github_verify(secrets, headers, body)
     elif scheme == "stripe":
         stripe_verify(secrets, headers, body, tolerance=tolerance, now=now)
-    elif scheme != "none":
-        raise _unknown_scheme(scheme)
+    else:
+        check_scheme(scheme)

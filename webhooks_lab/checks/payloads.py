@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from webhooks_lab.checks import Result, check, not_yet, right
-from webhooks_lab.receiver.receiver import InvalidPayload
+from webhooks_lab.receiver.endpoint import InvalidPayload
 
 
 def parse(schema: type, data: dict[str, Any]) -> Any:

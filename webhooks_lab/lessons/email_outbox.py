@@ -15,13 +15,13 @@ loop), and ``wait_for`` lets a cell wait for email that a background job has yet
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from webhooks_lab.runtime.clock import Clock
+from webhooks_lab.runtime.listeners import Listeners
 
 __all__ = ["Email", "EmailOutbox"]
 
@@ -40,7 +40,7 @@ class Email:
         return f"<Email #{self.number} to {self.to}: {self.subject!r}>"
 
 
-Listener = Callable[[Email], object]
+EmailListener = Callable[[Email], object]
 
 
 class EmailOutbox:
@@ -50,7 +50,7 @@ class EmailOutbox:
         self.clock = clock or Clock()
         self._emails: list[Email] = []
         self._changed = threading.Condition()
-        self._listeners: list[Listener] = []
+        self.listeners: Listeners[[Email]] = Listeners("email outbox")
 
     def send(self, to: str, subject: str, body: str = "") -> Email:
         """'Send' an email: record it here and return it."""
@@ -60,20 +60,12 @@ class EmailOutbox:
             email = Email(len(self._emails) + 1, to, subject, body, self.clock.time())
             self._emails.append(email)
             self._changed.notify_all()
-        for listener in list(self._listeners):
-            with contextlib.suppress(Exception):  # a broken listener must never lose an email
-                listener(email)
+        self.listeners.notify(email)  # one that raises is dropped; the email is never lost
         return email
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
+    def subscribe(self, listener: EmailListener) -> Callable[[], None]:
         """Call ``listener(email)`` after each email is sent; returns a function to stop."""
-        self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return unsubscribe
+        return self.listeners.subscribe(listener)
 
     def to(self, address: str) -> list[Email]:
         """The emails sent to ``address``, oldest first."""

@@ -19,7 +19,7 @@ class Finding:
         return f"{'✅' if self.ok else '❌'} {self.text}"
 
 
-class Report(list):
+class EnvironmentReport(list):
     """The findings; shows as one line each, and ``bool(report)`` says whether all is well."""
 
     def __bool__(self) -> bool:
@@ -35,8 +35,8 @@ class Report(list):
         return "\n".join(lines)
 
 
-def check_environment() -> Report:
-    report = Report()
+def check_environment() -> EnvironmentReport:
+    report = EnvironmentReport()
     ok_python = sys.version_info >= (3, 10)
     report.append(
         Finding(ok_python, "Python 3.10 or newer" if ok_python else "Python is older than 3.10")

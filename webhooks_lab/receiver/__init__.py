@@ -1,2 +1,2 @@
-"""HTTP in: endpoints, verification, dedupe, the inbox, chaos,
+"""HTTP in: endpoints (endpoint), verification, dedupe and handlers (receiver), the inbox, chaos,
 the inbox page, its live feed, replay."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhooks_lab.events import Event, EventError
+from webhooks_lab.runtime.listeners import Listeners
 
 
 @dataclass(slots=True)  # one object per delivery, not two: inboxes get big
@@ -99,7 +99,7 @@ class Delivery:
         )
 
 
-Listener = Callable[[Delivery], None]
+DeliveryListener = Callable[[Delivery], object]
 
 
 class Inbox:
@@ -113,7 +113,7 @@ class Inbox:
         self._items: deque[Delivery] = deque(maxlen=maxlen)
         self._seq = 0
         self._changed = threading.Condition()
-        self._listeners: list[Listener] = []
+        self.listeners: Listeners[[Delivery]] = Listeners("inbox")
 
     def record(self, delivery: Delivery) -> None:
         """Append ``delivery``, numbering it in arrival order (``delivery.seq``)."""
@@ -122,14 +122,15 @@ class Inbox:
             delivery.seq = self._seq
             self._items.append(delivery)
             self._changed.notify_all()
-        for listener in list(self._listeners):
-            with contextlib.suppress(Exception):  # a broken view must never break the receiver
-                listener(delivery)
+        self.listeners.notify(delivery)
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener(delivery)`` on the lab loop for each new one; returns unsubscribe."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+    def subscribe(self, listener: DeliveryListener) -> Callable[[], None]:
+        """Call ``listener(delivery)`` on the lab loop for each new one; returns unsubscribe.
+
+        A listener that raises is unsubscribed, and what it raised kept in
+        ``inbox.listeners.errors``: a broken view never breaks the receiver.
+        """
+        return self.listeners.subscribe(listener)
 
     def snapshot(self) -> list[Delivery]:
         with self._changed:

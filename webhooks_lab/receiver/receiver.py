@@ -1,9 +1,13 @@
-"""The receiver: webhook endpoints that verify, deduplicate, record and hand events to handlers.
+"""The receiver: takes each delivery through its endpoint's checks, records it, answers.
 
 ``POST /webhooks/{name}`` is the hot path, written as a plain ASGI endpoint (no per-request
 ``Request``/``Response`` objects) because every delivery in every lesson and load test goes through
 it. The order of checks is the lesson: size, signature (on the raw bytes), JSON, chaos, duplicate,
 handlers. Whatever happens, the request lands in the inbox with the status it got and why.
+
+What each endpoint checks and who handles its events is its
+:class:`~webhooks_lab.receiver.endpoint.Endpoint`; how much of a body is read is
+:mod:`webhooks_lab.http.body`'s.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import inspect
 import json
 import time
 import traceback
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
@@ -23,101 +27,24 @@ from starlette.types import Receive, Scope, Send
 
 from webhooks_lab import signing
 from webhooks_lab.events import Event, EventError
+from webhooks_lab.http.body import DELIVERY_BODY_LIMIT, BodyTooLarge, ClientDisconnected, read_body
 from webhooks_lab.receiver.chaos import Chaos
+from webhooks_lab.receiver.endpoint import (
+    Endpoint,
+    Handler,
+    InvalidPayload,
+    SeenIds,
+    usable_secrets,
+)
 from webhooks_lab.receiver.inbox import Delivery, Inbox
 from webhooks_lab.runtime.clock import Clock
 
-Handler = Callable[[Event], Any]
+__all__ = ["DEFAULT_MAX_BODY", "Endpoint", "InvalidPayload", "Receiver"]
 
-DEFAULT_MAX_BODY = 256 * 1024
+DEFAULT_MAX_BODY = DELIVERY_BODY_LIMIT
+"""Bytes a delivery's body may have unless the lab is told otherwise (256 KiB; see http.body)."""
 _JSON = [(b"content-type", b"application/json")]
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, size: int | None, limit: int) -> None:
-        self.size, self.limit = size, limit
-
-
-class InvalidPayload(EventError):
-    """Raise it from a handler to refuse a delivery whose data is wrong.
-
-    The sender gets ``422 Unprocessable Content`` with your message as the reason, and the inbox
-    records it as rejected; any other exception from a handler is a bug on your side (``500``).
-    """
-
-
-class Endpoint:
-    """``/webhooks/{name}``: its verification, handlers, chaos and memory of webhook ids."""
-
-    def __init__(self, name: str, *, remember: int = 100_000) -> None:
-        self.name = name
-        self.scheme = "none"
-        self.secrets: list[str] = []
-        self.tolerance = 300
-        self.chaos = Chaos()
-        self.handlers: dict[str, list[Handler]] = {}
-        self._seen: OrderedDict[str, bool] = (
-            OrderedDict()
-        )  # id -> finished (False while processing)
-        self._remember = remember
-
-    def require(
-        self, secret: str | Sequence[str], scheme: str = "standard", *, tolerance: int = 300
-    ) -> Endpoint:
-        """Only accept deliveries signed with ``secret`` (or any of several, during rotation)."""
-        self.secrets = _usable_secrets(secret, scheme, tolerance)
-        self.scheme, self.tolerance = scheme, tolerance
-        return self
-
-    def open(self) -> Endpoint:
-        """Accept unsigned deliveries again."""
-        self.scheme, self.secrets = "none", []
-        return self
-
-    def on(self, event_type: str = "*") -> Callable[[Handler], Handler]:
-        """Decorator: run the function for each accepted event of ``event_type`` (``"*"``: all).
-
-        Registering a function with the same name again replaces the earlier one, so re-running
-        a notebook cell that defines a handler never leaves two copies running.
-        """
-
-        def register(handler: Handler) -> Handler:
-            registered = self.handlers.setdefault(event_type, [])
-            key = _handler_key(handler)
-            kept = [h for h in registered if key is None or _handler_key(h) != key]
-            registered[:] = [*kept, handler]
-            return handler
-
-        return register
-
-    def handlers_for(self, event_type: str | None) -> list[Handler]:
-        return self.handlers.get(event_type or "", []) + self.handlers.get("*", [])
-
-    def forget(self) -> None:
-        """Forget every webhook-id seen, so old deliveries would be processed again."""
-        self._seen.clear()
-
-    def __repr__(self) -> str:
-        kinds = ", ".join(sorted(self.handlers)) or "none"
-        return (
-            f"<Endpoint /webhooks/{self.name} scheme={self.scheme} handlers={kinds} {self.chaos!r}>"
-        )
-
-
-def _usable_secrets(secret: str | Sequence[str], scheme: str, tolerance: int) -> list[str]:
-    """The secrets as a list, proven usable now: a mistake fails here, not on every delivery."""
-    if scheme not in signing.SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(signing.SCHEMES)}")
-    secrets = [secret] if isinstance(secret, str) else list(secret)
-    if scheme == "none":
-        return secrets
-    if not secrets:
-        raise ValueError("a signed endpoint needs at least one secret")
-    if tolerance < 0:
-        raise ValueError(f"tolerance is a number of seconds >= 0, got {tolerance!r}")
-    for each in secrets:  # signing once raises if, say, a Standard Webhooks secret is not base64
-        signing.headers_for(scheme, each, b"", msg_id="msg_check", timestamp=0)
-    return secrets
+_CLOSE = [(b"connection", b"close")]
 
 
 class Receiver:
@@ -154,7 +81,7 @@ class Receiver:
         self, secret: str | Sequence[str], scheme: str = "standard", *, tolerance: int = 300
     ) -> None:
         """Require signatures on every endpoint, including ones first used later."""
-        secrets = _usable_secrets(secret, scheme, tolerance)
+        secrets = usable_secrets(secret, scheme, tolerance)
         for endpoint in self.endpoints.values():
             endpoint.require(secrets, scheme, tolerance=tolerance)
         self._default = (secrets, scheme, tolerance) if scheme != "none" else None
@@ -189,21 +116,9 @@ class Receiver:
         status: int,
         answer: dict[str, Any],
     ) -> None:
-        self.inbox.record(
-            Delivery(
-                seq=0,
-                endpoint=_endpoint_name(path),
-                method=method,
-                path=path,
-                headers=headers,
-                body=body,
-                received_at=self.clock.time(),
-                status=status,
-                response=answer,
-                webhook_id=headers.get("webhook-id"),
-                reason=answer.get("detail"),
-            )
-        )
+        delivery = self._arrival(_endpoint_name(path), method, path, headers, body)
+        delivery.status, delivery.response, delivery.reason = status, answer, answer.get("detail")
+        self.inbox.record(delivery)
 
     async def _list_endpoints(self, request: Any) -> Any:
         from starlette.responses import JSONResponse
@@ -225,8 +140,19 @@ class Receiver:
     ) -> Delivery:
         """Process one POSTed delivery and record it; returns the inbox record (status set)."""
         endpoint = self.endpoint(name)
-        webhook_id = headers.get("webhook-id") or headers.get("x-github-delivery")
-        delivery = Delivery(
+        delivery = self._arrival(name, method, path, headers, body)
+        try:
+            await self._process(endpoint, delivery)
+        finally:
+            delivery.duration_ms = (time.perf_counter() - started) * 1000
+            self.inbox.record(delivery)
+        return delivery
+
+    def _arrival(
+        self, name: str, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> Delivery:
+        """The inbox record of a request as it arrived, before anything is decided about it."""
+        return Delivery(
             seq=0,
             endpoint=name,
             method=method,
@@ -234,14 +160,8 @@ class Receiver:
             headers=headers,
             body=body,
             received_at=self.clock.time(),
-            webhook_id=webhook_id,
+            webhook_id=headers.get("webhook-id") or headers.get("x-github-delivery"),
         )
-        try:
-            await self._process(endpoint, delivery)
-        finally:
-            delivery.duration_ms = (time.perf_counter() - started) * 1000
-            self.inbox.record(delivery)
-        return delivery
 
     async def _process(self, endpoint: Endpoint, d: Delivery) -> None:
         if endpoint.scheme != "none":
@@ -276,10 +196,10 @@ class Receiver:
                 return
             await self.clock.sleep(trouble.delay)
 
-        seen = endpoint._seen
-        if d.webhook_id is not None and d.webhook_id in seen:
+        seen = endpoint.seen
+        if d.webhook_id is not None and (done := seen.get(d.webhook_id)) is not None:
             d.duplicate = True
-            if seen[d.webhook_id]:
+            if done:
                 d.status = 200
                 d.response = {
                     "ok": True,
@@ -295,9 +215,7 @@ class Receiver:
 
         handlers = endpoint.handlers_for(d.event_type)
         if d.webhook_id is not None:
-            seen[d.webhook_id] = False
-            if len(seen) > endpoint._remember:
-                seen.popitem(last=False)
+            seen.begin(d.webhook_id)
         if handlers:
             try:
                 event = _to_event(payload, d.event_type, d.webhook_id)
@@ -318,7 +236,7 @@ class Receiver:
                 _answer(d, 500, "handler_failed", d.error)
                 return
         if d.webhook_id is not None:
-            seen[d.webhook_id] = True
+            seen.finish(d.webhook_id)
         d.status = 200
         d.response = {"ok": True, "id": d.webhook_id, "endpoint": endpoint.name}
         d.response_body = _ok_body(d.webhook_id, endpoint.name)
@@ -352,14 +270,19 @@ class _WebhookApp:
             )
             return
         try:
-            body = await _read_body(receive, headers, receiver.max_body)
+            body = await read_body(
+                receive, receiver.max_body, content_length=headers.get("content-length")
+            )
         except BodyTooLarge as too_large:
-            size = f"{too_large.size} bytes" if too_large.size is not None else "larger"
-            detail = f"body is {size}; the limit is {too_large.limit} bytes"
             # Close afterwards: the client may still be sending a body we refuse to read.
             await self._refuse(
-                scope, send, headers, 413, "payload_too_large", detail, [(b"connection", b"close")]
+                scope, send, headers, 413, "payload_too_large", str(too_large), _CLOSE
             )
+            return
+        except ClientDisconnected as gone:
+            # Nobody is left to read an answer, but the inbox shows that a request came and why
+            # it was not processed: half a body is not a delivery.
+            await self._refuse(scope, send, headers, 400, "incomplete_body", str(gone), _CLOSE)
             return
         delivery = await receiver.deliver(name, method, scope["path"], headers, body, started)
         extra = []
@@ -408,44 +331,6 @@ def _listing(receiver: Receiver, name: str, query_string: bytes) -> dict[str, An
         "deliveries": [d.to_dict() for d in page],
         "next_after": page[-1].seq if len(matching) > limit else None,
     }
-
-
-# An oversized body is never kept. Up to this many bytes of it are read and thrown away so the
-# client can read our 413 cleanly (closing on unread data makes the kernel reset the connection);
-# beyond that we answer at once and close.
-DRAIN_LIMIT = 4 * 1024 * 1024
-
-
-async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        if int(declared) <= DRAIN_LIMIT:
-            await _drain(receive, DRAIN_LIMIT)
-        raise BodyTooLarge(int(declared), limit)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            if message.get("more_body", False):
-                await _drain(receive, DRAIN_LIMIT - size)
-            raise BodyTooLarge(None, limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _drain(receive: Receive, budget: int) -> None:
-    while budget > 0:
-        message = await receive()
-        if message["type"] == "http.disconnect" or not message.get("more_body", False):
-            return
-        budget -= len(message.get("body", b""))
 
 
 async def _send_json(
@@ -506,17 +391,9 @@ async def _call(handler: Handler, event: Event) -> Any:
     return result
 
 
-def _handler_key(handler: Handler) -> tuple[str, str] | None:
-    """What makes two handlers "the same function defined again"; lambdas are never the same."""
-    name = getattr(handler, "__qualname__", None)
-    if not name or "<lambda>" in name:
-        return None
-    return (getattr(handler, "__module__", None) or "", name)
-
-
-def _forget(seen: OrderedDict[str, bool], webhook_id: str | None) -> None:
+def _forget(seen: SeenIds, webhook_id: str | None) -> None:
     if webhook_id is not None:
-        seen.pop(webhook_id, None)
+        seen.discard(webhook_id)
 
 
 def _endpoint_name(path: str) -> str:

@@ -58,6 +58,15 @@ class Clock:
         """
         return await asyncio.wait_for(awaitable, max(0.0, seconds) / self._speed)
 
+    def real_seconds(self, seconds: float) -> float:
+        """How many real seconds ``seconds`` of lab time take on this clock.
+
+        For a deadline that must be set in real time: a cell's thread blocking on the lab (no
+        clock can drive a ``Future.result(timeout)``). Everything that can await uses
+        :meth:`sleep` or :meth:`wait_for` instead. A :class:`FakeClock` counts one for one.
+        """
+        return max(0.0, seconds) / self._speed
+
     def __repr__(self) -> str:
         return f"Clock(speed={self._speed:g})"
 

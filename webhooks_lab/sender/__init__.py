@@ -1,1 +1,2 @@
-"""HTTP out: signed deliveries with retries, the SQLite outbox, the SSRF guard."""
+"""HTTP out: signed deliveries with retries (sender), what to do after each answer (decision),
+the records (records), the SQLite outbox (outbox), the SSRF guard (ssrf)."""

@@ -7,18 +7,11 @@ How a delivery goes, step by step:
 2. A pool of workers (``concurrency`` of them) on the lab loop takes deliveries in turn and POSTs
    each, signed, with a per-attempt ``timeout``. The ``webhook-id`` is the event's id on every
    attempt, so the receiver can recognise a retry.
-3. The answer decides what happens next:
-
-   =========================  ==============================================================
-   2xx                        delivered
-   410 Gone                   the endpoint is disabled (the receiver says it is gone for good)
-   429, 502, 503, 504         retried, after the receiver's ``Retry-After`` if it sent one
-   anything else, 3xx too,    retried on the schedule (:class:`~webhooks_lab.retry.RetryPolicy`)
-   a timeout, no connection   with jitter; redirects are never followed
-   =========================  ==============================================================
-
-   When the schedule runs out the delivery becomes a *dead letter*, kept with every attempt's
-   status, latency and error, until someone replays it (:meth:`Sender.replay`).
+3. The answer decides what happens next (:func:`~webhooks_lab.sender.decision.decide`, a pure
+   function with the whole table): delivered, retried after a wait (the schedule, or the
+   receiver's ``Retry-After``), disabled on ``410 Gone``, or, when the schedule runs out, a *dead
+   letter*, kept with every attempt's status, latency and error, until someone replays it
+   (:meth:`Sender.replay`).
 
 Waits are measured on the lab's :class:`~webhooks_lab.runtime.clock.Clock`, so at ``speed=3600`` an
 hour of backoff passes in a second. The per-attempt ``timeout`` is in real seconds: the network
@@ -34,7 +27,6 @@ several times the deliveries per second of ``httpx.AsyncClient`` under concurren
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import tempfile
 import threading
@@ -46,9 +38,12 @@ from typing import Any, TypeVar
 
 from webhooks_lab import signing
 from webhooks_lab.events import Event, new_id
-from webhooks_lab.retry import RETRY_AFTER_STATUSES, RetryPolicy, parse_retry_after
+from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.clock import Clock
-from webhooks_lab.sender.outbox import FINAL_STATES, Attempt, Destination, Outbox, OutgoingDelivery
+from webhooks_lab.runtime.listeners import Listeners
+from webhooks_lab.sender.decision import decide
+from webhooks_lab.sender.outbox import Outbox
+from webhooks_lab.sender.records import FINAL_STATES, Attempt, Destination, OutgoingDelivery
 from webhooks_lab.sender.ssrf import GuardedResolver, UnsafeURL, URLGuard
 
 __all__ = ["AttemptListener", "Sender", "new_delivery_id"]
@@ -108,13 +103,17 @@ class Sender:
         self._keep = keep
         self._live: dict[str, OutgoingDelivery] = {}  # not yet final: queued, in flight, waiting
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._listeners: list[AttemptListener] = []
+        self.listeners: Listeners[[Attempt]] = Listeners("sender")
+        # Notified whenever an attempt is answered or a delivery ends, for threads that block
+        # on it (wait_attempts, wait_deliveries) while the lab loop does the work.
+        self._progress = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._queue: asyncio.Queue[OutgoingDelivery] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: set[asyncio.Task[Any]] = set()
         self._idle: asyncio.Event | None = None
+        self._unflushed: asyncio.Event | None = None  # set when the outbox has writes to flush
         self._session: Any = None
         self._client_timeout: Any = None
         self._closed = False
@@ -132,6 +131,7 @@ class Sender:
         self._queue = asyncio.Queue()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._unflushed = asyncio.Event()
         connector = aiohttp.TCPConnector(
             limit=self.concurrency, resolver=GuardedResolver(self.guard), ttl_dns_cache=10
         )
@@ -199,9 +199,7 @@ class Sender:
         for a URL the guard refuses.
         """
         self.guard.check_url(url)
-        scheme = scheme or ("standard" if secret else "none")
-        if scheme not in signing.SCHEMES:
-            raise _unknown_scheme(scheme)
+        scheme = signing.check_scheme(scheme or ("standard" if secret else "none"))
         if scheme != "none" and not secret:
             raise ValueError(f"scheme {scheme!r} signs deliveries, so it needs a secret")
         kinds = (types,) if isinstance(types, str) else tuple(types or ())
@@ -318,9 +316,7 @@ class Sender:
             )
             return await asyncio.wrap_future(future)
         self._check_open()
-        used = scheme if secret else "none"
-        if used not in signing.SCHEMES:
-            raise _unknown_scheme(scheme)
+        used = signing.check_scheme(scheme) if secret else "none"
         now = self.clock.time()
         delivery = OutgoingDelivery(
             id=new_delivery_id(),
@@ -343,7 +339,8 @@ class Sender:
             delivery.state, delivery.next_attempt_at = "dead", None
             self.outbox.add([delivery])
             self._remember(delivery)
-            self._emit(attempt)
+            self.listeners.notify(attempt)
+            self._changed()
             return delivery
         self.outbox.add([delivery])
         self._hand_over([delivery])
@@ -423,19 +420,22 @@ class Sender:
                     self._settle(delivery, None, error)
                 else:  # it broke before an attempt began: end it, so nobody waits for ever
                     delivery.state, delivery.next_attempt_at = "dead", None
-                    self.outbox.note(delivery)
+                    self._note(delivery)
                     self._retire(delivery)
+                    self._changed()
 
     async def _attempt(self, delivery: OutgoingDelivery) -> None:
         if delivery.done:
             self._retire(delivery)
+            self._changed()
             return
         endpoint = self._endpoints.get(delivery.endpoint_id) if delivery.endpoint_id else None
         if delivery.endpoint_id is not None and (endpoint is None or not endpoint.enabled):
             delivery.state, delivery.next_attempt_at = "disabled", None
             delivery.updated_at = self.clock.time()
-            self.outbox.note(delivery)
+            self._note(delivery)
             self._retire(delivery)
+            self._changed()
             return
         if endpoint is not None:
             url, scheme, secret = endpoint.url, endpoint.scheme, endpoint.secret
@@ -445,7 +445,7 @@ class Sender:
         attempt = Attempt(delivery.id, delivery.event_id, url, len(delivery.attempts) + 1, started)
         delivery.attempts.append(attempt)
         delivery.updated_at = started
-        self.outbox.note(delivery, attempt)  # on record before the request goes out
+        self._note(delivery, attempt)  # on record before the request goes out
 
         headers = signing.headers_for(
             scheme, secret, delivery.body, msg_id=delivery.event_id, timestamp=int(started)
@@ -453,7 +453,7 @@ class Sender:
         headers["content-type"] = "application/json"
         status: int | None = None
         error: str | None = None
-        retry_after: float | None = None
+        retry_after: str | None = None
         permanent = False
         clock = time.perf_counter()
         try:
@@ -466,18 +466,15 @@ class Sender:
             ) as answer:
                 body = await answer.read()
                 status = answer.status
-                if status in RETRY_AFTER_STATUSES:
-                    retry_after = parse_retry_after(
-                        answer.headers.get("retry-after"), self.clock.time()
-                    )
-                elif 300 <= status < 400:
+                retry_after = answer.headers.get("retry-after")
+                if 300 <= status < 400:
                     where = answer.headers.get("location", "?")
                     error = f"redirect to {where} not followed"
             attempt.response = body[:_RESPONSE_KEPT].decode("utf-8", "replace")
         except asyncio.CancelledError:
             attempt.state = "interrupted"
             attempt.error = "the sender stopped before an answer came (it may have arrived)"
-            self.outbox.note(delivery, attempt)
+            self._note(delivery, attempt)
             raise
         except asyncio.TimeoutError:
             error = f"timeout: no answer within {self.timeout:g} s"
@@ -494,7 +491,7 @@ class Sender:
         status: int | None,
         error: str | None,
         *,
-        retry_after: float | None = None,
+        retry_after: str | None = None,
         permanent: bool = False,
     ) -> None:
         """Decide what an attempt's answer means, write it down, tell the listeners."""
@@ -503,29 +500,29 @@ class Sender:
             return
         attempt.status, attempt.error = status, error
         now = self.clock.time()
-        if status is not None and 200 <= status < 300:
-            state = "delivered"
-        elif status == 410:
-            state = "disabled"
-            if delivery.endpoint_id in self._endpoints:
-                self.disable(delivery.endpoint_id, "the receiver answered 410 Gone")
-        else:
-            made = len(delivery.attempts) - delivery.round_base
-            wait = None if permanent else self.policy.delay_after(made, retry_after)
-            if wait is None:
-                state = "dead"
-            else:
-                state = "retrying"
-                attempt.backoff, attempt.next_attempt_at = wait, now + wait
+        decision = decide(
+            status,
+            attempts_made=len(delivery.attempts) - delivery.round_base,
+            policy=self.policy,
+            retry_after=retry_after,
+            now=time.time(),  # a date in Retry-After is a fact on the wire: wall-clock time
+            permanent=permanent,
+        )
+        state = decision.state
+        if state == "disabled" and delivery.endpoint_id in self._endpoints:
+            self.disable(delivery.endpoint_id, "the receiver answered 410 Gone")
+        elif decision.wait is not None:
+            attempt.backoff, attempt.next_attempt_at = decision.wait, now + decision.wait
         attempt.state = delivery.state = state
         delivery.next_attempt_at = attempt.next_attempt_at
         delivery.updated_at = now
-        self.outbox.note(delivery, attempt)
-        if state == "retrying":
-            self._schedule(delivery, attempt.next_attempt_at - now)  # type: ignore[operator]
+        self._note(delivery, attempt)
+        if decision.wait is not None:
+            self._schedule(delivery, decision.wait)
         else:
             self._retire(delivery)
-        self._emit(attempt)
+        self.listeners.notify(attempt)
+        self._changed()
 
     def _retire(self, delivery: OutgoingDelivery) -> None:
         """A delivery reached a final state: wake whoever waits for it, or for the sender."""
@@ -536,10 +533,10 @@ class Sender:
         if not self._live and self._idle is not None:
             self._idle.set()
 
-    def _emit(self, attempt: Attempt) -> None:
-        for listener in list(self._listeners):
-            with contextlib.suppress(Exception):  # a broken view must never break delivery
-                listener(attempt)
+    def _changed(self) -> None:
+        """Wake the threads blocked in :meth:`_wait_until`, to look again."""
+        with self._progress:
+            self._progress.notify_all()
 
     def _timeout(self) -> Any:
         import aiohttp
@@ -548,9 +545,20 @@ class Sender:
             self._client_timeout = aiohttp.ClientTimeout(total=self.timeout)
         return self._client_timeout
 
+    def _note(self, delivery: OutgoingDelivery, attempt: Attempt | None = None) -> None:
+        """Tell the outbox what changed; the flusher writes it down shortly after."""
+        self.outbox.note(delivery, attempt)
+        if self._unflushed is not None:
+            self._unflushed.set()
+
     async def _flusher(self) -> None:
+        """Write behind: once something changed, wait ``flush_interval`` for more, then commit
+        it all in one transaction. An idle sender sleeps until there is something to write."""
+        assert self._unflushed is not None
         while True:
+            await self._unflushed.wait()
             await asyncio.sleep(self.outbox.flush_interval)
+            self._unflushed.clear()
             self.outbox.flush()
 
     async def _finished(self, delivery: OutgoingDelivery) -> None:
@@ -563,14 +571,12 @@ class Sender:
     # -- watching and waiting -------------------------------------------------------------------
 
     def subscribe(self, listener: AttemptListener) -> Callable[[], None]:
-        """Call ``listener(attempt)`` on the lab loop after every attempt; returns unsubscribe."""
-        self._listeners.append(listener)
+        """Call ``listener(attempt)`` on the lab loop after every attempt; returns unsubscribe.
 
-        def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return unsubscribe
+        A listener that raises is unsubscribed, and what it raised kept in
+        ``sender.listeners.errors``: a broken view never breaks delivery.
+        """
+        return self.listeners.subscribe(listener)
 
     async def idle(self) -> None:
         """Wait until no delivery is queued, in flight, or waiting to be retried."""
@@ -610,19 +616,43 @@ class Sender:
     def wait_attempts(
         self, delivery: OutgoingDelivery, count: int = 1, timeout: float = 10.0
     ) -> OutgoingDelivery:
-        """Block (this thread) until ``delivery`` has ``count`` answered attempts, or has ended."""
-        deadline = time.monotonic() + timeout
-        while not delivery.done:
-            answered = sum(1 for a in delivery.attempts if a.state != "trying")
-            if answered >= count:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"waited {timeout:g} s for attempt {count} of {delivery.id}; "
-                    f"{answered} answered so far"
-                )
-            time.sleep(0.002)
+        """Block (this thread) until ``delivery`` has ``count`` answered attempts, or has ended.
+
+        Raises ``TimeoutError`` after ``timeout`` real seconds, saying how many were answered.
+        """
+        delivery = self._known.get(delivery.id, delivery)
+
+        def answered() -> int:
+            return sum(1 for a in delivery.attempts if a.state != "trying")
+
+        if not self._wait_until(lambda: delivery.done or answered() >= count, timeout):
+            raise TimeoutError(
+                f"waited {timeout:g} s for attempt {count} of {delivery.id}; "
+                f"{answered()} answered so far"
+            )
         return delivery
+
+    def wait_deliveries(
+        self, deliveries: Iterable[OutgoingDelivery], timeout: float = 10.0
+    ) -> list[OutgoingDelivery]:
+        """Block (this thread) until every one of ``deliveries`` has ended; returns them.
+
+        Raises ``TimeoutError`` after ``timeout`` real seconds, saying how many are under way.
+        """
+        waiting = [self._known.get(d.id, d) for d in deliveries]
+        if not self._wait_until(lambda: all(d.done for d in waiting), timeout):
+            left = sum(not d.done for d in waiting)
+            raise TimeoutError(
+                f"waited {timeout:g} s and {left} of {len(waiting)} deliveries are still under way"
+            )
+        return waiting
+
+    def _wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``done()`` (checked whenever an attempt is answered); False on timeout."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("waiting here would block the lab loop; await the work instead")
+        with self._progress:
+            return self._progress.wait_for(done, timeout)
 
     # -- reading the record ---------------------------------------------------------------------
 
@@ -708,7 +738,7 @@ class Sender:
                 continue
             delivery.state, delivery.next_attempt_at, delivery.updated_at = "pending", now, now
             delivery.round_base, delivery.replays = len(delivery.attempts), delivery.replays + 1
-            self.outbox.note(delivery)
+            self._note(delivery)
             replayed.append(delivery)
         self.outbox.flush()
         if self._loop is not None:
@@ -737,10 +767,6 @@ class Sender:
             f"<Sender {len(self._endpoints)} endpoint{'s' if len(self._endpoints) != 1 else ''};"
             f" deliveries: {counts or 'none yet'}; {len(self._live)} under way>"
         )
-
-
-def _unknown_scheme(scheme: str) -> ValueError:
-    return ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(signing.SCHEMES)}")
 
 
 def _describe(exc: BaseException) -> str:

@@ -30,15 +30,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from webhooks_lab import signing
 from webhooks_lab.events import Event
 from webhooks_lab.lessons.email_outbox import EmailOutbox
-from webhooks_lab.receiver.receiver import InvalidPayload
+from webhooks_lab.receiver.endpoint import InvalidPayload
 from webhooks_lab.retry import describe_seconds
 from webhooks_lab.runtime.clock import Clock
+from webhooks_lab.runtime.listeners import Listeners
 
 if TYPE_CHECKING:
     from webhooks_lab.jobs.runner import Job
     from webhooks_lab.lab import Lab
     from webhooks_lab.receiver.inbox import Delivery
-    from webhooks_lab.sender.outbox import Attempt, OutgoingDelivery
+    from webhooks_lab.sender.records import Attempt, OutgoingDelivery
 
 __all__ = ["Journal", "Line", "Report", "Scenario", "need"]
 
@@ -62,14 +63,18 @@ class Line:
 
 
 class Journal:
-    """What happened in a case, in order. Thread-safe; listeners hear each line as it is added."""
+    """What happened in a case, in order. Thread-safe; listeners hear each line as it is added.
+
+    A listener that raises (a closed terminal) is unsubscribed, its error kept in
+    ``journal.listeners.errors``: it never breaks the handler that wrote the line.
+    """
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._start: float | None = None  # the story's clock starts with its first line
         self._lines: list[Line] = []
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[Line], object]] = []
+        self.listeners: Listeners[[Line]] = Listeners("journal")
 
     def add(self, who: str, what: str) -> Line:
         with self._lock:
@@ -78,18 +83,12 @@ class Journal:
                 self._start = now
             line = Line(now - self._start, who, what)
             self._lines.append(line)
-        for listener in list(self._listeners):
-            try:
-                listener(line)
-            except Exception:  # a broken listener (a closed terminal) must not break a handler
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
+        self.listeners.notify(line)
         return line
 
     def subscribe(self, listener: Callable[[Line], object]) -> Callable[[], None]:
         """Call ``listener(line)`` for every new line; returns a function that stops it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        return self.listeners.subscribe(listener)
 
     @property
     def lines(self) -> list[Line]:
@@ -312,10 +311,12 @@ class Scenario:
         background job the case started has ended (jobs may start more jobs)."""
         deadline = time.monotonic() + timeout
         waiting = list(self.sent if deliveries is None else deliveries)
-        while any(not d.done for d in waiting):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name}: deliveries still under way after {timeout:g} s")
-            time.sleep(0.005)
+        try:
+            self.lab.sender.wait_deliveries(waiting, timeout=timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"{self.name}: deliveries still under way after {timeout:g} s"
+            ) from None
         while pending := [job for job in self.jobs if not job.done]:
             left = deadline - time.monotonic()
             if left <= 0:
