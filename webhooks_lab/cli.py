@@ -179,7 +179,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"webhooks-lab serve: {exc}", file=sys.stderr)
         return 2
-    receiver = Receiver(max_body=limits.max_body)
+    receiver = Receiver(limits=limits)
     if scheme != "none":
         try:
             receiver.require_all(args.secret, scheme, tolerance=args.tolerance)

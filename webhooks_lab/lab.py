@@ -50,7 +50,7 @@ class Lab:
         }
         self.limits = (limits or DEFAULT_LIMITS).with_options(max_body=max_body)
         self.clock = Clock(speed)
-        self.receiver = Receiver(clock=self.clock, max_body=self.limits.max_body)
+        self.receiver = Receiver(clock=self.clock, limits=self.limits)
         self.loop = LabLoop()
         # Jobs run on the lab loop; their completion webhooks go out through the lab's sender.
         self.jobs = register_lesson_kinds(

@@ -29,10 +29,9 @@ class Limits:
     # Seconds a client may take to send its request line and headers (real time, not lab time).
     # A client that trickles them byte by byte is answered 408 and dropped, so it holds no slot.
     head_timeout: float = 10.0
-    # A webhook delivery's body. Providers send far less (GitHub caps payloads at 25 MB but
-    # a typical event is a few KiB); 256 KiB keeps a flood of large deliveries cheap. 413 past it.
+    # A webhook delivery's body, and a POST /jobs body: 413 past them. Why each is that size is
+    # told in webhooks_lab.http.body, which reads bodies.
     max_body: int = 256 * KIB
-    # A POST /jobs body: a kind name, small parameters and a callback URL. 413 past it.
     max_job_body: int = 64 * KIB
     # Nesting depth of any JSON body. Real payloads nest a handful of levels; deep nesting only
     # costs stack (Python's parser recurses). 400 past it.

@@ -32,6 +32,7 @@ from __future__ import annotations
 from starlette.types import Receive
 
 from webhooks_lab.errors import Error
+from webhooks_lab.limits import DEFAULT
 
 __all__ = [
     "DELIVERY_BODY_LIMIT",
@@ -43,10 +44,10 @@ __all__ = [
     "read_body",
 ]
 
-DELIVERY_BODY_LIMIT = 256 * 1024
+DELIVERY_BODY_LIMIT = DEFAULT.max_body  # the defaults live in webhooks_lab.limits
 """Bytes a webhook delivery's body may have (``POST /webhooks/{name}``); see above for why."""
 
-JOB_REQUEST_BODY_LIMIT = 64 * 1024
+JOB_REQUEST_BODY_LIMIT = DEFAULT.max_job_body
 """Bytes a job request's body may have (``POST /jobs``); see the module docstring."""
 
 DRAIN_LIMIT = 4 * 1024 * 1024

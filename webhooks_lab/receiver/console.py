@@ -80,5 +80,3 @@ def line(delivery: Delivery) -> str:
         f"#{delivery.seq:<5} {delivery.method} {delivery.path}  {delivery.event_type or '-'}  "
         f"-> {delivery.status} {delivery.outcome}{why}"
     )
-
-

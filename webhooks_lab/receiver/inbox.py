@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
@@ -10,7 +9,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from webhooks_lab import strict_json
 from webhooks_lab.events import Event, EventError
+from webhooks_lab.limits import DEFAULT
 from webhooks_lab.runtime.listeners import Listeners
 
 
@@ -51,7 +52,7 @@ class Delivery:
 
     def json(self) -> Any:
         """The body parsed as JSON (raises ``ValueError`` if it is not JSON)."""
-        return json.loads(self.body)
+        return strict_json.loads(self.body)
 
     @property
     def event(self) -> Event:
@@ -109,8 +110,13 @@ class Inbox:
     so a cell can read it while deliveries keep arriving.
     """
 
-    def __init__(self, maxlen: int = 50_000) -> None:
-        self._items: deque[Delivery] = deque(maxlen=maxlen)
+    def __init__(self, maxlen: int = 50_000, max_bytes: int = DEFAULT.max_inbox_bytes) -> None:
+        """At most ``maxlen`` deliveries and ``max_bytes`` of their bodies and headers; past
+        either, the oldest are evicted and counted in :attr:`evicted`."""
+        self.maxlen, self.max_bytes = maxlen, max_bytes
+        self._items: deque[Delivery] = deque()
+        self._bytes = 0
+        self.evicted = 0
         self._seq = 0
         self._changed = threading.Condition()
         self.listeners: Listeners[[Delivery]] = Listeners("inbox")
@@ -121,8 +127,19 @@ class Inbox:
             self._seq += 1
             delivery.seq = self._seq
             self._items.append(delivery)
+            self._bytes += _size(delivery)
+            while len(self._items) > 1 and (
+                len(self._items) > self.maxlen or self._bytes > self.max_bytes
+            ):
+                self._bytes -= _size(self._items.popleft())
+                self.evicted += 1
             self._changed.notify_all()
         self.listeners.notify(delivery)
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of bodies and headers the inbox holds now."""
+        return self._bytes
 
     def subscribe(self, listener: DeliveryListener) -> Callable[[], None]:
         """Call ``listener(delivery)`` on the lab loop for each new one; returns unsubscribe.
@@ -163,6 +180,7 @@ class Inbox:
     def clear(self) -> None:
         with self._changed:
             self._items.clear()
+            self._bytes = 0
 
     def wait_for(
         self, count: int = 1, timeout: float = 10.0, *, endpoint: str | None = None
@@ -186,7 +204,8 @@ class Inbox:
 
     def size_text(self) -> str:
         count = len(self._items)
-        return f"{count} deliver{'y' if count == 1 else 'ies'}"
+        text = f"{count} deliver{'y' if count == 1 else 'ies'}"
+        return f"{text} ({self.evicted} older evicted)" if self.evicted else text
 
     def __repr__(self) -> str:
         items = self.snapshot()
@@ -204,11 +223,16 @@ class Inbox:
         return "\n".join(lines)
 
 
+def _size(delivery: Delivery) -> int:
+    """What a delivery costs the inbox: its body and headers (the rest is small and fixed)."""
+    return len(delivery.body) + sum(len(k) + len(v) for k, v in delivery.headers.items()) + 200
+
+
 def event_type_of(body: bytes) -> str | None:
     """The ``type`` field of a JSON body, if it has one; never raises."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = strict_json.loads(body)
+    except strict_json.JSONRefused:
         return None
     kind = payload.get("type") if isinstance(payload, dict) else None
     return kind if isinstance(kind, str) else None

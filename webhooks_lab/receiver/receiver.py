@@ -25,9 +25,11 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from webhooks_lab import signing
+from webhooks_lab import signing, strict_json
 from webhooks_lab.events import Event, EventError
 from webhooks_lab.http.body import DELIVERY_BODY_LIMIT, BodyTooLarge, ClientDisconnected, read_body
+from webhooks_lab.limits import DEFAULT as DEFAULT_LIMITS
+from webhooks_lab.limits import Limits
 from webhooks_lab.receiver.chaos import Chaos
 from webhooks_lab.receiver.endpoint import (
     Endpoint,
@@ -54,13 +56,18 @@ class Receiver:
         self,
         *,
         clock: Clock | None = None,
-        max_body: int = DEFAULT_MAX_BODY,
+        max_body: int | None = None,
         inbox_size: int = 50_000,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
+        """``limits`` bound what clients may send (:class:`~webhooks_lab.limits.Limits`);
+        ``max_body``, if given, overrides ``limits.max_body``."""
         self.clock = clock or Clock()
-        self.max_body = max_body
-        self.inbox = Inbox(maxlen=inbox_size)
+        self.limits = limits.with_options(max_body=max_body)
+        self.max_body = self.limits.max_body
+        self.inbox = Inbox(maxlen=inbox_size, max_bytes=self.limits.max_inbox_bytes)
         self.endpoints: dict[str, Endpoint] = {}
+        self._made_by_clients = 0  # endpoints that came into being by a delivery to a new name
         self.url: str | None = None  # set by the server once it listens
         self._default: tuple[list[str], str, int] | None = None
         self.webhook_endpoint = _WebhookApp(self)
@@ -71,11 +78,15 @@ class Receiver:
         """The endpoint ``/webhooks/{name}``, created on first use."""
         found = self.endpoints.get(name)
         if found is None:
-            found = self.endpoints[name] = Endpoint(name)
-            if self._default is not None:
-                secrets, scheme, tolerance = self._default
-                found.require(secrets, scheme, tolerance=tolerance)
+            found = self.endpoints[name] = self._new_endpoint(name)
         return found
+
+    def _new_endpoint(self, name: str) -> Endpoint:
+        made = Endpoint(name)
+        if self._default is not None:
+            secrets, scheme, tolerance = self._default
+            made.require(secrets, scheme, tolerance=tolerance)
+        return made
 
     def require_all(
         self, secret: str | Sequence[str], scheme: str = "standard", *, tolerance: int = 300
@@ -138,11 +149,31 @@ class Receiver:
         body: bytes,
         started: float,
     ) -> Delivery:
-        """Process one POSTed delivery and record it; returns the inbox record (status set)."""
-        endpoint = self.endpoint(name)
+        """Process one POSTed delivery and record it; returns the inbox record (status set).
+
+        A name nobody set up is an endpoint on trial: it is kept only if this delivery is
+        accepted (so refused strangers cost nothing), and at most ``limits.max_endpoints`` names
+        come into being that way; past that, a new name is answered 404 with the reason.
+        """
         delivery = self._arrival(name, method, path, headers, body)
+        endpoint = self.endpoints.get(name)
+        on_trial = endpoint is None
         try:
+            if endpoint is None:
+                if self._made_by_clients >= self.limits.max_endpoints:
+                    _answer(
+                        delivery,
+                        404,
+                        "too_many_endpoints",
+                        f"no endpoint {name!r}, and {self.limits.max_endpoints} endpoints have "
+                        "already been made by deliveries to new names; set one up first",
+                    )
+                    return delivery
+                endpoint = self._new_endpoint(name)
             await self._process(endpoint, delivery)
+            if on_trial and 200 <= delivery.status < 300 and name not in self.endpoints:
+                self.endpoints[name] = endpoint
+                self._made_by_clients += 1
         finally:
             delivery.duration_ms = (time.perf_counter() - started) * 1000
             self.inbox.record(delivery)
@@ -181,9 +212,13 @@ class Receiver:
             d.verified = True
 
         try:
-            payload = json.loads(d.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            _answer(d, 400, "invalid_json", f"body is not valid JSON: {exc}")
+            payload = strict_json.loads(
+                d.body,
+                max_depth=self.limits.max_json_depth,
+                max_number_chars=self.limits.max_number_chars,
+            )
+        except strict_json.JSONRefused as exc:
+            _answer(d, 400, "invalid_json", str(exc), reason_code=exc.code)
             return
         d.event_type = _event_type(payload, d.headers)
 

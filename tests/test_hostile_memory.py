@@ -1,0 +1,67 @@
+"""What strangers send cannot make the lab hold more than its limits: the inbox is bounded in
+bytes, and endpoint names that deliveries bring into being are bounded in number."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from webhooks_lab.lab import Lab
+from webhooks_lab.limits import Limits
+from webhooks_lab.receiver.inbox import Delivery, Inbox
+
+
+def delivery(body: bytes) -> Delivery:
+    return Delivery(
+        seq=0, endpoint="e", method="POST", path="/webhooks/e", headers={}, body=body,
+        received_at=0.0, status=200,
+    )  # fmt: skip
+
+
+def test_the_inbox_evicts_its_oldest_past_its_bytes_and_counts_them():
+    inbox = Inbox(maxlen=1000, max_bytes=10_000)
+    for _ in range(30):
+        inbox.record(delivery(b"x" * 1000))
+    assert inbox.bytes <= 10_000
+    assert len(inbox) < 30 and inbox.evicted == 30 - len(inbox)
+    assert [d.seq for d in inbox][-1] == 30  # the newest is always kept
+    assert "older evicted" in inbox.size_text()
+
+
+def test_one_delivery_larger_than_the_whole_inbox_is_still_kept_alone():
+    inbox = Inbox(max_bytes=100)
+    inbox.record(delivery(b"y" * 50))
+    inbox.record(delivery(b"z" * 500))
+    assert [d.body[:1] for d in inbox] == [b"z"]
+
+
+@pytest.fixture
+def few() -> Iterator[Lab]:
+    running = Lab(limits=Limits(max_endpoints=3))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_a_refused_delivery_to_a_new_name_leaves_no_endpoint_behind(lab):
+    lab.receiver.require_all("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    answer = httpx.post(f"{lab.receiver.url}/webhooks/stranger", content=b"{}", timeout=10)
+    assert answer.status_code == 401
+    assert "stranger" not in lab.receiver.endpoints
+    assert lab.receiver.inbox.last.status == 401  # still recorded, for the learner to see
+
+
+def test_past_its_limit_a_new_name_is_refused_and_set_up_ones_still_work(few):
+    few.receiver.endpoint("configured")  # set up by the lesson: not a stranger's
+    url = few.receiver.url
+    for n in range(3):
+        assert httpx.post(f"{url}/webhooks/n{n}", json={"type": "t", "data": {}}).status_code == 200
+    refused = httpx.post(f"{url}/webhooks/n3", json={"type": "t", "data": {}})
+    assert refused.status_code == 404 and refused.json()["error"] == "too_many_endpoints"
+    assert "n3" not in few.receiver.endpoints
+    again = httpx.post(f"{url}/webhooks/n0", json={"type": "t", "data": {}})
+    assert again.status_code == 200
+    assert httpx.post(f"{url}/webhooks/configured", json={"type": "t", "data": {}}).is_success
