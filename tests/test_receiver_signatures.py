@@ -305,9 +305,9 @@ def test_a_sender_signing_with_both_secrets_passes_a_receiver_that_knows_either(
 # -- the lab clock is "now" ------------------------------------------------------------------------
 
 
-def test_the_lab_clock_decides_what_now_is(lab, client, monkeypatch):
-    # The published Standard Webhooks vector was signed in February 2021. Set the lab's clock
-    # to ten seconds after it, and the receiver accepts it; move the clock on, and it is stale.
+def test_the_wall_clock_decides_what_now_is(lab, client, monkeypatch):
+    # The published Standard Webhooks vector was signed in February 2021. Set the lab's wall
+    # clock to ten seconds after it, and the receiver accepts it; move it on, and it is stale.
     body = b'{"test": 2432232314}'
     headers = {
         "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
@@ -317,11 +317,11 @@ def test_the_lab_clock_decides_what_now_is(lab, client, monkeypatch):
     lab.receiver.endpoint("vector").require(SECRET)
     assert_refused(lab, post(client, "vector", body, headers), "stale_timestamp")
 
-    monkeypatch.setattr(lab.clock, "time", lambda: 1614265340.0)
+    monkeypatch.setattr(lab.clock, "wall", lambda: 1614265340.0)
     assert post(client, "vector", body, headers).status_code == 200
     assert lab.receiver.inbox.last.verified is True
 
-    monkeypatch.setattr(lab.clock, "time", lambda: 1614265330.0 + 301)
+    monkeypatch.setattr(lab.clock, "wall", lambda: 1614265330.0 + 301)
     assert_refused(lab, post(client, "vector", body, headers), "stale_timestamp", "301 s old")
 
 

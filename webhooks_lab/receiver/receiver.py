@@ -203,7 +203,7 @@ class Receiver:
                     d.headers,
                     d.body,
                     tolerance=endpoint.tolerance,
-                    now=self.clock.time(),
+                    now=self.clock.wall(),  # real time: senders sign with it
                 )
             except signing.SignatureError as exc:
                 d.verified = False

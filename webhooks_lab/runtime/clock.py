@@ -41,6 +41,14 @@ class Clock:
         """Lab time as Unix seconds (float)."""
         return self._wall0 + (time.monotonic() - self._mono0) * self._speed
 
+    def wall(self) -> float:
+        """Real Unix time, whatever the speed: for facts on the wire.
+
+        ``webhook-timestamp``, HTTP dates and signature tolerance are read against this, never
+        against :meth:`time`, or an outside verifier refuses what a sped-up lab signs.
+        """
+        return time.time()
+
     def monotonic(self) -> float:
         """Lab seconds since an arbitrary origin; never goes backwards."""
         return (time.monotonic() - self._mono0) * self._speed
@@ -82,6 +90,9 @@ class FakeClock(Clock):
 
     def time(self) -> float:
         return self._now
+
+    def wall(self) -> float:
+        return self._now  # a fake clock's world is all fake, wire included
 
     def monotonic(self) -> float:
         return self._now - self._origin

@@ -447,8 +447,10 @@ class Sender:
         delivery.updated_at = started
         self._note(delivery, attempt)  # on record before the request goes out
 
+        # Signed with real time, even on a sped-up lab clock: the receiver is someone else.
+        signed_at = int(self.clock.wall())
         headers = signing.headers_for(
-            scheme, secret, delivery.body, msg_id=delivery.event_id, timestamp=int(started)
+            scheme, secret, delivery.body, msg_id=delivery.event_id, timestamp=signed_at
         )
         headers["content-type"] = "application/json"
         status: int | None = None
