@@ -68,3 +68,22 @@ def test_many_brackets_side_by_side_are_not_depth():
 def test_ordinary_json_reads_as_json_loads_reads_it(value):
     raw = json.dumps(value).encode()
     assert loads(raw) == json.loads(raw)
+
+
+@pytest.mark.parametrize("limit", [4, 10, 64])
+def test_a_number_one_character_over_the_limit_is_refused_however_it_is_written(limit):
+    for shaped in (
+        "9" * (limit + 1),
+        "-" + "9" * limit,
+        "1." + "5" * (limit - 1),
+        "1e" + "1" * (limit - 1),
+    ):
+        raw = ('{"n": %s}' % shaped).encode()
+        try:
+            json.loads(raw)
+        except ValueError:
+            continue
+        with pytest.raises(JSONRefused) as refused:
+            loads(raw, max_number_chars=limit)
+        assert refused.value.code in ("number_too_long", "not_a_number"), shaped
+    assert loads(b'{"n": %s}' % (b"7" * limit), max_number_chars=limit) == {"n": int("7" * limit)}

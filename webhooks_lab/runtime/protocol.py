@@ -56,16 +56,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.url = b""  # uvicorn sets it per request; a refusal may come before the first
         self._in_head = False
         self._head_bytes = 0  # raw bytes received while in the head: an upper bound
-        self._head_exact = 0  # bytes of the header lines parsed so far
-        self._header_count = 0
+        self._head_started = 0.0
         self._head_timer: asyncio.TimerHandle | None = None
 
     # -- counting ------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._loop = asyncio.get_running_loop()
         self._in_head = True
-        self._start_timer()
+        self._head_started = self._loop.time()
+        self._arm(self.limits.head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()
@@ -95,8 +96,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._header_count, self._head_exact = True, 0, 0
-        self._start_timer()
+        # No timer per request: the connection's one timer looks at this when it fires.
+        self._in_head, self._head_started = True, self._loop.time()
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -105,22 +106,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 414, "uri-too-long", f"the request target is longer than {self._max} bytes"
             )
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        self._head_exact += len(name) + len(value) + 4
-        if self._header_count > self.limits.max_headers:
+    def on_headers_complete(self) -> None:
+        # Checked once the head is whole (cheaper than per header on the hot path). What could
+        # arrive before this is bounded by one read: data_received refuses a head still
+        # incomplete past the limit.
+        self._in_head, self._head_bytes = False, 0
+        headers = self.headers
+        if len(headers) > self.limits.max_headers:
             raise _HeadRefused(
                 431,
                 "too-many-headers",
                 f"the request has more than {self.limits.max_headers} header lines",
             )
-        if self._head_exact + len(self.url) > self._max:
+        if len(self.url) + sum(len(n) + len(v) + 4 for n, v in headers) > self._max:
             raise self._too_large()
-        super().on_header(name, value)
-
-    def on_headers_complete(self) -> None:
-        self._in_head, self._head_bytes = False, 0
-        self._stop_timer()
         super().on_headers_complete()
 
     # -- refusing ------------------------------------------------------------------------------
@@ -129,10 +128,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _max(self) -> int:
         return self.limits.max_head_bytes
 
-    def _start_timer(self) -> None:
-        self._stop_timer()
-        loop = asyncio.get_running_loop()
-        self._head_timer = loop.call_later(self.limits.head_timeout, self._head_timed_out)
+    def _arm(self, delay: float) -> None:
+        self._head_timer = self._loop.call_later(delay, self._head_timed_out)
 
     def _stop_timer(self) -> None:
         if self._head_timer is not None:
@@ -148,7 +145,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if not self._in_head or self.transport.is_closing():
+        if self.transport.is_closing():
+            return
+        timeout = self.limits.head_timeout
+        waited = self._loop.time() - self._head_started
+        if not self._in_head or waited < timeout:  # busy, or a head begun since: look again
+            self._arm(timeout if not self._in_head else timeout - waited)
             return
         if self._head_bytes == 0 and self.cycle is None and not self.url:
             # An idle connection that never started a request: close it quietly, as

@@ -97,6 +97,7 @@ class Server:
             self.app,
             loop="none",  # we are already on the loop we want
             http=protocol_with(self.limits, self.on_refusal),
+            proxy_headers=False,  # loopback, no proxy to trust: one middleware less per request
             lifespan="off",
             log_level=logging.WARNING,
             access_log=False,
