@@ -22,12 +22,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from webhooks_lab.receiver.inbox import Delivery, Inbox
+from webhooks_lab.retry import parse_retry_after
 
 FINAL = ("succeeded", "failed", "cancelled")
 
@@ -82,17 +82,10 @@ class Outcome:
 
 
 def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
-    """``Retry-After`` as seconds: a number (``"2"``) or an HTTP date; ``default`` if absent."""
-    if value is None or not value.strip():
-        return default
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    return max(0.0, when.timestamp() - time.time())
+    """``Retry-After`` as seconds (:func:`webhooks_lab.retry.parse_retry_after`: a number or an
+    HTTP date against the wall clock); ``default`` if it is absent or unreadable."""
+    seconds = parse_retry_after(value)
+    return default if seconds is None else seconds
 
 
 def _answer(response: httpx.Response, base: str) -> Accepted:
