@@ -15,6 +15,8 @@ import socket
 import pytest
 
 from webhooks_lab.events import Event
+from webhooks_lab.jobs.completion import post_once
+from webhooks_lab.jobs.runner import JobRunner
 from webhooks_lab.sender.sender import Sender
 from webhooks_lab.sender.ssrf import THIS_MACHINE, UnsafeURL, URLGuard, address_problem
 
@@ -219,3 +221,28 @@ def test_an_unsafe_url_is_a_webhooks_lab_error_and_a_value_error():
     assert issubclass(UnsafeURL, ValueError)
     assert repr(THIS_MACHINE) == "URLGuard(loopback; no host names but localhost)"
     assert repr(URLGuard(allow_loopback=True)) == "URLGuard(public addresses + loopback)"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.1/hook", "http://169.254.169.254/latest/", "http://hooks.example/x"]
+)
+def test_a_completion_webhook_posted_once_is_refused_before_connecting(
+    no_connections, monkeypatch, url
+):
+    looked_up: list[object] = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kw: looked_up.append(args) or [])
+    with pytest.raises(UnsafeURL):
+        asyncio.run(post_once(url, Event("job.succeeded", {"id": "job_1"})))
+    assert no_connections == []
+    assert looked_up == [], "not even a name was looked up"
+
+
+def test_a_runner_refuses_a_callback_off_this_machine_before_queueing_anything():
+    async def scenario() -> JobRunner:
+        runner = JobRunner()
+        with pytest.raises(UnsafeURL, match="private"):
+            runner.options(callback_url="http://192.168.1.1/hook").submit(str, "x")
+        await runner.aclose()
+        return runner
+
+    assert len(asyncio.run(scenario())) == 0

@@ -8,9 +8,9 @@
     │   ├── StaleTimestamp  FutureTimestamp
     │   └── NoMatchingSignature
     ├── PortInUseError (OSError)           runtime: the port asked for is taken
-    ├── UnsafeURL (ValueError)             sender: a URL the SSRF guard refuses
-    └── JobError                           jobs: QueueFull, JobCancelled, JobTimeout, UnknownKind,
-                                                 IdempotencyConflict, InvalidParams
+    ├── UnsafeURL (ValueError)             sender: a URL the SSRF guard refuses (a callback_url too)
+    └── JobError                           jobs.model: QueueFull, JobCancelled, JobTimeout,
+                                                 UnknownKind, IdempotencyConflict, InvalidParams
 
 ``except webhooks_lab.Error`` catches them all.
 """

@@ -22,8 +22,14 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from webhooks_lab.jobs.model import InvalidParams
+
 #: Parameters a job function may declare to be handed things by the runner, not by the caller.
 INJECTED = frozenset({"progress", "clock"})
+#: How deeply parameters (and a request body) may nest lists and objects.
+MAX_DEPTH = 32
+
+Check = Callable[[Any], dict[str, Any]]
 
 _PYTHON_TYPES = {
     int: "integer",
@@ -44,14 +50,6 @@ _WORDS = {
     "object": "an object",
     "null": "null",
 }
-
-
-class InvalidParams(ValueError):
-    """The parameters do not fit the kind's schema; ``problems`` lists each thing that is wrong."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def schema_from_signature(fn: Callable[..., Any]) -> dict[str, Any]:
@@ -95,6 +93,25 @@ def object_schema(
     if required:
         schema["required"] = list(required)
     return schema
+
+
+def checker(schema: Mapping[str, Any]) -> Check:
+    """``check(params)``: :func:`validate` against ``schema``."""
+    return lambda params: validate(schema, params)
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and objects (stops counting past :data:`MAX_DEPTH`)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def validate(schema: Mapping[str, Any], params: Any) -> dict[str, Any]:

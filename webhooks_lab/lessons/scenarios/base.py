@@ -35,7 +35,7 @@ from webhooks_lab.retry import describe_seconds
 from webhooks_lab.runtime.clock import Clock
 
 if TYPE_CHECKING:
-    from webhooks_lab.jobs.runner import Job
+    from webhooks_lab.jobs.model import Job
     from webhooks_lab.lab import Lab
     from webhooks_lab.receiver.inbox import Delivery
     from webhooks_lab.sender.outbox import Attempt, OutgoingDelivery
