@@ -81,7 +81,16 @@ _KIND_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 class _Host:
     """The runner as its jobs see it (:class:`~webhooks_lab.jobs.model.JobHost`)."""
 
-    __slots__ = ("lock", "loop", "_thread_id", "report_progress", "run_done_callback", "cancel")
+    __slots__ = (
+        "lock",
+        "loop",
+        "_thread_id",
+        "call_soon",
+        "create_future",
+        "report_progress",
+        "run_done_callback",
+        "cancel",
+    )
 
     def __init__(
         self,
@@ -94,18 +103,15 @@ class _Host:
         cancel: Callable[[Job], bool],
     ) -> None:
         self.loop, self._thread_id, self.lock = loop, thread_id, lock
+        # The loop's own methods, not wrappers: a burst of jobs awaits one future each.
+        self.call_soon = loop.call_soon_threadsafe
+        self.create_future = loop.create_future
         self.report_progress = report_progress
         self.run_done_callback = run_done_callback
         self.cancel = cancel
 
     def on_loop(self) -> bool:
         return threading.get_ident() == self._thread_id
-
-    def call_soon(self, callback: Callable[..., object], *args: Any) -> None:
-        self.loop.call_soon_threadsafe(callback, *args)
-
-    def create_future(self) -> asyncio.Future[None]:
-        return self.loop.create_future()
 
 
 class _Run:
