@@ -3,33 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from webhooks_lab import signing
 from webhooks_lab.jobs.kinds import register_lesson_kinds
-from webhooks_lab.jobs.params import InvalidParams, validate
-from webhooks_lab.jobs.runner import (
+from webhooks_lab.jobs.model import (
     CANCELLED,
     FAILED,
     QUEUED,
     RUNNING,
     SUCCEEDED,
-    CallbackRefused,
     IdempotencyConflict,
+    InvalidParams,
     Job,
     JobCancelled,
-    JobRunner,
+    JobError,
     JobTimeout,
+    Progress,
     QueueFull,
     UnknownKind,
-    check_callback_url,
 )
-from webhooks_lab.runtime.clock import Clock
+from webhooks_lab.jobs.params import validate
+from webhooks_lab.jobs.runner import JobRunner
+from webhooks_lab.runtime.clock import Clock, FakeClock
 from webhooks_lab.runtime.loop import LabLoop
+from webhooks_lab.sender.ssrf import THIS_MACHINE, UnsafeURL
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -261,6 +268,39 @@ def test_timeouts_are_in_lab_seconds(make_runner):
         runner.submit(ten_lab_seconds).wait(5)
 
 
+def test_a_timeout_runs_on_the_lab_clock_so_a_fake_clock_drives_it(make_runner, loop):
+    clock = FakeClock()
+    runner = make_runner(clock=clock, concurrency=1)
+
+    async def a_lab_minute(*, clock) -> str:
+        await clock.sleep(60)
+        return "finished"
+
+    stuck = runner.options(timeout=5).submit(a_lab_minute)
+    after = runner.submit(asyncio.sleep, 0, "next")
+    assert eventually(lambda: stuck.status == RUNNING)
+    loop.run(asyncio.sleep(0), timeout=5)  # the job and its deadline are both waiting now
+
+    clock.advance(4.9)
+    loop.run(asyncio.sleep(0.01), timeout=5)
+    assert stuck.status == RUNNING, "4.9 lab seconds are not 5, however long it really took"
+    clock.advance(0.2)
+    with pytest.raises(JobTimeout, match="5 s timeout"):
+        stuck.wait(5)
+    assert stuck.finished_at == clock.time()
+    assert after.wait(5) == "next", "the timed-out job gave its slot back"
+
+
+def test_a_finished_job_leaves_no_deadline_behind(make_runner, loop):
+    clock = FakeClock()
+    runner = make_runner(clock=clock)
+    assert runner.options(timeout=5).submit(asyncio.sleep, 0, "done").wait(5) == "done"
+    clock.advance(10)  # the deadline was cancelled with the job's end: nothing fires
+    loop.run(asyncio.sleep(0.01), timeout=5)
+    assert runner.errors == []
+    assert runner.counts()[FAILED] == 0
+
+
 def test_cancelling_a_queued_job_means_it_never_runs(make_runner):
     runner = make_runner(concurrency=1)
     gate = threading.Event()
@@ -347,6 +387,117 @@ def test_done_callbacks_run_on_the_lab_loop_even_when_added_after_the_end(runner
 
     assert eventually(lambda: len(calls) == 2)
     assert calls == [(SUCCEEDED, loop.thread.name)] * 2
+
+
+def test_a_listener_that_raises_is_dropped_after_its_first_error(runner):
+    heard: list[str] = []
+
+    def broken(job: Job) -> None:
+        heard.append(job.status)
+        raise ValueError("the view is gone")
+
+    runner.subscribe(broken)
+    assert runner.submit(int, "5").wait(5) == 5
+    assert runner.submit(int, "6").wait(5) == 6
+    assert eventually(lambda: len(runner.listeners.errors) == 1)
+    assert heard == [QUEUED], "heard once, then unsubscribed"
+    assert len(runner.listeners) == 0
+    [error] = runner.errors
+    assert "broken raised ValueError: the view is gone; unsubscribed" in error
+
+
+def test_a_job_knows_its_runner_only_through_its_host(loop):
+    class Host:
+        """Just the JobHost protocol, on a loop of our own: no runner at all."""
+
+        lock = threading.Lock()
+
+        def __init__(self) -> None:
+            self.cancelled: list[Job] = []
+            self.reports: list[tuple[float, str | None]] = []
+
+        def on_loop(self) -> bool:
+            return threading.current_thread() is loop.thread
+
+        def call_soon(self, callback, *args) -> None:
+            loop.loop.call_soon_threadsafe(callback, *args)
+
+        def create_future(self):
+            return loop.loop.create_future()
+
+        def report_progress(self, job, percent, message) -> None:
+            self.reports.append((percent, message))
+
+        def run_done_callback(self, fn, job) -> None:
+            fn(job)
+
+        def cancel(self, job) -> bool:
+            self.cancelled.append(job)
+            return True
+
+    host = Host()
+    job = Job(host, "by hand", now=1_700_000_000.0)
+    assert (job.status, job.created_at, job.to_dict()["created_at"]) == (
+        QUEUED,
+        1_700_000_000.0,
+        "2023-11-14T22:13:20.000Z",
+    )
+    assert job.cancel() is True and host.cancelled == [job]
+    job.status = RUNNING
+    Progress(host, job)(3, "three", of=4)
+    assert eventually(lambda: host.reports == [(75.0, "three")])
+    ended: list[str] = []
+    job.add_done_callback(lambda done: ended.append(done.status))
+    job.result = "made by hand"
+
+    def finish() -> None:  # what a runner does when the job ends
+        _, callbacks = job._end(SUCCEEDED)
+        for callback in callbacks:
+            host.run_done_callback(callback, job)
+
+    loop.loop.call_soon_threadsafe(finish)
+    assert job.wait(5) == "made by hand"
+    assert ended == [SUCCEEDED]
+    with pytest.raises(JobCancelled):
+        Progress(host, job)(4, of=4)
+
+
+def test_the_jobs_errors_are_webhooks_lab_errors_and_keep_their_other_kinds():
+    import webhooks_lab
+
+    for error in (QueueFull, JobCancelled, JobTimeout, UnknownKind, InvalidParams):
+        assert issubclass(error, JobError) and issubclass(error, webhooks_lab.Error)
+    assert issubclass(IdempotencyConflict, webhooks_lab.Error)
+    assert issubclass(JobTimeout, TimeoutError)
+    assert issubclass(UnknownKind, LookupError)
+    assert issubclass(InvalidParams, ValueError)
+    assert (webhooks_lab.Job, webhooks_lab.Progress, webhooks_lab.QueueFull) == (
+        Job,
+        Progress,
+        QueueFull,
+    )
+    assert webhooks_lab.JobRunner is JobRunner
+
+
+def test_the_job_model_loads_without_the_runner_or_the_http_api():
+    code = (
+        "import sys, webhooks_lab.jobs.model, webhooks_lab.jobs.completion;"
+        "print(sorted(m for m in sys.modules if m.startswith('webhooks_lab.jobs')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    assert "webhooks_lab.jobs.runner" not in loaded and "webhooks_lab.jobs.api" not in loaded
+    assert (
+        "starlette"
+        not in subprocess.run(
+            [sys.executable, "-c", "import sys, webhooks_lab.jobs.model; print(list(sys.modules))"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+    )
 
 
 def test_a_broken_listener_or_callback_is_noted_and_the_runner_carries_on(runner):
@@ -482,7 +633,7 @@ def test_start_checks_everything_before_queueing(runner):
         'params has unknown "colour" (this kind takes: seconds, fps)',
         'params.fps must be a whole number, got "fast"',
     ]
-    with pytest.raises(CallbackRefused):
+    with pytest.raises(UnsafeURL):
         runner.start("video.encode", {"seconds": 1}, callback_url="http://10.1.2.3/hook")
     assert len(runner) == 0, "nothing was queued"
     assert runner.start("video.encode", {"seconds": 2.0, "fps": 30.0}).wait(5) == 60
@@ -512,8 +663,8 @@ def test_the_same_idempotency_key_gives_back_the_same_job(runner):
     ],
 )
 def test_callback_urls_off_this_machine_are_refused(url):
-    with pytest.raises(CallbackRefused):
-        check_callback_url(url)
+    with pytest.raises(UnsafeURL):
+        THIS_MACHINE.check_url(url)
 
 
 @pytest.mark.parametrize(
@@ -521,7 +672,7 @@ def test_callback_urls_off_this_machine_are_refused(url):
     ["http://127.0.0.1:8000/hook", "http://127.9.9.9/x", "https://[::1]:9/x", "http://localhost/x"],
 )
 def test_loopback_callback_urls_are_allowed(url):
-    assert check_callback_url(url) == url
+    assert THIS_MACHINE.check_url(url).url == url
 
 
 def test_params_validation_fills_defaults_and_accepts_whole_floats():

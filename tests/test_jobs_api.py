@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from webhooks_lab.jobs import client as jobs_client
-from webhooks_lab.jobs.runner import CANCELLED, FAILED, RUNNING, SUCCEEDED
+from webhooks_lab.jobs.model import CANCELLED, FAILED, RUNNING, SUCCEEDED
 
 PROBLEM = "application/problem+json"
 STATUS_FIELDS = {"id", "status", "progress", "created_at", "updated_at", "error"}

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import time
+from email.utils import formatdate
 
-from webhooks_lab.retry import DEFAULT_SCHEDULE, RetryPolicy, describe_seconds, parse_retry_after
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from webhooks_lab.jobs.client import retry_after_seconds
+from webhooks_lab.retry import (
+    DEFAULT_SCHEDULE,
+    MAX_RETRY_AFTER,
+    RetryPolicy,
+    describe_seconds,
+    parse_retry_after,
+)
 
 
 def test_the_default_schedule_is_the_standard_webhooks_one():
@@ -50,6 +62,60 @@ def test_parse_retry_after_reads_seconds_and_http_dates_and_ignores_nonsense():
     assert parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now) == 0  # in the past: now
     for nonsense in (None, "", "soon", "-5", "1.5"):
         assert parse_retry_after(nonsense, now) is None
+
+
+NOW = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
+RETRY_AFTER_CASES = {
+    "whole seconds": ("120", 120.0),
+    "zero: now": ("0", 0.0),
+    "leading zeros": ("007", 7.0),
+    "spaces around": ("  30 ", 30.0),
+    "negative": ("-5", None),
+    "a plus sign": ("+5", None),
+    "fractional": ("1.5", None),
+    "an exponent": ("1e3", None),
+    "words": ("soon", None),
+    "empty": ("", None),
+    "only spaces": ("   ", None),
+    "absent": (None, None),
+    "thousands of digits": ("9" * 5000, MAX_RETRY_AFTER),
+    "more seconds than 2**31": ("99999999999", MAX_RETRY_AFTER),
+    "a superscript two": ("²", None),
+    "an Arabic-Indic three": ("٣", None),
+    "fullwidth digits": ("１２", None),
+    "a date two minutes ahead": ("Tue, 14 Nov 2023 22:15:20 GMT", 120.0),
+    "a date in the past": ("Tue, 14 Nov 2023 22:00:00 GMT", 0.0),
+    "a date in the obsolete RFC 850 form": ("Tuesday, 14-Nov-23 22:14:20 GMT", 60.0),
+    "a date with -0000": ("Tue, 14 Nov 2023 22:14:20 -0000", 60.0),
+    "a date far ahead": ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER),
+    "a date that does not exist": ("Tue, 32 Nov 2023 22:00:00 GMT", None),
+    "half a date": ("Tue, 14 Nov", None),
+}
+
+
+@pytest.mark.parametrize("case", RETRY_AFTER_CASES)
+def test_retry_after_edge_cases_have_one_reading(case):
+    value, expected = RETRY_AFTER_CASES[case]
+    assert parse_retry_after(value, NOW) == expected
+
+
+@pytest.mark.parametrize("case", RETRY_AFTER_CASES)
+def test_the_jobs_client_reads_retry_after_with_the_same_parser(case):
+    value, _ = RETRY_AFTER_CASES[case]
+    parsed = parse_retry_after(value)
+    assert retry_after_seconds(value, default=0.25) == (0.25 if parsed is None else parsed)
+
+
+def test_an_http_date_is_measured_against_the_wall_clock():
+    in_ten = formatdate(time.time() + 10, usegmt=True)
+    assert 8 <= parse_retry_after(in_ten) <= 10
+    assert 8 <= retry_after_seconds(in_ten) <= 10
+
+
+@given(st.text(max_size=60) | st.from_regex(r"\A\s*\d{1,40}\s*\Z"))
+def test_any_header_value_reads_as_a_bounded_wait_or_nothing(value):
+    seconds = parse_retry_after(value, NOW)
+    assert seconds is None or 0 <= seconds <= MAX_RETRY_AFTER
 
 
 @pytest.mark.parametrize(

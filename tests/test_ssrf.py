@@ -15,8 +15,10 @@ import socket
 import pytest
 
 from webhooks_lab.events import Event
+from webhooks_lab.jobs.completion import post_once
+from webhooks_lab.jobs.runner import JobRunner
 from webhooks_lab.sender.sender import Sender
-from webhooks_lab.sender.ssrf import UnsafeURL, URLGuard, address_problem
+from webhooks_lab.sender.ssrf import THIS_MACHINE, UnsafeURL, URLGuard, address_problem
 
 
 @pytest.fixture
@@ -177,3 +179,70 @@ def test_the_lab_allows_its_own_loopback_receiver_but_nothing_private(lab):
     assert lab.sender.add_endpoint(lab.receiver.url_for("ok")).url.startswith("http://127.0.0.1:")
     with pytest.raises(UnsafeURL, match="192.168.1.1 is a private address"):
         lab.sender.add_endpoint("http://192.168.1.1/hook")
+
+
+# -- this machine only: where a job's completion webhook may go ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("http://93.184.216.34/hook", "not on this machine"),
+        ("http://[2606:4700::1111]/hook", "not on this machine"),
+        ("http://10.0.0.1/hook", "private"),
+        ("http://hooks.example/x", "is a host name"),
+        ("http://127.0.0.1.nip.io/x", "is a host name"),
+        ("http://" + "a" * 2100 + ".example/", "longer than 2048"),
+        (None, "not a URL"),
+        (8000, "not a URL"),
+        (["http://127.0.0.1/"], "not a URL"),
+        ("", "not a URL"),
+        ("http://[::1", "not a valid URL"),
+        ("file:///etc/passwd", "only http and https"),
+    ],
+)
+def test_this_machine_refuses_everything_off_it_saying_why(url, why):
+    with pytest.raises(UnsafeURL, match=why) as refused:
+        THIS_MACHINE.check_url(url)
+    assert len(str(refused.value)) < 400, "a refusal quotes the URL, it does not repeat a huge one"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/x", "http://127.9.9.9/x", "http://[::1]:9/x", "http://LOCALHOST./x"]
+)
+def test_this_machine_allows_loopback_and_localhost(url):
+    assert THIS_MACHINE.check_url(url).url == url
+
+
+def test_an_unsafe_url_is_a_webhooks_lab_error_and_a_value_error():
+    import webhooks_lab
+
+    assert issubclass(UnsafeURL, webhooks_lab.Error)
+    assert issubclass(UnsafeURL, ValueError)
+    assert repr(THIS_MACHINE) == "URLGuard(loopback; no host names but localhost)"
+    assert repr(URLGuard(allow_loopback=True)) == "URLGuard(public addresses + loopback)"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.1/hook", "http://169.254.169.254/latest/", "http://hooks.example/x"]
+)
+def test_a_completion_webhook_posted_once_is_refused_before_connecting(
+    no_connections, monkeypatch, url
+):
+    looked_up: list[object] = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kw: looked_up.append(args) or [])
+    with pytest.raises(UnsafeURL):
+        asyncio.run(post_once(url, Event("job.succeeded", {"id": "job_1"})))
+    assert no_connections == []
+    assert looked_up == [], "not even a name was looked up"
+
+
+def test_a_runner_refuses_a_callback_off_this_machine_before_queueing_anything():
+    async def scenario() -> JobRunner:
+        runner = JobRunner()
+        with pytest.raises(UnsafeURL, match="private"):
+            runner.options(callback_url="http://192.168.1.1/hook").submit(str, "x")
+        await runner.aclose()
+        return runner
+
+    assert len(asyncio.run(scenario())) == 0

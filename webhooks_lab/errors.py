@@ -9,11 +9,12 @@
     │   └── NoMatchingSignature
     ├── UnknownScheme (ValueError)         signing: a scheme name that is not one of SCHEMES
     ├── PortInUseError (OSError)           runtime: the port asked for is taken
+    ├── JSONRefused (ValueError)           strict_json: a body too deep, a number too long (400)
     ├── BodyTooLarge (ValueError)          http: a request body over its limit (413)
     ├── ClientDisconnected (ConnectionError)  http: the client left before its body ended
-    ├── UnsafeURL (ValueError)             sender: a URL the SSRF guard refuses
-    └── JobError                           jobs: QueueFull, JobCancelled, JobTimeout, UnknownKind,
-                                                 IdempotencyConflict, InvalidParams
+    ├── UnsafeURL (ValueError)             sender: a URL the SSRF guard refuses (a callback_url too)
+    └── JobError                           jobs.model: QueueFull, JobCancelled, JobTimeout,
+                                                 UnknownKind, IdempotencyConflict, InvalidParams
 
 ``except webhooks_lab.Error`` catches them all.
 """

@@ -22,12 +22,14 @@ This module only does arithmetic on times; :mod:`webhooks_lab.sender.sender` use
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 
 __all__ = [
     "DEFAULT_SCHEDULE",
+    "MAX_RETRY_AFTER",
     "RETRY_AFTER_STATUSES",
     "RetryPolicy",
     "describe_seconds",
@@ -43,6 +45,9 @@ DEFAULT_SCHEDULE: tuple[float, ...] = (
 
 RETRY_AFTER_STATUSES = frozenset({429, 502, 503, 504})
 """Answers whose ``Retry-After`` header the sender honours."""
+
+MAX_RETRY_AFTER = float(2**31)
+"""The longest wait a ``Retry-After`` can mean (RFC 9111 §1.2.2 caps delta-seconds the same way)."""
 
 
 class RetryPolicy:
@@ -117,9 +122,12 @@ class RetryPolicy:
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header value, or ``None`` if absent or unreadable.
 
-    The header holds either a number of seconds (``"120"``) or an HTTP date
-    (``"Wed, 21 Oct 2026 07:28:00 GMT"``); a date is counted from ``now`` (Unix seconds, the
-    sender's clock). A date in the past means "now": ``0``.
+    The header holds either a whole number of seconds (``"120"``, ASCII digits only, RFC 9110
+    §10.2.3) or an HTTP date (``"Wed, 21 Oct 2026 07:28:00 GMT"``). A date is a fact on the wire,
+    so it is counted from the **wall clock**: ``now`` is real Unix seconds (default
+    ``time.time()``), never the lab clock. A date in the past means "now": ``0``. Anything else
+    (``"-1"``, ``"1.5"``, ``"soon"``, ``"²"``) is unreadable: ``None``, and the caller keeps its
+    own schedule. A wait too long to mean anything is capped at :data:`MAX_RETRY_AFTER`.
 
     >>> parse_retry_after("120"), parse_retry_after("soon"), parse_retry_after(None)
     (120.0, None, None)
@@ -129,18 +137,19 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
-        return float(text)
+    if text.isascii() and text.isdigit():
+        # More digits than any real wait has would only make a huge int: cap without parsing.
+        return float(min(int(text), MAX_RETRY_AFTER)) if len(text) <= 12 else MAX_RETRY_AFTER
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment is None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    reference = now if now is not None else datetime.now(timezone.utc).timestamp()
-    return max(0.0, moment.timestamp() - reference)
+    reference = time.time() if now is None else now
+    return min(max(0.0, moment.timestamp() - reference), MAX_RETRY_AFTER)
 
 
 def describe_seconds(seconds: float) -> str:

@@ -12,11 +12,14 @@
     GET    /jobs                -> recent jobs and counts
 
 ``POST /jobs`` checks everything *before* accepting: a body that is not JSON (``415``), too big
-(``413``), malformed or the wrong shape (``400``), a callback URL the lab won't call (``400``), an
-unknown kind or bad parameters (``422``). A full queue answers ``503`` with ``Retry-After``.
-Every error is ``application/problem+json`` (RFC 9457) saying what is wrong, and is kept in
-``runner.refusals`` so a learner can look at it afterwards. An ``Idempotency-Key`` header makes a
-retried POST safe: the same key and body give back the job already started.
+(``413``), malformed or the wrong shape (``400``), a callback URL the SSRF guard refuses
+(``400``), an unknown kind or bad parameters (``422``). A full queue answers ``503`` with
+``Retry-After``. Every error is ``application/problem+json`` (RFC 9457) saying what is wrong, and
+is kept in ``runner.refusals`` so a learner can look at it afterwards. An ``Idempotency-Key``
+header makes a retried POST safe: the same key and body give back the job already started.
+
+Every answer is built from a model in :mod:`webhooks_lab.jobs.schemas`, the same models
+``/openapi.json`` publishes.
 """
 
 from __future__ import annotations
@@ -26,56 +29,39 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from webhooks_lab.jobs.runner import (
-    SUCCEEDED,
-    CallbackRefused,
+from webhooks_lab.http.problem import Problem
+from webhooks_lab.jobs.model import (
     IdempotencyConflict,
     InvalidParams,
     Job,
     JobError,
-    JobRunner,
     QueueFull,
     UnknownKind,
-    check_callback_url,
     iso,
-    jsonable,
 )
+from webhooks_lab.jobs.params import MAX_DEPTH, json_depth
+from webhooks_lab.jobs.runner import JobRunner
+from webhooks_lab.jobs.schemas import (
+    JobCounts,
+    JobKind,
+    JobKinds,
+    JobList,
+    JobProblem,
+    JobResult,
+    JobStatus,
+)
+from webhooks_lab.sender.ssrf import UnsafeURL
 
 DEFAULT_MAX_BODY = 64 * 1024
-PROBLEM_JSON = "application/problem+json"
-MAX_DEPTH = 32
 _FIELDS = ("kind", "params", "callback_url")
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class Problem(Exception):
-    """An error answer: becomes an RFC 9457 ``application/problem+json`` response."""
-
-    def __init__(
-        self,
-        status: int,
-        slug: str,
-        title: str,
-        detail: str,
-        *,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(detail)
-        self.status, self.slug, self.title, self.detail = status, slug, title, detail
-        self.headers = headers or {}
-        self.extra = extra
-
-
-def problem_type(slug: str) -> str:
-    """The ``type`` URI of a problem; a URN, so no client is tempted to fetch it."""
-    return f"urn:webhooks-lab:problem:{slug}"
 
 
 class JobsAPI:
@@ -104,13 +90,11 @@ class JobsAPI:
             return await self.create(request)
         status = request.query_params.get("status")
         jobs = self.runner.list(status)[-100:]
-        return JSONResponse(
-            {"jobs": [self._describe(job) for job in jobs], "counts": self.runner.counts()}
-        )
+        counts = JobCounts(**self.runner.counts())
+        return _json(JobList(jobs=[JobStatus.of(job) for job in jobs], counts=counts))
 
     async def kinds(self, request: Request) -> Response:
-        kinds = [jsonable(kind.to_dict()) for kind in self.runner.kinds()]
-        return JSONResponse({"kinds": kinds})
+        return _json(JobKinds(kinds=[JobKind.of(kind) for kind in self.runner.kinds()]))
 
     async def create(self, request: Request) -> Response:
         body = await self._read_json(request)
@@ -148,7 +132,7 @@ class JobsAPI:
         headers = {"Location": f"/jobs/{job.id}", "Retry-After": str(job.retry_after)}
         if replay:
             headers["Idempotent-Replayed"] = "true"
-        return JSONResponse(self._describe(job), status_code=202, headers=headers)
+        return _json(JobStatus.of(job), 202, headers)
 
     async def job(self, request: Request) -> Response:
         job = self._find(request)
@@ -162,14 +146,10 @@ class JobsAPI:
                     "there is nothing left to cancel",
                 )
             self.runner.cancel(job)
-            return JSONResponse(self._describe(job))
+            return _json(JobStatus.of(job))
         if job.done:
-            return JSONResponse(
-                self._describe(job),
-                status_code=303,
-                headers={"Location": f"/jobs/{job.id}/result"},
-            )
-        return JSONResponse(self._describe(job), headers={"Retry-After": str(job.retry_after)})
+            return _json(JobStatus.of(job), 303, {"Location": f"/jobs/{job.id}/result"})
+        return _json(JobStatus.of(job), headers={"Retry-After": str(job.retry_after)})
 
     async def result(self, request: Request) -> Response:
         job = self._find(request)
@@ -182,17 +162,7 @@ class JobsAPI:
                 f"poll /jobs/{job.id} and come back when it answers 303",
                 headers={"Retry-After": str(job.retry_after)},
             )
-        return JSONResponse(
-            {
-                "id": job.id,
-                "kind": job.kind,
-                "status": job.status,
-                "result": jsonable(job.result) if job.status == SUCCEEDED else None,
-                "error": job.error,
-                "finished_at": iso(job.finished_at),
-                "links": _links(job),
-            }
-        )
+        return _json(JobResult.of(job))
 
     # -- checking a request -------------------------------------------------------------------
 
@@ -224,7 +194,7 @@ class JobsAPI:
             raise Problem(
                 400, "invalid-json", "Body is not valid JSON", f"the body is not valid JSON: {exc}"
             ) from None
-        if _depth(body) > MAX_DEPTH:
+        if json_depth(body) > MAX_DEPTH:
             raise Problem(
                 400,
                 "too-deep",
@@ -280,9 +250,14 @@ class JobsAPI:
         callback_url = body.get("callback_url")
         if callback_url is not None:
             try:
-                check_callback_url(callback_url)
-            except CallbackRefused as exc:
-                raise Problem(400, "callback-refused", "Callback URL refused", str(exc)) from None
+                self.runner.callback_guard.check_url(callback_url)
+            except UnsafeURL as exc:
+                raise Problem(
+                    400,
+                    "callback-refused",
+                    "Callback URL refused",
+                    f"callback_url refused: {exc.reason}",
+                ) from None
         return kind, params, callback_url
 
     def _idempotency_key(self, request: Request) -> str | None:
@@ -313,11 +288,6 @@ class JobsAPI:
 
     # -- answering -----------------------------------------------------------------------------
 
-    def _describe(self, job: Job) -> dict[str, Any]:
-        answer = job.to_dict()
-        answer["links"] = _links(job)
-        return answer
-
     def _guard(self, endpoint: Handler, allow: str) -> Handler:
         """Wrap an endpoint: wrong methods get 405, any Problem becomes problem+json."""
         allowed = {method.strip() for method in allow.split(",")}
@@ -341,14 +311,6 @@ class JobsAPI:
         return guarded
 
     def _answer_problem(self, request: Request, problem: Problem) -> Response:
-        body = {
-            "type": problem_type(problem.slug),
-            "title": problem.title,
-            "status": problem.status,
-            "detail": problem.detail,
-            "instance": request.url.path,
-            **problem.extra,
-        }
         self.runner.refusals.append(
             {
                 "at": self.runner.clock.time(),
@@ -359,9 +321,7 @@ class JobsAPI:
                 "detail": problem.detail,
             }
         )
-        return JSONResponse(
-            body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON
-        )
+        return problem.response(request.url.path, JobProblem)
 
 
 def routes(runner: JobRunner, *, max_body: int = DEFAULT_MAX_BODY) -> list[BaseRoute]:
@@ -369,8 +329,11 @@ def routes(runner: JobRunner, *, max_body: int = DEFAULT_MAX_BODY) -> list[BaseR
     return JobsAPI(runner, max_body=max_body).routes()
 
 
-def _links(job: Job) -> dict[str, str]:
-    return {"self": f"/jobs/{job.id}", "result": f"/jobs/{job.id}/result"}
+def _json(
+    answer: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A model as the JSON answer (pydantic serializes it: no dict, no json.dumps in between)."""
+    return Response(answer.model_dump_json(), status_code, headers, media_type="application/json")
 
 
 def _no_constant(name: str) -> Any:
@@ -382,20 +345,6 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"the number {text[:30]} is too large")
     return value
-
-
-def _depth(value: Any) -> int:
-    """How deeply ``value`` nests lists and objects, without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            if depth > MAX_DEPTH:
-                return depth
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def _json_word(value: Any) -> str:
@@ -412,4 +361,4 @@ def _json_word(value: Any) -> str:
     return "an object"
 
 
-__all__ = ["DEFAULT_MAX_BODY", "PROBLEM_JSON", "JobsAPI", "Problem", "problem_type", "routes"]
+__all__ = ["DEFAULT_MAX_BODY", "JobsAPI", "routes"]

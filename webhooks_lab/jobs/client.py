@@ -22,14 +22,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from webhooks_lab.jobs.model import FINAL, SUCCEEDED
 from webhooks_lab.receiver.inbox import Delivery, Inbox
-
-FINAL = ("succeeded", "failed", "cancelled")
+from webhooks_lab.retry import parse_retry_after
 
 
 class JobRequestFailed(Exception):
@@ -71,7 +70,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status == "succeeded"
+        return self.status == SUCCEEDED
 
     def __repr__(self) -> str:
         what = f"result={self.result!r}" if self.ok else f"error={self.error!r}"
@@ -82,17 +81,10 @@ class Outcome:
 
 
 def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
-    """``Retry-After`` as seconds: a number (``"2"``) or an HTTP date; ``default`` if absent."""
-    if value is None or not value.strip():
-        return default
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    return max(0.0, when.timestamp() - time.time())
+    """``Retry-After`` as seconds (:func:`webhooks_lab.retry.parse_retry_after`: a number or an
+    HTTP date against the wall clock); ``default`` if it is absent or unreadable."""
+    seconds = parse_retry_after(value)
+    return default if seconds is None else seconds
 
 
 def _answer(response: httpx.Response, base: str) -> Accepted:
@@ -328,7 +320,7 @@ async def wait_for_webhook_async(inbox: Inbox, job_id: str, *, timeout: float = 
 
 
 @dataclass
-class Race:
+class CompletionRace:
     """Polling against a completion webhook, for one job: who knew first, and at what cost."""
 
     job_id: str
@@ -344,8 +336,8 @@ class Race:
 
     def __repr__(self) -> str:
         return (
-            f"<Race {self.job_id}: webhook knew {self.webhook_lag * 1000:.0f} ms after the end "
-            f"(1 request), polling {self.poll_lag * 1000:.0f} ms after "
+            f"<CompletionRace {self.job_id}: webhook knew {self.webhook_lag * 1000:.0f} ms "
+            f"after the end (1 request), polling {self.poll_lag * 1000:.0f} ms after "
             f"({self.poll_requests} requests)>"
         )
 
@@ -358,7 +350,7 @@ async def race(
     inbox: Inbox,
     callback_url: str,
     timeout: float = 60.0,
-) -> Race:
+) -> CompletionRace:
     """Start one job with a callback, then poll for it *and* wait for its webhook, together.
 
     Lags are measured from the moment the job finished (its ``finished_at``) to the moment
@@ -374,7 +366,7 @@ async def race(
         poll_async(accepted.url, timeout=timeout), told()
     )
     finished = _unix(json.loads(delivery.body)["data"]["finished_at"])
-    return Race(
+    return CompletionRace(
         job_id=accepted.job_id,
         status=polled.status,
         poll_lag=max(0.0, polled.learned_at - finished),
@@ -389,9 +381,9 @@ def _unix(stamp: str) -> float:
 
 __all__ = [
     "Accepted",
+    "CompletionRace",
     "JobRequestFailed",
     "Outcome",
-    "Race",
     "poll",
     "poll_async",
     "race",

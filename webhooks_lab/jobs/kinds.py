@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhooks_lab.jobs.runner import JobRunner, Progress
+from webhooks_lab.jobs.model import Progress
+from webhooks_lab.jobs.runner import JobRunner
 from webhooks_lab.runtime.clock import Clock
 
 

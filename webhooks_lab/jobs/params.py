@@ -1,29 +1,46 @@
 """Job parameters: what a job kind accepts, written as JSON Schema, checked before the job starts.
 
 A job kind says what it takes as a small JSON Schema object (the same dict documents the kind in
-``GET /jobs/kinds`` and in ``/openapi.json``)::
+``GET /jobs/kinds`` and in ``/openapi.json``, and is the very one requests are checked against)::
 
     {"width": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 800}}
 
 or lets the lab read it from the function's signature (``def resize(width: int = 800)``).
-:func:`validate` checks a request against it and says, in plain words, everything that is wrong,
-so ``POST /jobs`` can answer ``422`` *before* accepting work it could never do.
+:func:`checker` compiles a schema once; the check it returns runs ``jsonschema`` (JSON Schema
+2020-12, every keyword: ``pattern``, ``const``, ``multipleOf`` ...) and says, in plain words and
+naming each field, everything that is wrong, so ``POST /jobs`` can answer ``422`` *before*
+accepting work it could never do. Unknown parameters are refused (the schemas are closed).
 
-Only the part of JSON Schema that job parameters need is understood: ``type``, ``enum``,
-``minimum``/``maximum`` (and their exclusive forms), ``minLength``/``maxLength``,
-``items``/``minItems``/``maxItems``, ``default``, ``description``. Unknown parameters are refused.
+``jsonschema`` is imported, and a schema compiled, on the first check, not before: importing
+jsonschema also loads ``rfc3987-syntax``'s grammar where that is installed (as on Binder), about
+a second of work that ``start()`` should not wait for.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import itertools
+import json
 import math
+import re
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from webhooks_lab.jobs.model import InvalidParams
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 #: Parameters a job function may declare to be handed things by the runner, not by the caller.
 INJECTED = frozenset({"progress", "clock"})
+#: How deeply parameters (and a request body) may nest lists and objects.
+MAX_DEPTH = 32
+#: At most this many problems are listed: enough to fix a request, not a flood.
+MAX_PROBLEMS = 20
+
+Check = Callable[[Any], dict[str, Any]]
 
 _PYTHON_TYPES = {
     int: "integer",
@@ -44,14 +61,30 @@ _WORDS = {
     "object": "an object",
     "null": "null",
 }
+# Which problems come first at one place: what is missing, then what is unknown, then the rest.
+_RANK = {"required": 0, "additionalProperties": 1}
 
 
-class InvalidParams(ValueError):
-    """The parameters do not fit the kind's schema; ``problems`` lists each thing that is wrong."""
+@functools.cache
+def _validator_class() -> Any:
+    """JSON Schema 2020-12, where NaN and Infinity (which JSON cannot carry) are no numbers."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+    base = Draft202012Validator.TYPE_CHECKER
+
+    def number(checker: Any, value: Any) -> bool:
+        if isinstance(value, float):
+            return math.isfinite(value)
+        return base.is_type(value, "number")
+
+    def integer(checker: Any, value: Any) -> bool:
+        return number(checker, value) and base.is_type(value, "integer")
+
+    return extend(
+        Draft202012Validator,
+        type_checker=base.redefine_many({"number": number, "integer": integer}),
+    )
 
 
 def schema_from_signature(fn: Callable[..., Any]) -> dict[str, Any]:
@@ -59,6 +92,7 @@ def schema_from_signature(fn: Callable[..., Any]) -> dict[str, Any]:
 
     ``def resize(width: int = 800, height: int = 600)`` becomes two optional integers with
     defaults; a parameter without a default is required; one without an annotation takes any JSON.
+    A default JSON cannot hold exactly stays out of the schema (the function still has it).
     """
     try:
         hints = typing.get_type_hints(fn)
@@ -75,7 +109,7 @@ def schema_from_signature(fn: Callable[..., Any]) -> dict[str, Any]:
             spec["type"] = json_type
         if param.default is param.empty:
             required.append(name)
-        else:
+        elif _is_json(param.default):
             spec["default"] = param.default
         properties[name] = spec
     return object_schema(properties, required)
@@ -97,27 +131,160 @@ def object_schema(
     return schema
 
 
-def validate(schema: Mapping[str, Any], params: Any) -> dict[str, Any]:
-    """Check ``params`` against ``schema``; return them with defaults filled in.
+def checker(schema: Mapping[str, Any]) -> Check:
+    """Return ``check(params)`` -> params with defaults filled in; ``schema`` is compiled once.
 
-    Raises :class:`InvalidParams` listing every problem, e.g.
+    Raises ``ValueError`` here if ``schema`` is not plain JSON, and from the first check if it is
+    not valid JSON Schema. ``check`` raises :class:`InvalidParams` listing every problem, e.g.
     ``params.width must be a whole number, got "wide"``.
     """
-    if params is None:
-        params = {}
+    if not _is_json(schema):
+        raise ValueError("a parameter schema must be plain JSON (no NaN, sets, objects, ...)")
+    compiled: list[Any] = []  # the validator, made on the first check
+
+    def validator() -> Any:
+        if not compiled:
+            from jsonschema.exceptions import SchemaError
+
+            cls = _validator_class()
+            try:
+                cls.check_schema(schema)
+            except SchemaError as exc:
+                raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+            compiled.append(cls(schema))
+        return compiled[0]
+
+    defaults = {
+        name: spec["default"]
+        for name, spec in schema.get("properties", {}).items()
+        if isinstance(spec, Mapping) and "default" in spec
+    }
+    integers = [
+        name
+        for name, spec in schema.get("properties", {}).items()
+        if isinstance(spec, Mapping) and spec.get("type") == "integer"
+    ]
+
+    def check(params: Any) -> dict[str, Any]:
+        if params is None:
+            params = {}
+        if json_depth(params) > MAX_DEPTH:
+            raise InvalidParams([f"params nest more than {MAX_DEPTH} levels deep"])
+        errors = list(itertools.islice(validator().iter_errors(params), 4 * MAX_PROBLEMS))
+        if errors:
+            raise InvalidParams(_describe_all(errors)[:MAX_PROBLEMS])
+        filled = {**{n: v for n, v in defaults.items() if n not in params}, **params}
+        for name in integers:
+            if isinstance(filled.get(name), float):
+                filled[name] = int(filled[name])  # JSON's 3.0 is the whole number 3
+        return filled
+
+    return check
+
+
+def validate(schema: Mapping[str, Any], params: Any) -> dict[str, Any]:
+    """Check ``params`` against ``schema`` once: ``checker(schema)(params)``."""
+    return checker(schema)(params)
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and objects (stops counting past :data:`MAX_DEPTH`)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+# -- saying what is wrong --------------------------------------------------------------------------
+
+
+def _describe_all(errors: list[ValidationError]) -> list[str]:
+    # A value of the wrong type (or outside its enum) gets that one problem, not every keyword's.
+    first: dict[tuple[Any, ...], str] = {}
+    for error in errors:
+        if error.validator in ("type", "enum", "const"):
+            first.setdefault(tuple(error.absolute_path), error.validator)
+    kept = [
+        error
+        for error in errors
+        if first.get(tuple(error.absolute_path), error.validator) == error.validator
+    ]
+    kept.sort(key=lambda error: (len(error.absolute_path), _RANK.get(str(error.validator), 2)))
     problems: list[str] = []
-    _check(schema, params, "params", problems)
-    if problems:
-        raise InvalidParams(problems)
-    filled = dict(params)
-    for name, spec in schema.get("properties", {}).items():
-        if not isinstance(spec, Mapping):
-            continue
-        if name not in filled and "default" in spec:
-            filled[name] = spec["default"]
-        elif spec.get("type") == "integer" and isinstance(filled.get(name), float):
-            filled[name] = int(filled[name])  # JSON's 3.0 is the whole number 3
-    return filled
+    for error in kept:
+        for problem in _describe(error):
+            if problem not in problems:
+                problems.append(problem)
+    return problems
+
+
+def _describe(error: ValidationError) -> list[str]:
+    where = _where(error.absolute_path)
+    keyword, expected, value = error.validator, error.validator_value, error.instance
+    if keyword == "type":
+        kinds = [expected] if isinstance(expected, str) else list(expected)
+        words = " or ".join(_WORDS.get(kind, kind) for kind in kinds)
+        return [f"{where} must be {words}, got {_shown(value)}"]
+    if keyword == "enum":
+        choices = ", ".join(_shown(choice) for choice in expected)
+        return [f"{where} must be one of {choices}, got {_shown(value)}"]
+    if keyword == "const":
+        return [f"{where} must be {_shown(expected)}, got {_shown(value)}"]
+    if keyword == "required":
+        return [f"{where}.{name} is required" for name in expected if name not in value]
+    if keyword == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        patterns = list(error.schema.get("patternProperties", {}))
+        unknown = [
+            name
+            for name in value
+            if name not in known and not any(re.search(p, name) for p in patterns)
+        ]
+        names = ", ".join(_shown(name) for name in unknown[:5])
+        takes = ", ".join(known) or "none"
+        return [f"{where} has unknown {names} (this kind takes: {takes})"]
+    words = _WORDED.get(str(keyword))
+    if words is not None:
+        return [f"{where} must {words.format(expected)}" + _got(keyword, value)]
+    if keyword in ("anyOf", "oneOf"):
+        return [f"{where} must match one of the shapes this kind allows, got {_shown(value)}"]
+    return [f"{where}: {error.message}"]
+
+
+_WORDED = {
+    "minimum": "be at least {}",
+    "maximum": "be at most {}",
+    "exclusiveMinimum": "be more than {}",
+    "exclusiveMaximum": "be less than {}",
+    "multipleOf": "be a multiple of {}",
+    "pattern": "match the pattern {}",
+    "minLength": "have at least {} characters",
+    "maxLength": "have at most {} characters",
+    "minItems": "have at least {} items",
+    "maxItems": "have at most {} items",
+    "uniqueItems": "not repeat an item",
+    "minProperties": "have at least {} entries",
+    "maxProperties": "have at most {} entries",
+}
+# Keywords whose message ends by showing the value (a long string or list would only be noise).
+_SHOW_VALUE = {"minimum", "maximum", "multipleOf", "pattern"}
+
+
+def _got(keyword: Any, value: Any) -> str:
+    return f", got {_shown(value)}" if keyword in _SHOW_VALUE else ""
+
+
+def _where(path: Any) -> str:
+    where = "params"
+    for step in path:
+        where += f"[{step}]" if isinstance(step, int) else f".{str(step)[:40]}"
+    return where
 
 
 def _json_type(annotation: Any) -> str | None:
@@ -126,26 +293,12 @@ def _json_type(annotation: Any) -> str | None:
     return _PYTHON_TYPES.get(annotation)
 
 
-def _type_ok(expected: str, value: Any) -> bool:
-    if expected == "integer":
-        if isinstance(value, float):
-            return math.isfinite(value) and value.is_integer()
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected == "number":
-        if isinstance(value, float):
-            return math.isfinite(value)
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected == "string":
-        return isinstance(value, str)
-    if expected == "boolean":
-        return isinstance(value, bool)
-    if expected == "array":
-        return isinstance(value, list)
-    if expected == "object":
-        return isinstance(value, dict)
-    if expected == "null":
-        return value is None
-    return True
+def _is_json(value: Any) -> bool:
+    """True if ``value`` survives a trip through JSON unchanged."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False)) == value
+    except (TypeError, ValueError, RecursionError):
+        return False
 
 
 def _shown(value: Any) -> str:
@@ -153,64 +306,13 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _check(schema: Mapping[str, Any], value: Any, where: str, problems: list[str]) -> None:
-    expected = schema.get("type")
-    if expected is not None:
-        kinds = [expected] if isinstance(expected, str) else list(expected)
-        if not any(_type_ok(kind, value) for kind in kinds):
-            words = " or ".join(_WORDS.get(kind, kind) for kind in kinds)
-            problems.append(f"{where} must be {words}, got {_shown(value)}")
-            return
-    if "enum" in schema and value not in schema["enum"]:
-        choices = ", ".join(_shown(choice) for choice in schema["enum"])
-        problems.append(f"{where} must be one of {choices}, got {_shown(value)}")
-        return
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        _check_range(schema, value, where, problems)
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            problems.append(f"{where} must have at least {schema['minLength']} characters")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            problems.append(f"{where} must have at most {schema['maxLength']} characters")
-    if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            problems.append(f"{where} must have at least {schema['minItems']} items")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            problems.append(f"{where} must have at most {schema['maxItems']} items")
-        items = schema.get("items")
-        if isinstance(items, Mapping):
-            for index, item in enumerate(value[:1000]):
-                _check(items, item, f"{where}[{index}]", problems)
-                if len(problems) >= 20:
-                    return
-    if isinstance(value, dict):
-        _check_object(schema, value, where, problems)
-
-
-def _check_range(schema: Mapping[str, Any], value: float, where: str, problems: list[str]) -> None:
-    if "minimum" in schema and value < schema["minimum"]:
-        problems.append(f"{where} must be at least {schema['minimum']}, got {_shown(value)}")
-    if "maximum" in schema and value > schema["maximum"]:
-        problems.append(f"{where} must be at most {schema['maximum']}, got {_shown(value)}")
-    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-        problems.append(f"{where} must be more than {schema['exclusiveMinimum']}")
-    if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
-        problems.append(f"{where} must be less than {schema['exclusiveMaximum']}")
-
-
-def _check_object(
-    schema: Mapping[str, Any], value: dict[str, Any], where: str, problems: list[str]
-) -> None:
-    properties = schema.get("properties", {})
-    for name in schema.get("required", []):
-        if name not in value:
-            problems.append(f"{where}.{name} is required")
-    if schema.get("additionalProperties", True) is False:
-        unknown = [name for name in value if name not in properties]
-        if unknown:
-            known = ", ".join(properties) or "none"
-            names = ", ".join(_shown(name) for name in unknown[:5])
-            problems.append(f"{where} has unknown {names} (this kind takes: {known})")
-    for name, spec in properties.items():
-        if name in value and isinstance(spec, Mapping):
-            _check(spec, value[name], f"{where}.{name}", problems)
+__all__ = [
+    "INJECTED",
+    "MAX_DEPTH",
+    "InvalidParams",
+    "checker",
+    "json_depth",
+    "object_schema",
+    "schema_from_signature",
+    "validate",
+]

@@ -1,10 +1,11 @@
 """The job runner: accept work now, finish it later, on the lab loop.
 
-``lab.jobs.submit(fn, *args, **kwargs)`` hands back a :class:`Job` at once, before the work has
-even started. The job runs on the lab loop (a plain function runs in a worker thread, so it can
-never freeze the lab's server) and moves through ``queued → running → succeeded | failed |
-cancelled``. Meanwhile the cell that submitted it is free: it can look at ``job.status`` and
-``job.progress``, ``job.wait()`` for it, ``await job``, or ask to be called back when it is done.
+``lab.jobs.submit(fn, *args, **kwargs)`` hands back a :class:`~webhooks_lab.jobs.model.Job` at
+once, before the work has even started. The job runs on the lab loop (a plain function runs in a
+worker thread, so it can never freeze the lab's server) and moves through ``queued → running →
+succeeded | failed | cancelled``. Meanwhile the cell that submitted it is free: it can look at
+``job.status`` and ``job.progress``, ``job.wait()`` for it, ``await job``, or ask to be called
+back when it is done.
 
 A job reports its own progress: give the function a parameter named ``progress`` and call it::
 
@@ -19,11 +20,13 @@ A job reports its own progress: give the function a parameter named ``progress``
 Kinds of job registered by name (``lab.jobs.register("video.encode", fn)``) can also be started by
 name with checked parameters, from Python (``lab.jobs.start(...)``) or over HTTP
 (``POST /jobs``, see :mod:`webhooks_lab.jobs.api`), and a job started with a ``callback_url``
-sends a signed ``job.succeeded`` / ``job.failed`` / ``job.cancelled`` webhook when it ends.
+sends a signed completion webhook when it ends (:mod:`webhooks_lab.jobs.completion`).
 
 The runner bounds everything it holds: at most ``concurrency`` jobs run at once, at most
-``queue_size`` wait (one more is refused with :class:`QueueFull`, never queued without bound), and
-only the newest ``keep`` finished jobs are remembered.
+``queue_size`` wait (one more is refused with :class:`~webhooks_lab.jobs.model.QueueFull`, never
+queued without bound), and only the newest ``keep`` finished jobs are remembered. Timeouts are in
+lab seconds and run on the lab clock, so a :class:`~webhooks_lab.runtime.clock.FakeClock` drives
+them too.
 """
 
 from __future__ import annotations
@@ -33,331 +36,93 @@ import concurrent.futures
 import contextlib
 import functools
 import inspect
-import ipaddress
 import json
 import re
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from webhooks_lab import signing
-from webhooks_lab.events import Event, iso_utc, new_id
-from webhooks_lab.jobs.params import (
-    INJECTED,
-    InvalidParams,
-    object_schema,
-    schema_from_signature,
-    validate,
+from webhooks_lab.jobs.completion import Notify, notify_completion, post_once
+from webhooks_lab.jobs.model import (
+    CANCELLED,
+    FAILED,
+    FINAL,
+    QUEUED,
+    RUNNING,
+    STATUSES,
+    SUCCEEDED,
+    DoneCallback,
+    IdempotencyConflict,
+    Job,
+    JobCancelled,
+    JobError,
+    JobTimeout,
+    Kind,
+    Progress,
+    QueueFull,
+    UnknownKind,
+    describe,
+    unfinished,
 )
+from webhooks_lab.jobs.params import INJECTED, checker, object_schema, schema_from_signature
 from webhooks_lab.runtime.clock import Clock
+from webhooks_lab.runtime.listeners import Listeners
 from webhooks_lab.runtime.loop import LabLoop
+from webhooks_lab.sender.ssrf import THIS_MACHINE, URLGuard
 
-QUEUED, RUNNING = "queued", "running"
-SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
-STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
-FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-
-Listener = Callable[["Job"], Any]
-#: Sends a completion webhook: ``await notify(url, event, secret=...)``. The lab and
-#: ``webhooks-lab serve`` pass their sender's ``deliver_to`` (signed, retried, logged);
-#: a runner made without one uses :func:`post_once`.
-Notify = Callable[..., Awaitable[Any]]
+Listener = Callable[[Job], Any]
+Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 _KIND_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
-# -- what can go wrong ----------------------------------------------------------------------------
+class _Host:
+    """The runner as its jobs see it (:class:`~webhooks_lab.jobs.model.JobHost`)."""
 
-
-class JobError(Exception):
-    """Base class of the runner's own errors."""
-
-
-class QueueFull(JobError):
-    """The queue is full: come back later (``retry_after`` seconds is a fair guess)."""
-
-    def __init__(self, message: str, retry_after: int = 1) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class JobCancelled(JobError):
-    """Raised by ``job.wait()`` / ``await job`` for a cancelled job (and to a job told to stop)."""
-
-
-class JobTimeout(JobError, TimeoutError):
-    """The job ran longer than its timeout; the job failed with this as its exception."""
-
-
-class UnknownKind(JobError, LookupError):
-    """No job kind is registered under that name."""
-
-    def __init__(self, kind: str, known: list[str]) -> None:
-        listed = ", ".join(known) or "none yet"
-        super().__init__(f"there is no job kind {kind!r}; registered kinds: {listed}")
-        self.kind, self.known = kind, known
-
-
-class CallbackRefused(JobError, ValueError):
-    """The callback URL is not one the lab will send to (it only talks to loopback)."""
-
-
-class IdempotencyConflict(JobError):
-    """An Idempotency-Key was reused for a different request."""
-
-    def __init__(self, key: str, job: Job) -> None:
-        super().__init__(
-            f"Idempotency-Key {key!r} was already used for a different request "
-            f"(job {job.id}); use a new key for new work"
-        )
-        self.key, self.job = key, job
-
-
-# -- a job and how it reports ---------------------------------------------------------------------
-
-
-class Progress:
-    """Handed to a job function that has a parameter named ``progress``: say how far along it is.
-
-    ``progress(40)`` means 40 %; ``progress(3, of=10)`` means 30 %; a message may ride along:
-    ``progress(3, "frame 3 of 10", of=10)``. It works from async jobs and from plain functions in a
-    thread alike. Once the job is cancelled or has timed out, calling it raises
-    :class:`JobCancelled` (or :class:`JobTimeout`): that is how a plain function in a thread, which
-    nothing can interrupt from outside, learns to stop. ``progress.stopped`` asks without raising.
-    """
-
-    __slots__ = ("_runner", "_job", "_pending", "_scheduled")
-
-    def __init__(self, runner: JobRunner, job: Job) -> None:
-        self._runner, self._job = runner, job
-        self._pending: tuple[float, str | None] | None = None
-        self._scheduled = False
-
-    @property
-    def stopped(self) -> bool:
-        """True once the job has been cancelled or has timed out: time to stop working."""
-        return self._job.status != RUNNING
-
-    def __call__(self, done: float, message: str | None = None, *, of: float = 100) -> None:
-        job = self._job
-        if job.status != RUNNING:
-            raise job.exception if isinstance(job.exception, JobError) else JobCancelled(job.id)
-        if not of or of < 0:
-            raise ValueError(f"progress(..., of={of!r}): 'of' must be a positive number")
-        percent = max(0.0, min(100.0, 100.0 * float(done) / float(of)))
-        runner = self._runner
-        if runner._on_loop():
-            runner._set_progress(job, percent, message)
-            return
-        # From a worker thread: hand the newest value to the loop, at most one hop in flight.
-        self._pending = (percent, message)
-        if not self._scheduled:
-            self._scheduled = True
-            runner._loop.call_soon_threadsafe(self._flush)
-
-    def _flush(self) -> None:
-        self._scheduled = False
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            self._runner._set_progress(self._job, *pending)
-
-    def __repr__(self) -> str:
-        return f"<Progress of {self._job.id}: {self._job.progress:g}%>"
-
-
-class Job:
-    """One piece of work: ``id``, ``status``, ``progress`` (0-100), ``result``, ``error``.
-
-    Times (``created_at``, ``started_at``, ``finished_at``, ``updated_at``) are lab-clock Unix
-    seconds. Wait for it with ``job.wait()`` in a plain cell or ``await job`` in an async one;
-    both give the result, or raise what the job raised (:class:`JobCancelled` if it was cancelled).
-    """
+    __slots__ = (
+        "lock",
+        "loop",
+        "_thread_id",
+        "call_soon",
+        "create_future",
+        "report_progress",
+        "run_done_callback",
+        "cancel",
+    )
 
     def __init__(
         self,
-        runner: JobRunner,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        loop: asyncio.AbstractEventLoop,
+        thread_id: int | None,
+        lock: threading.Lock,
         *,
-        kind: str | None = None,
-        name: str | None = None,
-        params: dict[str, Any] | None = None,
-        timeout: float | None = None,
-        callback_url: str | None = None,
-        idempotency_key: str | None = None,
-        retry_after: int = 1,
+        report_progress: Callable[[Job, float, str | None], None],
+        run_done_callback: Callable[[DoneCallback, Job], None],
+        cancel: Callable[[Job], bool],
     ) -> None:
-        self.id = new_job_id()
-        self.kind = kind
-        self.name = name or kind or getattr(fn, "__name__", None) or type(fn).__name__
-        self.params = params
-        self.status = QUEUED
-        self.progress = 0.0
-        self.message: str | None = None
-        self.result: Any = None
-        self.error: str | None = None
-        self.exception: BaseException | None = None
-        self.timeout = timeout
-        self.callback_url = callback_url
-        self.idempotency_key = idempotency_key
-        self.retry_after = retry_after
-        #: What the completion webhook's sender answered (or why it could not send).
-        self.notification: Any = None
-        self.created_at = self.updated_at = runner.clock.time()
-        self.started_at: float | None = None
-        self.finished_at: float | None = None
-        self._runner = runner
-        self._call: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None = (
-            fn,
-            args,
-            kwargs,
-        )
-        # Made only when someone waits: most jobs in a burst are never waited on one by one.
-        self._thread_waiter: concurrent.futures.Future[None] | None = None
-        self._waiters: list[asyncio.Future[None] | concurrent.futures.Future[None]] = []
-        self._callbacks: list[Callable[[Job], Any]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._reporter: Progress | None = None
-        self._fingerprint: str | None = None
+        self.loop, self._thread_id, self.lock = loop, thread_id, lock
+        # The loop's own methods, not wrappers: a burst of jobs awaits one future each.
+        self.call_soon = loop.call_soon_threadsafe
+        self.create_future = loop.create_future
+        self.report_progress = report_progress
+        self.run_done_callback = run_done_callback
+        self.cancel = cancel
 
-    # -- looking -----------------------------------------------------------------------------
-
-    @property
-    def done(self) -> bool:
-        """True once the job has succeeded, failed or been cancelled."""
-        return self.status in FINAL
-
-    @property
-    def duration(self) -> float | None:
-        """Lab seconds from start to finish (``None`` until both happened)."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return self.finished_at - self.started_at
-
-    def to_dict(self) -> dict[str, Any]:
-        """The job as JSON-ready data (times as ISO 8601), without its result."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "name": self.name,
-            "status": self.status,
-            "progress": round(self.progress, 1),
-            "message": self.message,
-            "error": self.error,
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-        }
-
-    def __repr__(self) -> str:
-        message = f" {self.message!r}" if self.message else ""
-        if self.status == SUCCEEDED:
-            shown = repr(self.result)
-            tail = f" -> {shown if len(shown) <= 60 else shown[:57] + '...'}"
-        elif self.error:
-            tail = f" ({self.error})"
-        else:
-            tail = ""
-        return f"<Job {self.id} {self.name} {self.status} {self.progress:.0f}%{message}{tail}>"
-
-    # -- waiting -----------------------------------------------------------------------------
-
-    def wait(self, timeout: float | None = 30.0) -> Any:
-        """Block this (non-lab) thread until the job ends; return its result or raise its error.
-
-        If it is still going after ``timeout`` seconds, raise ``TimeoutError``; the job goes on.
-        """
-        if self._runner._on_loop():
-            raise RuntimeError("job.wait() would block the lab loop; use 'await job' there")
-        waiter = self._thread_future()
-        if waiter is not None:
-            try:
-                waiter.result(timeout)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"{self.id} is still {self.status} after {timeout:g} s; it goes on "
-                    "(wait longer, or stop it with job.cancel())"
-                ) from None
-        return self._outcome()
-
-    def __await__(self) -> Any:
-        runner = self._runner
-        if runner._on_loop():
-            with runner._lock:
-                waiter = None if self.done else runner._loop.create_future()
-                if waiter is not None:
-                    self._waiters.append(waiter)
-            if waiter is not None:
-                yield from waiter.__await__()
-        else:
-            thread_waiter = self._thread_future()
-            if thread_waiter is not None:
-                yield from asyncio.wrap_future(thread_waiter).__await__()
-        return self._outcome()
-
-    def _thread_future(self) -> concurrent.futures.Future[None] | None:
-        """A future that another thread can block on until the job ends (None if it has)."""
-        with self._runner._lock:
-            if self.done:
-                return None
-            if self._thread_waiter is None:
-                self._thread_waiter = concurrent.futures.Future()
-                self._waiters.append(self._thread_waiter)
-            return self._thread_waiter
-
-    def _outcome(self) -> Any:
-        if self.status == SUCCEEDED:
-            return self.result
-        assert self.exception is not None
-        raise self.exception
-
-    def add_done_callback(self, fn: Callable[[Job], Any]) -> None:
-        """Call ``fn(job)`` on the lab loop once the job ends (at once if it already has).
-
-        An exception in ``fn`` is kept in ``runner.errors``, never raised into the lab.
-        """
-        runner = self._runner
-        with runner._lock:
-            if not self.done:
-                self._callbacks.append(fn)
-                return
-        runner._loop.call_soon_threadsafe(runner._run_callback, fn, self)
-
-    def cancel(self) -> bool:
-        """Cancel the job if it is queued or running; ``False`` if it had already ended."""
-        return self._runner.cancel(self)
+    def on_loop(self) -> bool:
+        return threading.get_ident() == self._thread_id
 
 
-@dataclass
-class Kind:
-    """A job kind registered by name: its function, parameters (JSON Schema) and description."""
+class _Run:
+    """What the runner keeps for a job until it is done with it: the call, its task, its timer."""
 
-    name: str
-    fn: Callable[..., Any]
-    params: dict[str, Any]
-    description: str = ""
-    timeout: float | None = None
-    retry_after: int = 1
+    __slots__ = ("call", "task", "timer")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "params": self.params,
-            "timeout": self.timeout,
-            "retry_after": self.retry_after,
-        }
-
-    def __repr__(self) -> str:
-        names = ", ".join(self.params.get("properties", {})) or "no parameters"
-        return f"<Kind {self.name}({names}): {self.description}>"
+    def __init__(self, call: Call) -> None:
+        self.call: Call | None = call
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.Task[None] | None = None
 
 
 class Submitter:
@@ -381,7 +146,8 @@ class JobRunner:
 
     ``loop`` is the lab loop (or ``None`` to use the loop running in this thread, as the command
     line's server does). ``timeout`` is a default per-job limit in lab seconds. ``notify`` sends
-    completion webhooks; they are signed with ``secret`` (made up if not given).
+    completion webhooks; they are signed with ``secret`` (made up if not given), and only to URLs
+    ``callback_guard`` allows (by default: this machine only).
     """
 
     def __init__(
@@ -395,30 +161,42 @@ class JobRunner:
         keep: int = 10_000,
         notify: Notify | None = None,
         secret: str | None = None,
+        callback_guard: URLGuard = THIS_MACHINE,
     ) -> None:
         if isinstance(loop, LabLoop):
-            self._loop, self._loop_thread_id = loop.loop, loop.thread.ident
+            self._loop, thread_id = loop.loop, loop.thread.ident
         else:
-            self._loop, self._loop_thread_id = asyncio.get_running_loop(), threading.get_ident()
+            self._loop, thread_id = asyncio.get_running_loop(), threading.get_ident()
         self.clock = clock or Clock()
         self.queue_size = queue_size
         self.timeout = timeout
         self.keep = keep
         self.notify: Notify = notify or post_once
         self.secret = secret or signing.generate_secret()
-        self.errors: deque[str] = deque(maxlen=100)
+        self.callback_guard = callback_guard
+        #: Who hears of every job change; a listener that raises is dropped, its error kept.
+        self.listeners: Listeners[[Job]] = Listeners("job runner")
+        self._errors: deque[str] = deque(maxlen=100)
         #: Recent requests the HTTP API refused, and why (see :mod:`webhooks_lab.jobs.api`).
         self.refusals: deque[dict[str, Any]] = deque(maxlen=1000)
         self.peak_running = 0
         self._concurrency = _positive(concurrency, "concurrency")
         self._lock = threading.Lock()
+        self._host = _Host(
+            self._loop,
+            thread_id,
+            self._lock,
+            report_progress=self._set_progress,
+            run_done_callback=self._run_callback,
+            cancel=self.cancel,
+        )
         self._queue: deque[Job] = deque()
         self._fresh: list[Job] = []
         self._jobs: dict[str, Job] = {}
+        self._runs: dict[Job, _Run] = {}
         self._finished: deque[str] = deque()
-        self._by_key: dict[str, Job] = {}
+        self._by_key: dict[str, tuple[Job, str]] = {}  # Idempotency-Key -> job, request
         self._kinds: dict[str, Kind] = {}
-        self._listeners: list[Listener] = []
         self._counts = dict.fromkeys(STATUSES, 0)
         self._running = 0  # jobs whose status is "running"
         self._active = 0  # slots in use (a cancelled thread keeps its slot until it returns)
@@ -429,6 +207,12 @@ class JobRunner:
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- settings ----------------------------------------------------------------------------
+
+    @property
+    def errors(self) -> list[str]:
+        """What went wrong around the jobs, not in them: listeners that raised (and were
+        dropped), done callbacks that raised, completion webhooks that could not be sent."""
+        return [*self.listeners.errors, *self._errors]
 
     @property
     def concurrency(self) -> int:
@@ -476,28 +260,30 @@ class JobRunner:
     ) -> Job:
         """Start a registered kind by name with checked ``params``.
 
-        Raises :class:`UnknownKind`, :class:`InvalidParams`, :class:`CallbackRefused`,
-        :class:`IdempotencyConflict` or :class:`QueueFull` before anything is queued. With an
+        Raises :class:`~webhooks_lab.jobs.model.UnknownKind`,
+        :class:`~webhooks_lab.jobs.model.InvalidParams`,
+        :class:`~webhooks_lab.sender.ssrf.UnsafeURL` (a callback URL the guard refuses),
+        :class:`~webhooks_lab.jobs.model.IdempotencyConflict` or
+        :class:`~webhooks_lab.jobs.model.QueueFull` before anything is queued. With an
         ``idempotency_key`` already used for the same request, returns that job instead.
         """
         spec = self._kinds.get(kind) if isinstance(kind, str) else None
         if spec is None:
             raise UnknownKind(str(kind), sorted(self._kinds))
-        checked = validate(spec.params, dict(params) if params is not None else None)
-        url = check_callback_url(callback_url) if callback_url is not None else None
+        checked = spec.check(dict(params) if params is not None else None)
+        url = self._checked_callback(callback_url)
         fingerprint = json.dumps([kind, checked, url], sort_keys=True, default=repr)
         with self._lock:
             if idempotency_key is not None:
                 existing = self._by_key.get(idempotency_key)
                 if existing is not None:
-                    if existing._fingerprint != fingerprint:
-                        raise IdempotencyConflict(idempotency_key, existing)
-                    return existing
+                    if existing[1] != fingerprint:
+                        raise IdempotencyConflict(idempotency_key, existing[0])
+                    return existing[0]
             job = Job(
-                self,
-                spec.fn,
-                (),
-                checked,
+                self._host,
+                spec.name,
+                now=self.clock.time(),
                 kind=spec.name,
                 params=checked,
                 timeout=timeout if timeout is not None else spec.timeout,
@@ -505,10 +291,9 @@ class JobRunner:
                 idempotency_key=idempotency_key,
                 retry_after=spec.retry_after,
             )
-            job._fingerprint = fingerprint
-            self._enqueue_locked(job)
+            self._enqueue_locked(job, (spec.fn, (), checked))
             if idempotency_key is not None:
-                self._by_key[idempotency_key] = job
+                self._by_key[idempotency_key] = (job, fingerprint)
         self._schedule_pump()
         return job
 
@@ -524,14 +309,20 @@ class JobRunner:
     ) -> Job:
         if not callable(fn):
             raise TypeError(f"submit() needs a function to run, got {type(fn).__name__}")
-        url = check_callback_url(callback_url) if callback_url is not None else None
-        job = Job(self, fn, args, kwargs, name=name, timeout=timeout, callback_url=url)
+        url = self._checked_callback(callback_url)
+        name = name or getattr(fn, "__name__", None) or type(fn).__name__
+        job = Job(self._host, name, now=self.clock.time(), timeout=timeout, callback_url=url)
         with self._lock:
-            self._enqueue_locked(job)
+            self._enqueue_locked(job, (fn, args, kwargs))
         self._schedule_pump()
         return job
 
-    def _enqueue_locked(self, job: Job) -> None:
+    def _checked_callback(self, url: str | None) -> str | None:
+        if url is not None:
+            self.callback_guard.check_url(url)  # raises UnsafeURL saying why not
+        return url
+
+    def _enqueue_locked(self, job: Job, call: Call) -> None:
         if self._closed:
             raise JobError("the job runner is stopped; start the lab again")
         if len(self._queue) >= self.queue_size:
@@ -545,6 +336,7 @@ class JobRunner:
         self._queue.append(job)
         self._fresh.append(job)
         self._jobs[job.id] = job
+        self._runs[job] = _Run(call)
         self._counts[QUEUED] += 1
 
     # -- kinds -------------------------------------------------------------------------------
@@ -587,10 +379,15 @@ class JobRunner:
             schema = dict(params)
         else:
             schema = object_schema(params)
+        try:
+            check = checker(schema)  # the very schema GET /jobs/kinds publishes
+        except ValueError as exc:
+            raise ValueError(f"the params of job kind {name!r}: {exc}") from None
         if description is None:
             doc = inspect.getdoc(fn) or ""
             description = doc.strip().splitlines()[0] if doc.strip() else ""
-        kind = Kind(name, fn, schema, description, timeout, max(1, int(retry_after)))
+        retry = max(1, int(retry_after))
+        kind = Kind(name, fn, schema, description, timeout, retry, check=check)
         self._kinds[name] = kind
         return kind
 
@@ -608,7 +405,8 @@ class JobRunner:
         return self._jobs.get(job_id)
 
     def by_idempotency_key(self, key: str) -> Job | None:
-        return self._by_key.get(key)
+        found = self._by_key.get(key)
+        return found[0] if found is not None else None
 
     def list(self, status: str | None = None) -> list[Job]:
         """Remembered jobs, oldest first (only those with ``status``, if given)."""
@@ -649,26 +447,18 @@ class JobRunner:
         if self._on_loop():
             raise RuntimeError("wait_all() would block the lab loop; use asyncio.gather there")
         jobs = self.list() if jobs is None else list(jobs)
-        waiters = [w for w in (job._thread_future() for job in jobs) if w is not None]
-        _, pending = concurrent.futures.wait(waiters, timeout)
+        pending = unfinished(jobs, timeout)
         if pending:
-            unfinished = f"{len(pending)} of {len(jobs)} jobs"
-            raise TimeoutError(f"{unfinished} had not ended after {timeout} s")
+            raise TimeoutError(f"{pending} of {len(jobs)} jobs had not ended after {timeout} s")
         return jobs
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(job)`` on the lab loop at every status or progress change.
 
         Returns a function that unsubscribes. A listener must be quick (it runs on the loop);
-        one that raises is noted in ``runner.errors`` and never breaks the runner.
+        one that raises is unsubscribed and noted in ``runner.errors``: it never breaks the runner.
         """
-        self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return unsubscribe
+        return self.listeners.subscribe(listener)
 
     def __repr__(self) -> str:
         counts = self.counts()
@@ -708,7 +498,7 @@ class JobRunner:
         for job in waiting:
             self._cancel(job, "the job runner stopped")
         remembered = self.list()
-        tasks = [job._task for job in remembered if job._task and not job._task.done()]
+        tasks = [run.task for run in self._runs.values() if run.task and not run.task.done()]
         for job in remembered:
             if job.status == RUNNING:
                 self._cancel(job, "the job runner stopped")
@@ -723,7 +513,7 @@ class JobRunner:
     # -- on the loop ---------------------------------------------------------------------------
 
     def _on_loop(self) -> bool:
-        return threading.get_ident() == self._loop_thread_id
+        return self._host.on_loop()
 
     def _call_on_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         async def call() -> Any:
@@ -747,7 +537,7 @@ class JobRunner:
         with self._lock:
             self._pump_scheduled = False
             fresh, self._fresh = self._fresh, []
-        if self._listeners:
+        if self.listeners:
             for job in fresh:
                 self._changed(job)
         while self._active < self._concurrency:
@@ -763,15 +553,20 @@ class JobRunner:
         self._active += 1
         self._running += 1
         self.peak_running = max(self.peak_running, self._running)
+        run = self._runs[job]
         if job.timeout is not None:
-            delay = max(0.0, job.timeout) / self.clock.speed
-            job._timer = self._loop.call_later(delay, self._expire, job)
-        job._task = self._loop.create_task(self._run(job))
+            run.timer = self._loop.create_task(self._deadline(job, run, job.timeout))
+        run.task = self._loop.create_task(self._run(job, run))
         self._changed(job)
 
-    async def _run(self, job: Job) -> None:
+    async def _deadline(self, job: Job, run: _Run, timeout: float) -> None:
+        await self.clock.sleep(timeout)  # lab seconds: the clock turns them into real ones
+        run.timer = None
+        self._expire(job)
+
+    async def _run(self, job: Job, run: _Run) -> None:
         try:
-            result = await self._call(job)
+            result = await self._call(job, run)
         except asyncio.CancelledError:
             self._finish(job, CANCELLED, error="cancelled")
             if self._closed:
@@ -784,28 +579,28 @@ class JobRunner:
             self._finish(job, SUCCEEDED, result=result)
         finally:
             self._active -= 1
-            job._call = None  # let go of arguments that may be large
+            self._runs.pop(job, None)  # let go of arguments that may be large
             if not self._closed:
                 self._pump()
 
-    async def _call(self, job: Job) -> Any:
-        assert job._call is not None
-        fn, args, kwargs = job._call
+    async def _call(self, job: Job, run: _Run) -> Any:
+        assert run.call is not None
+        (fn, args, kwargs), run.call = run.call, None
         wants = _injections(fn)
         if wants:
             kwargs = dict(kwargs)
             if "progress" in wants:
-                kwargs["progress"] = job._reporter = Progress(self, job)
+                kwargs["progress"] = Progress(self._host, job)
             if "clock" in wants:
                 kwargs["clock"] = self.clock
         if _is_async(fn):
             return await fn(*args, **kwargs)
-        result = await self._in_thread(job, functools.partial(fn, *args, **kwargs))
+        result = await self._in_thread(functools.partial(fn, *args, **kwargs))
         if inspect.isawaitable(result):
             result = await result
         return result
 
-    async def _in_thread(self, job: Job, call: Callable[[], Any]) -> Any:
+    async def _in_thread(self, call: Callable[[], Any]) -> Any:
         if self._executor is None or self._workers < self._concurrency:
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
@@ -830,8 +625,7 @@ class JobRunner:
             took = f"{job.timeout:g}" if job.timeout is not None else "?"
             error = JobTimeout(f"{job.id} took longer than its {took} s timeout and was stopped")
             self._finish(job, FAILED, exc=error)
-            if job._task is not None:
-                job._task.cancel()
+            self._stop_task(job)
 
     def _cancel(self, job: Job, why: str = "cancelled") -> bool:
         if job.done:
@@ -839,12 +633,17 @@ class JobRunner:
         if job.status == QUEUED:
             with self._lock, contextlib.suppress(ValueError):
                 self._queue.remove(job)
+            self._runs.pop(job, None)
             self._finish(job, CANCELLED, error=why)
             return True
         self._finish(job, CANCELLED, error=why)
-        if job._task is not None:
-            job._task.cancel()
+        self._stop_task(job)
         return True
+
+    def _stop_task(self, job: Job) -> None:
+        run = self._runs.get(job)
+        if run is not None and run.task is not None:
+            run.task.cancel()
 
     def _set_progress(self, job: Job, percent: float, message: str | None) -> None:
         if job.status != RUNNING:
@@ -872,26 +671,20 @@ class JobRunner:
         elif status == FAILED:
             assert exc is not None
             job.exception = exc
-            job.error = error or _describe(exc)
+            job.error = error or describe(exc)
         else:
             job.error = error or "cancelled"
             why = "" if job.error == "cancelled" else f" ({job.error})"
             job.exception = JobCancelled(f"{job.id} was cancelled{why}")
         job.finished_at = job.updated_at = self.clock.time()
-        with self._lock:
-            was = job.status
-            job.status = status
-            callbacks, job._callbacks = job._callbacks, []
-            waiters, job._waiters = job._waiters, []
+        was, callbacks = job._end(status)  # waiters wake here
         if was == RUNNING:
             self._running -= 1
         self._counts[status] += 1
-        if job._timer is not None:
-            job._timer.cancel()
-            job._timer = None
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        run = self._runs.get(job)
+        if run is not None and run.timer is not None:
+            run.timer.cancel()
+            run.timer = None
         self._remember_finished(job)
         for callback in callbacks:
             self._run_callback(callback, job)
@@ -912,134 +705,27 @@ class JobRunner:
                     self._by_key.pop(old.idempotency_key, None)
 
     def _changed(self, job: Job) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(job)
-            except Exception as exc:  # a broken view must never break the runner
-                self.errors.append(f"listener {_name(listener)} raised {_describe(exc)}")
+        self.listeners.notify(job)  # a broken view is dropped; it never breaks the runner
 
-    def _run_callback(self, fn: Callable[[Job], Any], job: Job) -> None:
+    def _run_callback(self, fn: DoneCallback, job: Job) -> None:
         try:
             fn(job)
         except Exception as exc:
-            self.errors.append(f"done callback {_name(fn)} for {job.id} raised {_describe(exc)}")
+            self._errors.append(f"done callback {_name(fn)} for {job.id} raised {describe(exc)}")
 
     async def _send_completion(self, job: Job) -> None:
-        assert job.callback_url is not None
-        event = completion_event(job)
-        try:
-            job.notification = await self.notify(job.callback_url, event, secret=self.secret)
-        except Exception as exc:
-            job.notification = f"not delivered: {_describe(exc)}"
-            self.errors.append(f"completion webhook for {job.id} failed: {_describe(exc)}")
+        failure = await notify_completion(job, self.notify, self.secret)
+        if failure is not None:
+            self._errors.append(failure)
 
 
-# -- completion webhooks --------------------------------------------------------------------------
-
-
-def completion_event(job: Job) -> Event:
-    """The ``job.succeeded`` / ``job.failed`` / ``job.cancelled`` event for a finished job."""
-    data = job.to_dict()
-    data["result"] = jsonable(job.result) if job.status == SUCCEEDED else None
-    data["links"] = {"status": f"/jobs/{job.id}", "result": f"/jobs/{job.id}/result"}
-    return Event(f"job.{job.status}", data)
-
-
-async def post_once(
-    url: str, event: Event, *, secret: str | None = None, scheme: str = "standard"
-) -> dict[str, Any]:
-    """Sign ``event`` and POST it to ``url`` once; return what happened.
-
-    The simplest notifier, for a runner made on its own: no retries, no delivery log. The lab
-    and ``webhooks-lab serve`` send completion webhooks through their sender instead.
-    """
-    import httpx  # imported here: most labs never send a completion webhook
-
-    body = event.body()
-    timestamp = int(datetime.now(timezone.utc).timestamp())
-    chosen = scheme if secret else "none"
-    headers = signing.headers_for(chosen, secret, body, msg_id=event.id, timestamp=timestamp)
-    headers["content-type"] = "application/json"
-    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
-        answer = await client.post(check_callback_url(url), content=body, headers=headers)
-    return {"status": answer.status_code, "id": event.id}
-
-
-def check_callback_url(url: str) -> str:
-    """Return ``url`` if the lab may send to it; raise :class:`CallbackRefused` saying why not.
-
-    The lab only talks to its own machine (loopback: ``127.0.0.0/8``, ``::1``, ``localhost``).
-    Refusing every other address is also the first defence against SSRF: a request that names
-    a callback must not be able to make the lab reach into someone else's network.
-    """
-    if not isinstance(url, str) or not url:
-        raise CallbackRefused("callback_url must be a URL string like http://127.0.0.1:8000/hook")
-    if len(url) > 2048:
-        raise CallbackRefused("callback_url is longer than 2048 characters")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port  # raises on a port that is not a number
-    except ValueError as exc:
-        raise CallbackRefused(f"callback_url is not a valid URL: {exc}") from None
-    if parts.scheme not in ("http", "https"):
-        raise CallbackRefused(f"callback_url must start with http:// or https://, got {url[:40]!r}")
-    if not host:
-        raise CallbackRefused("callback_url has no host")
-    if parts.username is not None or parts.password is not None:
-        raise CallbackRefused("callback_url must not carry a user name or password")
-    if host.lower() == "localhost":
-        return url
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise CallbackRefused(
-            f"callback_url host {host!r} is a name, not a loopback address; the lab only sends "
-            "to 127.0.0.1, ::1 or localhost (names could resolve anywhere)"
-        ) from None
-    if not address.is_loopback:
-        raise CallbackRefused(
-            f"callback_url host {host} is not a loopback address; the lab only sends to its own "
-            "machine (127.0.0.1, ::1, localhost), so it cannot be used to reach other networks"
-        )
-    return url
-
-
-# -- small helpers --------------------------------------------------------------------------------
-
-
-def iso(moment: float | None) -> str | None:
-    """Lab-clock Unix seconds as ISO 8601 UTC with milliseconds (``None`` stays ``None``)."""
-    if moment is None:
-        return None
-    return iso_utc(datetime.fromtimestamp(moment, timezone.utc))
-
-
-def new_job_id() -> str:
-    """``job_`` + a millisecond stamp + 64 random bits: unique, unguessable, roughly in order."""
-    return new_id("job")
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as JSON-ready data: anything JSON cannot hold becomes its ``repr``.
-
-    A job may return anything; an HTTP answer or a webhook must still be valid JSON.
-    """
-    try:
-        return json.loads(json.dumps(value, default=repr, allow_nan=False))
-    except (TypeError, ValueError, RecursionError):
-        return repr(value)
+# -- small helpers ---------------------------------------------------------------------------------
 
 
 def _positive(value: int, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{what} must be a whole number of at least 1, got {value!r}")
     return value
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _name(fn: Any) -> str:
@@ -1069,26 +755,4 @@ def _injections(fn: Callable[..., Any]) -> frozenset[str]:
         return _injections_cached.__wrapped__(fn)
 
 
-__all__ = [
-    "CANCELLED",
-    "FAILED",
-    "FINAL",
-    "QUEUED",
-    "RUNNING",
-    "SUCCEEDED",
-    "CallbackRefused",
-    "IdempotencyConflict",
-    "InvalidParams",
-    "Job",
-    "JobCancelled",
-    "JobError",
-    "JobRunner",
-    "JobTimeout",
-    "Kind",
-    "Progress",
-    "QueueFull",
-    "UnknownKind",
-    "check_callback_url",
-    "completion_event",
-    "post_once",
-]
+__all__ = ["JobRunner", "Listener", "Submitter"]

@@ -13,7 +13,10 @@ request forgery*. So real senders refuse:
   (:class:`GuardedResolver`), so a name that changes its answer in between cannot slip past.
 
 The lab and ``webhooks-lab send`` allow loopback explicitly (``allow_loopback=True``), because
-sending to a receiver on your own machine is what they are for.
+sending to a receiver on your own machine is what they are for. A job's ``callback_url`` may only
+reach this machine: :data:`THIS_MACHINE` allows loopback and nothing else, not even host names
+(other than ``localhost``), because a request to start a job is answered before any name could be
+looked up. Every check refuses with :class:`UnsafeURL`, saying why; none of them connects.
 
     >>> try:
     ...     URLGuard().check_url("http://169.254.169.254/latest/meta-data/")
@@ -31,7 +34,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["GuardedResolver", "Target", "URLGuard", "UnsafeURL", "address_problem"]
+from webhooks_lab.errors import Error
+
+__all__ = ["THIS_MACHINE", "GuardedResolver", "Target", "URLGuard", "UnsafeURL", "address_problem"]
+
+#: The longest URL a guard lets through (browsers and servers commonly stop near here).
+MAX_URL_LENGTH = 2048
 
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 """``await resolve(host, port)`` -> the IP addresses (as text) a host name stands for."""
@@ -39,11 +47,13 @@ Resolve = Callable[[str, int], Awaitable[list[str]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class UnsafeURL(ValueError):
-    """A URL the sender refuses to deliver to. ``exc.reason`` says why in plain words."""
+class UnsafeURL(Error, ValueError):
+    """A URL the lab refuses to send to. ``exc.reason`` says why in plain words."""
 
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"refused {url}: {reason}")
+    def __init__(self, url: object, reason: str) -> None:
+        shown = url if isinstance(url, str) else repr(url)
+        shown = shown if len(shown) <= 100 else shown[:97] + "..."
+        super().__init__(f"refused {shown}: {reason}")
         self.url, self.reason = url, reason
 
 
@@ -59,7 +69,11 @@ class Target:
 
 
 def address_problem(
-    address: IPAddress, *, allow_loopback: bool = False, allow_private: bool = False
+    address: IPAddress,
+    *,
+    allow_loopback: bool = False,
+    allow_private: bool = False,
+    allow_public: bool = True,
 ) -> str | None:
     """Why a sender must not connect to ``address``, in words; ``None`` if it may."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -78,14 +92,19 @@ def address_problem(
         return None if allow_private else f"{address} is a private address"
     if not address.is_global:
         return f"{address} is not a public address"
+    if not allow_public:
+        return f"{address} is not on this machine (only loopback addresses are allowed here)"
     return None
 
 
 class URLGuard:
     """Decides which URLs and addresses a sender may reach.
 
-    ``resolve`` looks host names up (default: the system resolver via the running loop); tests
-    pass a stub so no name is ever looked up for real.
+    By default only public addresses; ``allow_loopback`` and ``allow_private`` add those,
+    ``allow_public=False`` takes public ones away, and ``allow_names=False`` refuses host names
+    other than ``localhost`` before anything is looked up. ``resolve`` looks host names up
+    (default: the system resolver via the running loop); tests pass a stub so no name is ever
+    looked up for real.
     """
 
     def __init__(
@@ -93,18 +112,26 @@ class URLGuard:
         *,
         allow_loopback: bool = False,
         allow_private: bool = False,
+        allow_public: bool = True,
+        allow_names: bool = True,
         resolve: Resolve | None = None,
     ) -> None:
         self.allow_loopback = allow_loopback
         self.allow_private = allow_private
+        self.allow_public = allow_public
+        self.allow_names = allow_names
         self._resolve = resolve
 
     def check_url(self, url: str) -> Target:
         """Check what can be checked without the network: scheme, host, literal IP addresses.
 
-        Raises :class:`UnsafeURL`. A host *name* passes here; its addresses are checked by
-        :meth:`resolve` when the sender connects.
+        Raises :class:`UnsafeURL`. A host *name* passes here (unless ``allow_names`` is off); its
+        addresses are checked by :meth:`resolve` when the sender connects.
         """
+        if not isinstance(url, str) or not url:
+            raise UnsafeURL(url, "not a URL: give a string like http://127.0.0.1:8000/hook")
+        if len(url) > MAX_URL_LENGTH:
+            raise UnsafeURL(url, f"the URL is longer than {MAX_URL_LENGTH} characters")
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -121,6 +148,12 @@ class URLGuard:
         address = _literal_address(host)
         if address is not None:
             self._check_address(url, address)
+        elif not self.allow_names and host.lower() != "localhost":
+            raise UnsafeURL(
+                url,
+                f"{host[:60]} is a host name, which could resolve anywhere; only addresses "
+                "on this machine are allowed here (127.0.0.1, ::1 or localhost)",
+            )
         return Target(url, scheme, host, port or (443 if scheme == "https" else 80), address)
 
     async def resolve(self, host: str, port: int, url: str | None = None) -> list[str]:
@@ -143,16 +176,25 @@ class URLGuard:
 
     def _check_address(self, url: str, address: IPAddress, name: str | None = None) -> None:
         problem = address_problem(
-            address, allow_loopback=self.allow_loopback, allow_private=self.allow_private
+            address,
+            allow_loopback=self.allow_loopback,
+            allow_private=self.allow_private,
+            allow_public=self.allow_public,
         )
         if problem is not None:
             via = f"{name} resolves to " if name else ""
             raise UnsafeURL(url, via + problem)
 
     def __repr__(self) -> str:
-        allowed = [n for n, on in (("loopback", self.allow_loopback),
+        allowed = [n for n, on in (("public addresses", self.allow_public),
+                                   ("loopback", self.allow_loopback),
                                    ("private", self.allow_private)) if on]  # fmt: skip
-        return f"URLGuard(public addresses{''.join(' + ' + a for a in allowed)})"
+        names = "" if self.allow_names else "; no host names but localhost"
+        return f"URLGuard({' + '.join(allowed) or 'nothing'}{names})"
+
+
+#: Only this machine: loopback addresses and ``localhost``, never a name that could go elsewhere.
+THIS_MACHINE = URLGuard(allow_loopback=True, allow_public=False, allow_names=False)
 
 
 def _literal_address(host: str) -> IPAddress | None:

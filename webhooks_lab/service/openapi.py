@@ -4,8 +4,10 @@ OpenAPI 3.1 has two halves that matter here. ``paths`` are the requests *you* ca
 (deliver a webhook, start a job, poll it). ``webhooks`` are the requests *the lab* makes to you:
 the events it sends, such as ``job.succeeded``, each with its payload and the answer it expects.
 That second half is how real providers document their webhooks, so a learner can put the two
-side by side. The job kinds' parameters come from the runner, so a newly registered kind shows up
-in the document at once.
+side by side. The jobs API's schemas are generated from the models its answers are built from
+(:mod:`webhooks_lab.jobs.schemas`), and the job kinds' parameters come from the runner, so a newly
+registered kind shows up in the document at once. (The receiver's schemas are still written out
+here by hand.)
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from webhooks_lab.jobs.runner import STATUSES, JobRunner, jsonable
+from webhooks_lab.http.openapi import component_schemas
+from webhooks_lab.http.openapi import schema_ref as _ref
+from webhooks_lab.http.problem import PROBLEM_JSON as _PROBLEM
+from webhooks_lab.jobs import schemas
+from webhooks_lab.jobs.model import STATUSES
+from webhooks_lab.jobs.runner import JobRunner
 
-_REF = "#/components/schemas/"
 _JSON = "application/json"
-_PROBLEM = "application/problem+json"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": _REF + name}
 
 
 def _json_body(schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
@@ -32,7 +33,8 @@ def _json_body(schema: dict[str, Any], description: str, **extra: Any) -> dict[s
 
 
 def _problem(description: str, **extra: Any) -> dict[str, Any]:
-    return {"description": description, "content": {_PROBLEM: {"schema": _ref("Problem")}}, **extra}
+    content = {_PROBLEM: {"schema": _ref("JobProblem")}}
+    return {"description": description, "content": content, **extra}
 
 
 def _receiver_error(description: str) -> dict[str, Any]:
@@ -74,143 +76,57 @@ _SIGNATURE_HEADERS = [
 
 
 def _schemas(runner: JobRunner | None) -> dict[str, Any]:
-    timestamp = {"type": ["string", "null"], "format": "date-time"}
-    job_links = {
-        "type": "object",
-        "properties": {"self": {"type": "string"}, "result": {"type": "string"}},
-    }
-    job_properties = {
-        "id": {"type": "string"},
-        "kind": {"type": ["string", "null"]},
-        "name": {"type": "string"},
-        "status": {"type": "string", "enum": list(STATUSES)},
-        "progress": {"type": "number", "minimum": 0, "maximum": 100},
-        "message": {"type": ["string", "null"], "description": "the job's own progress note"},
-        "error": {"type": ["string", "null"]},
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-        "started_at": timestamp,
-        "finished_at": timestamp,
-        "links": job_links,
-    }
+    generated = component_schemas(schemas.MODELS)
     kinds = runner.kinds() if runner is not None else []
-    request_fields = {
-        "kind": {"type": "string", "description": "a name from GET /jobs/kinds"},
-        "params": {"type": "object", "description": "the kind's parameters"},
-        "callback_url": {
-            "type": "string",
-            "format": "uri",
-            "description": "loopback URL that gets a signed job.* webhook when the job ends",
-        },
-    }
-    job_request: dict[str, Any] = {
-        "type": "object",
-        "properties": request_fields,
-        "required": ["kind"],
-        "additionalProperties": False,
-    }
-    if kinds:
-        job_request["oneOf"] = [
+    if kinds:  # one variant per kind: its name, and the very schema its params are checked against
+        generated["JobRequest"]["oneOf"] = [
             {
                 "title": kind.name,
                 "description": kind.description,
-                "properties": {"kind": {"const": kind.name}, "params": jsonable(kind.params)},
+                "properties": {"kind": {"const": kind.name}, "params": kind.params},
             }
             for kind in kinds
         ]
-    return {
-        "Problem": {
-            "type": "object",
-            "description": "RFC 9457 problem details.",
-            "properties": {
-                "type": {"type": "string", "format": "uri-reference"},
-                "title": {"type": "string"},
-                "status": {"type": "integer"},
-                "detail": {"type": "string"},
-                "instance": {"type": "string"},
-            },
-            "required": ["type", "title", "status", "detail"],
+    return {**_RECEIVER_SCHEMAS, **generated}
+
+
+_RECEIVER_SCHEMAS: dict[str, Any] = {
+    "Event": {
+        "type": "object",
+        "description": "A Standard Webhooks payload.",
+        "properties": {
+            "type": {"type": "string", "examples": ["user.created"]},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "data": {"type": "object"},
         },
-        "Event": {
-            "type": "object",
-            "description": "A Standard Webhooks payload.",
-            "properties": {
-                "type": {"type": "string", "examples": ["user.created"]},
-                "timestamp": {"type": "string", "format": "date-time"},
-                "data": {"type": "object"},
-            },
-            "required": ["type", "timestamp", "data"],
+        "required": ["type", "timestamp", "data"],
+    },
+    "ReceiverAnswer": {
+        "type": "object",
+        "properties": {
+            "ok": {"type": "boolean"},
+            "id": {"type": ["string", "null"]},
+            "endpoint": {"type": "string"},
+            "duplicate": {"type": "boolean"},
+            "detail": {"type": "string"},
         },
-        "ReceiverAnswer": {
-            "type": "object",
-            "properties": {
-                "ok": {"type": "boolean"},
-                "id": {"type": ["string", "null"]},
-                "endpoint": {"type": "string"},
-                "duplicate": {"type": "boolean"},
-                "detail": {"type": "string"},
-            },
-            "required": ["ok"],
+        "required": ["ok"],
+    },
+    "ReceiverError": {
+        "type": "object",
+        "properties": {
+            "error": {"type": "string"},
+            "detail": {"type": "string"},
+            "reason": {"type": "string"},
         },
-        "ReceiverError": {
-            "type": "object",
-            "properties": {
-                "error": {"type": "string"},
-                "detail": {"type": "string"},
-                "reason": {"type": "string"},
-            },
-            "required": ["error", "detail"],
-        },
-        "Job": {
-            "type": "object",
-            "properties": job_properties,
-            "required": ["id", "status", "progress", "created_at", "updated_at", "error"],
-        },
-        "JobOutcome": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string"},
-                "kind": {"type": ["string", "null"]},
-                "status": {"type": "string", "enum": ["succeeded", "failed", "cancelled"]},
-                "result": {"description": "what the job returned (null unless it succeeded)"},
-                "error": {"type": ["string", "null"]},
-                "finished_at": {"type": "string", "format": "date-time"},
-                "links": job_links,
-            },
-            "required": ["id", "status", "result", "error"],
-        },
-        "JobRequest": job_request,
-        "Kind": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string"},
-                "description": {"type": "string"},
-                "params": {"type": "object", "description": "JSON Schema of the parameters"},
-                "timeout": {"type": ["number", "null"]},
-                "retry_after": {"type": "integer"},
-            },
-            "required": ["name", "params"],
-        },
-        "JobEvent": {
-            "type": "object",
-            "description": "The payload of a job.* webhook.",
-            "properties": {
-                "type": {"type": "string", "enum": [f"job.{s}" for s in STATUSES[2:]]},
-                "timestamp": {"type": "string", "format": "date-time"},
-                "data": {
-                    "type": "object",
-                    "properties": {**job_properties, "result": {}},
-                    "required": ["id", "status", "error", "result", "links"],
-                },
-            },
-            "required": ["type", "timestamp", "data"],
-        },
-    }
+        "required": ["error", "detail"],
+    },
+}
 
 
 def _paths() -> dict[str, Any]:
     not_found = _problem("No job with that id.")
-    job_json = _json_body(_ref("Job"), "The job.")
+    job_json = _json_body(_ref("JobStatus"), "The job.")
     return {
         "/": {
             "get": {
@@ -285,7 +201,7 @@ def _paths() -> dict[str, Any]:
                         "schema": {"type": "string", "enum": list(STATUSES)},
                     }
                 ],
-                "responses": {"200": _json_body({"type": "object"}, "Jobs and counts")},
+                "responses": {"200": _json_body(_ref("JobList"), "Jobs and counts")},
             },
             "post": {
                 "operationId": "startJob",
@@ -311,7 +227,7 @@ def _paths() -> dict[str, Any]:
                             "post": {
                                 "summary": "job.succeeded, job.failed or job.cancelled",
                                 "requestBody": {
-                                    "content": {_JSON: {"schema": _ref("JobEvent")}},
+                                    "content": {_JSON: {"schema": _ref("CompletionWebhook")}},
                                 },
                                 "responses": {"2XX": {"description": "Acknowledged"}},
                             }
@@ -320,7 +236,7 @@ def _paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "202": _json_body(
-                        _ref("Job"),
+                        _ref("JobStatus"),
                         "Accepted: poll the Location",
                         headers={
                             "Location": {
@@ -345,11 +261,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "The kinds of job this server runs",
                 "responses": {
                     "200": _json_body(
-                        {
-                            "type": "object",
-                            "properties": {"kinds": {"type": "array", "items": _ref("Kind")}},
-                        },
-                        "Registered kinds with their parameter schemas",
+                        _ref("JobKinds"), "Registered kinds with their parameter schemas"
                     )
                 },
             }
@@ -370,7 +282,7 @@ def _paths() -> dict[str, Any]:
                                 "schema": {"type": "string"},
                             }
                         },
-                        "content": {_JSON: {"schema": _ref("Job")}},
+                        "content": {_JSON: {"schema": _ref("JobStatus")}},
                     },
                     "404": not_found,
                 },
@@ -380,7 +292,7 @@ def _paths() -> dict[str, Any]:
                 "tags": ["jobs"],
                 "summary": "Cancel a queued or running job",
                 "responses": {
-                    "200": _json_body(_ref("Job"), "Cancelled"),
+                    "200": _json_body(_ref("JobStatus"), "Cancelled"),
                     "404": not_found,
                     "409": _problem("The job had already ended."),
                 },
@@ -393,7 +305,7 @@ def _paths() -> dict[str, Any]:
                 "tags": ["jobs"],
                 "summary": "A finished job's outcome",
                 "responses": {
-                    "200": _json_body(_ref("JobOutcome"), "The outcome"),
+                    "200": _json_body(_ref("JobResult"), "The outcome"),
                     "404": not_found,
                     "409": _problem("The job has not ended yet.", headers=_RETRY_AFTER),
                 },
@@ -432,7 +344,7 @@ def _webhooks() -> dict[str, Any]:
     def job_event(status: str) -> dict[str, Any]:
         return {
             "allOf": [
-                _ref("JobEvent"),
+                _ref("CompletionWebhook"),
                 {"properties": {"type": {"const": f"job.{status}"}}},
             ]
         }

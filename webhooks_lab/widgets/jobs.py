@@ -23,9 +23,9 @@ from typing import Any
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_int import ProgressStyle
 
+from webhooks_lab.jobs.model import FINAL
 from webhooks_lab.widgets.base import LiveView, source_key
 
-FINAL = {"succeeded", "failed", "cancelled"}
 _BAR_STYLE = {"succeeded": "success", "failed": "danger", "cancelled": "warning"}
 _COLOURS = {
     "queued": "#6b6b6b",

@@ -36,7 +36,7 @@ from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.listeners import Listeners
 
 if TYPE_CHECKING:
-    from webhooks_lab.jobs.runner import Job
+    from webhooks_lab.jobs.model import Job
     from webhooks_lab.lab import Lab
     from webhooks_lab.receiver.inbox import Delivery
     from webhooks_lab.sender.records import Attempt, OutgoingDelivery
