@@ -52,7 +52,10 @@ def loads(
         raise JSONRefused("invalid_json", f"the body is not valid JSON: {exc}") from None
     # Only a body with more brackets than the limit can nest deeper than it: skip the walk
     # for nearly every real payload (bytes.count runs in C).
-    if text.count(b"[") + text.count(b"{") > max_depth and depth(value) > max_depth:
+    if (
+        text.count(b"[") + text.count(b"{") > max_depth
+        and depth(value, stop_past=max_depth) > max_depth
+    ):
         raise JSONRefused("too_deep", f"the body nests more than {max_depth} levels deep")
     return value
 
@@ -87,16 +90,20 @@ def _suspect(max_number_chars: int) -> re.Pattern[bytes]:
     return re.compile(rb"[0-9]{%d}|NaN|Infinity|[0-9.][eE][+-]?[0-9]{3}" % run)
 
 
-def depth(value: Any) -> int:
-    """How deeply ``value`` nests lists and objects (a scalar is 0), without recursion."""
+def depth(value: Any, *, stop_past: int | None = None) -> int:
+    """How deeply ``value`` nests lists and objects (a scalar is 0), without recursion.
+
+    With ``stop_past``, counting stops at the first level deeper than it (enough to refuse).
+    """
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, level = stack.pop()
         if isinstance(item, (dict, list)):
             deepest = max(deepest, level)
-            stack.extend(
-                (child, level + 1) for child in (item.values() if isinstance(item, dict) else item)
-            )
+            if stop_past is not None and level > stop_past:
+                return level
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
     return deepest
 
 

@@ -24,8 +24,6 @@ Every answer is built from a model in :mod:`webhooks_lab.jobs.schemas`, the same
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,6 +32,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from webhooks_lab import strict_json
+from webhooks_lab.http.body import JOB_REQUEST_BODY_LIMIT, BodyTooLarge, read_body
 from webhooks_lab.http.problem import Problem
 from webhooks_lab.jobs.model import (
     IdempotencyConflict,
@@ -44,7 +44,7 @@ from webhooks_lab.jobs.model import (
     UnknownKind,
     iso,
 )
-from webhooks_lab.jobs.params import MAX_DEPTH, json_depth
+from webhooks_lab.jobs.params import MAX_DEPTH
 from webhooks_lab.jobs.runner import JobRunner
 from webhooks_lab.jobs.schemas import (
     JobCounts,
@@ -57,7 +57,7 @@ from webhooks_lab.jobs.schemas import (
 )
 from webhooks_lab.sender.ssrf import UnsafeURL
 
-DEFAULT_MAX_BODY = 64 * 1024
+DEFAULT_MAX_BODY = JOB_REQUEST_BODY_LIMIT  # why that size: webhooks_lab.http.body
 _FIELDS = ("kind", "params", "callback_url")
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -178,30 +178,18 @@ class JobsAPI:
                 # The unread body may still be arriving: close rather than read it to discard.
                 headers={"Accept-Post": "application/json", "Connection": "close"},
             )
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            raise self._too_large(int(declared))
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:
-                raise self._too_large(None)
-            chunks.append(chunk)
-        raw = b"".join(chunks)
         try:
-            body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            raise Problem(
-                400, "invalid-json", "Body is not valid JSON", f"the body is not valid JSON: {exc}"
-            ) from None
-        if json_depth(body) > MAX_DEPTH:
-            raise Problem(
-                400,
-                "too-deep",
-                "JSON nested too deeply",
-                f"the body nests more than {MAX_DEPTH} levels deep",
+            raw = await read_body(
+                request.receive, self.max_body, content_length=request.headers.get("content-length")
             )
-        return body
+        except BodyTooLarge as exc:
+            raise self._too_large(exc.size) from None
+        try:
+            return strict_json.loads(raw, max_depth=MAX_DEPTH)
+        except strict_json.JSONRefused as exc:
+            if exc.code == "too_deep":
+                raise Problem(400, "too-deep", "JSON nested too deeply", str(exc)) from None
+            raise Problem(400, "invalid-json", "Body is not valid JSON", str(exc)) from None
 
     def _too_large(self, size: int | None) -> Problem:
         told = f"{size} bytes" if size is not None else "larger than that"
@@ -334,17 +322,6 @@ def _json(
 ) -> Response:
     """A model as the JSON answer (pydantic serializes it: no dict, no json.dumps in between)."""
     return Response(answer.model_dump_json(), status_code, headers, media_type="application/json")
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:30]} is too large")
-    return value
 
 
 def _json_word(value: Any) -> str:

@@ -28,6 +28,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from webhooks_lab import strict_json
 from webhooks_lab.jobs.model import InvalidParams
 
 if TYPE_CHECKING:
@@ -189,16 +190,7 @@ def validate(schema: Mapping[str, Any], params: Any) -> dict[str, Any]:
 
 def json_depth(value: Any) -> int:
     """How deeply ``value`` nests lists and objects (stops counting past :data:`MAX_DEPTH`)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            if depth > MAX_DEPTH:
-                return depth
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
+    return strict_json.depth(value, stop_past=MAX_DEPTH)
 
 
 # -- saying what is wrong --------------------------------------------------------------------------
