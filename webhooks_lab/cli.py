@@ -160,15 +160,13 @@ def _lab(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from webhooks_lab.events import Event
-    from webhooks_lab.jobs import api as jobs_api
     from webhooks_lab.jobs.kinds import register_lesson_kinds
     from webhooks_lab.jobs.runner import JobRunner
     from webhooks_lab.receiver.console import DeliveryLog
     from webhooks_lab.receiver.receiver import Receiver
     from webhooks_lab.runtime.server import PortInUseError, Server
     from webhooks_lab.sender.sender import Sender
-    from webhooks_lab.service import openapi
-    from webhooks_lab.service.app import create_app
+    from webhooks_lab.service.app import create_app, job_routes
 
     scheme = args.scheme or ("standard" if args.secret else "none")
     if scheme != "none" and not args.secret:
@@ -201,8 +199,7 @@ def _serve(args: argparse.Namespace) -> int:
 
         first_secret = args.secret[0] if args.secret else None
         jobs = register_lesson_kinds(JobRunner(secret=first_secret, notify=notify))
-        routes = [*jobs_api.routes(jobs), *openapi.routes(jobs)]
-        app = create_app(receiver, extra_routes=routes, limits=limits)
+        app = create_app(receiver, extra_routes=[job_routes(jobs)], limits=limits)
         server = Server(app, args.host, args.port, limits=limits, on_refusal=app.record_refusal)
         await server.start()
         receiver.url = server.url

@@ -12,7 +12,6 @@ import threading
 from typing import Any
 
 from webhooks_lab.events import Event
-from webhooks_lab.jobs import api as jobs_api
 from webhooks_lab.jobs.kinds import register_lesson_kinds
 from webhooks_lab.jobs.runner import JobRunner
 from webhooks_lab.limits import DEFAULT as DEFAULT_LIMITS
@@ -23,8 +22,7 @@ from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.loop import LabLoop
 from webhooks_lab.runtime.server import Server
 from webhooks_lab.sender.sender import Sender
-from webhooks_lab.service import openapi
-from webhooks_lab.service.app import create_app
+from webhooks_lab.service.app import create_app, job_routes
 
 
 class Lab:
@@ -58,7 +56,7 @@ class Lab:
         )
         self.app = create_app(
             self.receiver,
-            extra_routes=[*jobs_api.routes(self.jobs), *openapi.routes(self.jobs)],
+            extra_routes=[job_routes(self.jobs)],
             limits=self.limits,
         )
         self.server = Server(

@@ -16,7 +16,6 @@ from typing import Any
 from webhooks_lab import signing
 from webhooks_lab.events import Event
 from webhooks_lab.jobs.model import Job, describe
-from webhooks_lab.jobs.schemas import CompletionData
 from webhooks_lab.sender.ssrf import THIS_MACHINE, URLGuard
 
 #: Sends a completion webhook: ``await notify(url, event, secret=...)``. The lab and
@@ -27,6 +26,9 @@ Notify = Callable[..., Awaitable[Any]]
 
 def completion_event(job: Job) -> Event:
     """The ``job.succeeded`` / ``job.failed`` / ``job.cancelled`` event for a finished job."""
+    # Loaded on first use, as the jobs API loads it: pydantic is not worth a slower start().
+    from webhooks_lab.jobs.schemas import CompletionData
+
     return Event(f"job.{job.status}", CompletionData.of(job).model_dump(mode="json"))
 
 

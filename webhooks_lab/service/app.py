@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from webhooks_lab.jobs.runner import JobRunner
 from webhooks_lab.limits import DEFAULT, Limits
 from webhooks_lab.receiver import inbox_page
 from webhooks_lab.receiver.live_feed import InboxFeed
@@ -129,6 +131,71 @@ class LabApp:
             answer=answer,
         )
         await _answer(send, 404, answer)
+
+
+class LazyRoutes(BaseRoute):
+    """Routes made on the first request to one of ``prefixes``, not when the app is.
+
+    The jobs API and its OpenAPI document answer from pydantic models, and loading pydantic
+    costs about a third of ``start()``; a lesson that never asks for a job should not wait for
+    it. The first request under a prefix makes the routes (once) and every later one goes
+    straight to them.
+    """
+
+    def __init__(self, prefixes: tuple[str, ...], make: Callable[[], list[BaseRoute]]) -> None:
+        self.prefixes, self._make = prefixes, make
+        self._routes: list[BaseRoute] | None = None
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        if self._routes is None:
+            self._routes = self._make()
+        return self._routes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+            return Match.NONE, {}
+        partial: tuple[Match, Scope] | None = None
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return match, child
+            if match is Match.PARTIAL and partial is None:
+                partial = (match, child)
+        return partial or (Match.NONE, {})
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chosen = None
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                chosen = route
+                break
+            if match is Match.PARTIAL and chosen is None:
+                chosen = route
+        assert chosen is not None  # matches() said one of them would take it
+        await chosen.handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                continue
+        raise NoMatchFound(name, path_params)
+
+
+def job_routes(runner: JobRunner) -> LazyRoutes:
+    """``/jobs...`` (the Async Request-Reply API) and ``/openapi.json`` for ``runner``, made
+    on the first request to either."""
+
+    def make() -> list[BaseRoute]:
+        from webhooks_lab.jobs import api
+        from webhooks_lab.service import openapi
+
+        return [*api.routes(runner), *openapi.routes(runner)]
+
+    return LazyRoutes(("/jobs", "/openapi.json"), make)
 
 
 async def _answer(send: Send, status: int, answer: dict[str, str]) -> None:
