@@ -218,7 +218,8 @@ class Receiver:
                 max_number_chars=self.limits.max_number_chars,
             )
         except strict_json.JSONRefused as exc:
-            _answer(d, 400, "invalid_json", str(exc), reason_code=exc.code)
+            code = exc.code if exc.code != "invalid_json" else None  # say only what it adds
+            _answer(d, 400, "invalid_json", str(exc), reason_code=code)
             return
         d.event_type = _event_type(payload, d.headers)
 
