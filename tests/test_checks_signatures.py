@@ -8,6 +8,7 @@ import hmac
 import importlib.util
 import json
 import time
+from hmac import compare_digest
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,30 @@ def compares_with_double_equals(secret, headers, body):  # type: ignore[no-untyp
     )
 
 
+def says_compare_digest_but_uses_double_equals(secret, headers, body):  # type: ignore[no-untyped-def]
+    # hmac.compare_digest would be safer here, but == is simpler
+    if "webhook-signature" not in headers:
+        return False
+    if abs(time.time() - int(headers["webhook-timestamp"])) > 300:
+        return False
+    expected = _expected(secret, headers["webhook-id"], headers["webhook-timestamp"], body)
+    return any(
+        entry.partition(",")[2] == expected for entry in headers["webhook-signature"].split()
+    )
+
+
+def imports_compare_digest_by_name(secret, headers, body):  # type: ignore[no-untyped-def]
+    if "webhook-signature" not in headers:
+        return False
+    if abs(time.time() - int(headers["webhook-timestamp"])) > 300:
+        return False
+    expected = _expected(secret, headers["webhook-id"], headers["webhook-timestamp"], body)
+    return any(
+        compare_digest(expected.encode(), entry.partition(",")[2].encode())
+        for entry in headers["webhook-signature"].split()
+    )
+
+
 def crashes_on_a_missing_header(secret, headers, body):  # type: ignore[no-untyped-def]
     if abs(time.time() - int(headers["webhook-timestamp"])) > 300:
         return False
@@ -113,6 +138,7 @@ def test_verify_by_hand_accepts_the_reference_solution():
         (reserialises_the_json, "unusual spacing"),
         (reads_only_the_first_signature, "two signatures"),
         (compares_with_double_equals, "compared with =="),
+        (says_compare_digest_but_uses_double_equals, "compared with =="),
         (crashes_on_a_missing_header, "raised KeyError"),
         (trusts_everything, "body was changed after it was signed was accepted"),
         (..., "should be a function"),
@@ -123,6 +149,10 @@ def test_verify_by_hand_rejects_a_typical_wrong_answer_saying_what_is_wrong(wron
     assert not result
     assert words in result.message, result.message
     assert result.hint
+
+
+def test_verify_by_hand_accepts_compare_digest_imported_by_name():
+    assert check.verify_by_hand(imports_compare_digest_by_name)
 
 
 def test_verify_by_hand_says_how_to_fix_a_missing_timestamp_check():

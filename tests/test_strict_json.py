@@ -78,7 +78,7 @@ def test_a_number_one_character_over_the_limit_is_refused_however_it_is_written(
         "1." + "5" * (limit - 1),
         "1e" + "1" * (limit - 1),
     ):
-        raw = ('{"n": %s}' % shaped).encode()
+        raw = f'{{"n": {shaped}}}'.encode()
         try:
             json.loads(raw)
         except ValueError:

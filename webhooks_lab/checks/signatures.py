@@ -6,11 +6,14 @@ first thing that went wrong, in words that point at the fix.
 
 from __future__ import annotations
 
-import inspect
+import contextlib
+import hmac
 import json
+import secrets
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from webhooks_lab import signing
@@ -95,11 +98,35 @@ def _cases(now: int) -> list[tuple[str, dict[str, str], bytes, bool, str]]:
     ]
 
 
-def _source(fn: Callable[..., Any]) -> str | None:
+@contextlib.contextmanager
+def _counting_constant_time_compares(fn: Callable[..., Any]) -> Iterator[list[int]]:
+    """Count the calls this thread makes to ``hmac.compare_digest`` while inside the block.
+
+    Judges what the learner's function does, not what its source says: a comparison with
+    ``==`` is caught even if a comment mentions compare_digest. The spy replaces the function
+    in ``hmac`` and ``secrets`` and under any name the learner's module bound it to (``from hmac
+    import compare_digest``); calls from other threads (the lab's own receiver) are not counted.
+    """
+    original = hmac.compare_digest
+    me = threading.get_ident()
+    calls: list[int] = []
+
+    def spy(a: Any, b: Any) -> bool:
+        if threading.get_ident() == me:
+            calls.append(1)
+        return original(a, b)
+
+    namespace = getattr(fn, "__globals__", {})
+    bound = [name for name, value in namespace.items() if value is original]
+    hmac.compare_digest = secrets.compare_digest = spy  # type: ignore[assignment]
+    for name in bound:
+        namespace[name] = spy
     try:
-        return inspect.getsource(fn)
-    except (OSError, TypeError):
-        return None
+        yield calls
+    finally:
+        hmac.compare_digest = secrets.compare_digest = original  # type: ignore[assignment]
+        for name in bound:
+            namespace[name] = original
 
 
 @check
@@ -128,8 +155,10 @@ def verify_by_hand(fn: Callable[[str, dict[str, str], bytes], bool]) -> Result:
         if bool(answer) != genuine:
             verdict = "rejected" if genuine else "accepted"
             return not_yet(f"{what} was {verdict}.", hint)
-    source = _source(fn)
-    if source is not None and "compare_digest" not in source:
+    genuine_case = next(case for case in _cases(now) if case[3])
+    with _counting_constant_time_compares(fn) as compares:
+        fn(_SECRET, dict(genuine_case[1]), genuine_case[2])
+    if not compares:
         return not_yet(
             "every message was judged right, but the signatures are compared with == (or "
             "similar), which stops at the first difference and so leaks, by its timing, how "
