@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Iterator
 from urllib.parse import quote
 
-import h11
 import pytest
-from helpers import serving
+from helpers import exchange, serving
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,58 +45,6 @@ class Target:
 def target() -> Iterator[Target]:
     with serving("--secret", SECRET, "--scheme", "standard", "--quiet") as served:
         yield Target(served)
-
-
-def exchange(port: int, raw: bytes, timeout: float = 10) -> list[tuple[int, dict, bytes]]:
-    """Send ``raw``; parse every response until the server closes or stops answering."""
-    client = h11.Connection(h11.CLIENT)
-    # h11 reads a response only after "sending" its request, and must know which answers a HEAD
-    # (no body): tell it each request's method; the raw bytes are what really go out.
-    methods = [line.split(b" ", 1)[0] for line in raw.split(b"\r\n") if b" HTTP/1.1" in line]
-
-    def expect_next() -> None:
-        method = methods.pop(0) if methods else b"GET"
-        method = method if method in (b"HEAD", b"GET", b"POST") else b"GET"
-        client.send(h11.Request(method=method, target="/", headers=[("Host", "x")]))
-        client.send(h11.EndOfMessage())
-
-    expect_next()
-    answers: list[tuple[int, dict, bytes]] = []
-    status, headers, body = 0, {}, b""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        try:
-            sock.sendall(raw)
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # refused mid-send: the answer is still there to read
-        while True:
-            try:
-                data = sock.recv(65536)
-            except (ConnectionResetError, TimeoutError):
-                data = b""
-            client.receive_data(data)
-            while True:
-                event = client.next_event()
-                if event is h11.NEED_DATA or event is h11.PAUSED:
-                    break
-                if isinstance(event, h11.Response):
-                    status = event.status_code
-                    headers = {k.decode(): v.decode("latin-1") for k, v in event.headers}
-                    body = b""
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                elif isinstance(event, h11.EndOfMessage):
-                    answers.append((status, headers, body))
-                    if client.our_state is h11.MUST_CLOSE or client.their_state is h11.MUST_CLOSE:
-                        return answers
-                    client.start_next_cycle()
-                    expect_next()
-                elif isinstance(event, h11.ConnectionClosed):
-                    return answers
-            if not data:
-                return answers
-            if client.their_state is h11.ERROR:
-                return answers
 
 
 def assert_well_answered(answers: list[tuple[int, dict, bytes]], method: str) -> None:

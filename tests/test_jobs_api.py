@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
+from helpers import serving
 
 from webhooks_lab.jobs import client as jobs_client
 from webhooks_lab.jobs.model import CANCELLED, FAILED, RUNNING, SUCCEEDED
@@ -329,38 +323,10 @@ def test_refused_requests_are_kept_where_a_learner_can_look(lab, client):
 # -- the same API from the command line ------------------------------------------------------------
 
 
-@contextmanager
-def serving() -> Iterator[tuple[str, list[str]]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "webhooks_lab.cli", "serve", "--port", "0", "--quiet"],
-        cwd=Path(__file__).resolve().parent.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
-    ).start()
-    try:
-        printed = [lines.get(timeout=30)]
-        url = re.search(r"(http://127\.0\.0\.1:\d+)", printed[0]).group(1)  # type: ignore[union-attr]
-        while not printed[-1].lstrip().startswith("stop:"):
-            printed.append(lines.get(timeout=10))
-        yield url, printed
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        assert process.stdout is not None
-        process.stdout.close()
-
-
 def test_webhooks_lab_serve_runs_the_lesson_kinds_over_the_same_api():
-    with serving() as (url, printed), httpx.Client(base_url=url, timeout=10) as client:
+    with serving("--quiet") as served, httpx.Client(base_url=served.url, timeout=10) as client:
+        served.wait_for_line(r"^\s*stop:")  # the whole banner is out
+        url, printed = served.url, served.printed
         assert any("POST" in line and "/jobs" in line for line in printed)
         names = {kind["name"] for kind in client.get("/jobs/kinds").json()["kinds"]}
         assert {"image.resize", "video.encode", "primes.count", "sleep"} <= names

@@ -32,6 +32,7 @@ from __future__ import annotations
 from starlette.types import Receive
 
 from webhooks_lab.errors import Error
+from webhooks_lab.http.params import plain_int
 from webhooks_lab.limits import DEFAULT
 
 __all__ = [
@@ -81,12 +82,11 @@ async def read_body(receive: Receive, limit: int, *, content_length: str | None 
 
     Raises :class:`BodyTooLarge`, or :class:`ClientDisconnected` if the client leaves early.
     """
-    if content_length is not None and content_length.isdigit():
-        declared = int(content_length)
-        if declared > limit:
-            if declared <= DRAIN_LIMIT:
-                await drain(receive, DRAIN_LIMIT)
-            raise BodyTooLarge(declared, limit)
+    declared = plain_int(content_length)
+    if declared is not None and declared > limit:
+        if declared <= DRAIN_LIMIT:
+            await drain(receive, DRAIN_LIMIT)
+        raise BodyTooLarge(declared, limit)
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -115,6 +115,7 @@ class Inbox:
         either, the oldest are evicted and counted in :attr:`evicted`."""
         self.maxlen, self.max_bytes = maxlen, max_bytes
         self._items: deque[Delivery] = deque()
+        self._sizes: deque[int] = deque()  # each item's cost, kept so eviction need not recount
         self._bytes = 0
         self.evicted = 0
         self._seq = 0
@@ -126,12 +127,15 @@ class Inbox:
         with self._changed:
             self._seq += 1
             delivery.seq = self._seq
+            size = _size(delivery)
             self._items.append(delivery)
-            self._bytes += _size(delivery)
+            self._sizes.append(size)
+            self._bytes += size
             while len(self._items) > 1 and (
                 len(self._items) > self.maxlen or self._bytes > self.max_bytes
             ):
-                self._bytes -= _size(self._items.popleft())
+                self._items.popleft()
+                self._bytes -= self._sizes.popleft()
                 self.evicted += 1
             self._changed.notify_all()
         self.listeners.notify(delivery)
@@ -180,6 +184,7 @@ class Inbox:
     def clear(self) -> None:
         with self._changed:
             self._items.clear()
+            self._sizes.clear()
             self._bytes = 0
 
     def wait_for(

@@ -64,13 +64,21 @@ class Receiver:
         ``max_body``, if given, overrides ``limits.max_body``."""
         self.clock = clock or Clock()
         self.limits = limits.with_options(max_body=max_body)
-        self.max_body = self.limits.max_body
         self.inbox = Inbox(maxlen=inbox_size, max_bytes=self.limits.max_inbox_bytes)
         self.endpoints: dict[str, Endpoint] = {}
         self._made_by_clients = 0  # endpoints that came into being by a delivery to a new name
         self.url: str | None = None  # set by the server once it listens
         self._default: tuple[list[str], str, int] | None = None
         self.webhook_endpoint = _WebhookApp(self)
+
+    @property
+    def max_body(self) -> int:
+        """Bytes a delivery's body may have (``limits.max_body``)."""
+        return self.limits.max_body
+
+    @max_body.setter
+    def max_body(self, value: int) -> None:
+        self.limits = self.limits.with_options(max_body=value)
 
     # -- configuring -----------------------------------------------------------------------------
 

@@ -178,8 +178,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             f"content-length: {len(body)}\r\n"
             "connection: close\r\n\r\n"
         ).encode("ascii")
-        self.transport.write(head + body)
-        self.transport.close()
+        # Recorded before it is answered: whoever reads the answer finds it in the inbox too.
         hook = type(self).on_refusal
         if hook is not None:
             method = ""
@@ -188,6 +187,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             target = self.url[:_SHOWN_TARGET].decode("ascii", "replace")
             with contextlib.suppress(Exception):  # recording must never break the server
                 hook(refused.status, refused.code, method, target, refused.detail)
+        self.transport.write(head + body)
+        self.transport.close()
         self.parser = None  # type: ignore[assignment]  # nothing more is read from this client
 
 

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from webhooks_lab.http.params import plain_int
 from webhooks_lab.jobs.runner import JobRunner
 from webhooks_lab.limits import DEFAULT, Limits
 from webhooks_lab.receiver import inbox_page
@@ -107,30 +108,18 @@ class LabApp:
         except Exception as exc:
             # A bug of ours, never the client's doing: kept in the inbox where a learner looks,
             # not printed (output from the lab's thread would land in whichever cell ran last).
-            answer = {"error": "internal_error", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+            detail = f"{type(exc).__name__}: {exc}"[:300]
             log.debug("%s %s failed", scope.get("method"), scope.get("path"), exc_info=exc)
-            self.receiver.record_refusal(
-                method=scope["method"],
-                path=scope["path"][:200],
-                headers={},
-                body=b"",
-                status=500,
-                answer=answer,
-            )
+            answer = self._refused(scope, 500, "internal_error", detail)
             if not started:
                 await _answer(send, 500, answer)
 
     async def _bad_name(self, scope: Scope, problem: str, send: Send) -> None:
-        answer = {"error": "invalid_endpoint_name", "detail": problem}
-        self.receiver.record_refusal(
-            method=scope["method"],
-            path=scope["path"][: len(_PREFIX) + 80],
-            headers={},
-            body=b"",
-            status=404,
-            answer=answer,
-        )
-        await _answer(send, 404, answer)
+        await _answer(send, 404, self._refused(scope, 404, "invalid_endpoint_name", problem))
+
+    def _refused(self, scope: Scope, status: int, code: str, detail: str) -> dict[str, str]:
+        self.record_refusal(status, code, scope["method"], scope["path"][:200], detail)
+        return {"error": code, "detail": detail}
 
 
 class LazyRoutes(BaseRoute):
@@ -155,26 +144,24 @@ class LazyRoutes(BaseRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
             return Match.NONE, {}
-        partial: tuple[Match, Scope] | None = None
-        for route in self.routes:
-            match, child = route.matches(scope)
-            if match is Match.FULL:
-                return match, child
-            if match is Match.PARTIAL and partial is None:
-                partial = (match, child)
-        return partial or (Match.NONE, {})
+        _, match, child = self._pick(scope)
+        return match, child
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chosen = None
+        route, _, _ = self._pick(scope)
+        assert route is not None  # matches() said one of them would take it
+        await route.handle(scope, receive, send)
+
+    def _pick(self, scope: Scope) -> tuple[BaseRoute | None, Match, Scope]:
+        """The route that takes ``scope``: the first full match, else the first partial one."""
+        partial: tuple[BaseRoute | None, Match, Scope] = (None, Match.NONE, {})
         for route in self.routes:
             match, child = route.matches(scope)
             if match is Match.FULL:
-                chosen = route
-                break
-            if match is Match.PARTIAL and chosen is None:
-                chosen = route
-        assert chosen is not None  # matches() said one of them would take it
-        await chosen.handle(scope, receive, send)
+                return route, match, child
+            if match is Match.PARTIAL and partial[0] is None:
+                partial = (route, match, child)
+        return partial
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         for route in self.routes:
@@ -229,8 +216,8 @@ def create_app(
             # Kept only when it said its size and that fits; a chunked body is never read,
             # so a stranger cannot make the lab buffer megabytes to answer 404.
             body = b""
-            declared = request.headers.get("content-length", "")
-            if declared.isascii() and declared.isdigit() and int(declared) <= receiver.max_body:
+            declared = plain_int(request.headers.get("content-length"))
+            if declared is not None and declared <= receiver.max_body:
                 body = await request.body()
             receiver.record_refusal(
                 method=request.method,
