@@ -184,15 +184,16 @@ def _serve(args: argparse.Namespace) -> int:
         except ValueError as exc:  # e.g. a Standard Webhooks secret that is not base64
             print(f"webhooks-lab serve: {exc}", file=sys.stderr)
             return 2
-    log = DeliveryLog(lambda text: print(text, flush=True))
-    if not args.quiet:
+    log = None if args.quiet else DeliveryLog(lambda text: print(text, flush=True))
+    if log is not None:
         receiver.inbox.subscribe(log)
 
     async def run() -> None:
         # Jobs run on this loop. Their completion webhooks go out through a sender (signed with
         # the first --secret, retried, loopback only), as they do in the lab.
         sender = await Sender(outbox=":memory:", allow_loopback=True).start()
-        log.start()
+        if log is not None:
+            log.start()
 
         async def notify(url: str, event: Event, *, secret: str | None = None) -> object:
             return await sender.deliver_to(url, event, secret=secret, wait=False)
@@ -213,15 +214,15 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  api:      {server.url}/openapi.json", flush=True)
         print("  stop:     Ctrl+C", flush=True)
         try:
-            # On Ctrl+C uvicorn starts its own shutdown and waits for open responses: end the
-            # inbox pages' endless live feeds at once, so it need not wait (or cancel them).
             await server.stopping_begun()
-            await app.close_streams()
         finally:
-            await log.aclose()
+            # On Ctrl+C uvicorn starts its own shutdown and waits for open responses: end the
+            # inbox pages' endless live feeds first, so it need not wait (or cancel them).
+            await app.close_streams()
+            if log is not None:
+                await log.aclose()
             await jobs.aclose()
             await sender.close()
-            await app.close_streams()  # end open inbox pages' live feeds, so stopping never waits
             await server.stop()
 
     try:
