@@ -231,8 +231,9 @@ def _position(scope: Scope) -> tuple[int, int]:
     ]
     # Anything but plain digits (a sign, "²", a thousand digits) is read as "not given".
     after = max((n for c in candidates if (n := plain_int(c.strip())) is not None), default=0)
-    limit = plain_int(query.get("limit", [""])[0], maximum=MAX_LIMIT) or DEFAULT_LIMIT
-    return after, max(1, limit)
+    wanted = plain_int(query.get("limit", [""])[0])
+    limit = DEFAULT_LIMIT if wanted is None else wanted
+    return after, max(1, min(limit, MAX_LIMIT))
 
 
 async def _watch_for_disconnect(receive: Receive, client: FeedClient) -> None:
