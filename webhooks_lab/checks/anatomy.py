@@ -220,23 +220,23 @@ def answer_fast(
             "the handler still has to store the subscription before it answers",
         )
     started_jobs = [job for job in lab.jobs.list() if job.id not in jobs_before]
+    with contextlib.suppress(TimeoutError):
+        lab.jobs.wait_all(started_jobs, timeout=wait)
+    failed = [job for job in started_jobs if job.status == "failed"]
+    if failed:
+        return not_yet(
+            f"the answer came in time, but the background job failed: {failed[0].error}.",
+            "a job runs later, with exactly the arguments you gave submit: give the slow "
+            "part what it expects, the row that receive made",
+        )
     try:
         emails.wait_for(1, timeout=wait, to=address)
     except TimeoutError:
-        failed = [job for job in started_jobs if job.status == "failed"]
-        if failed:
-            return not_yet(
-                f"the answer came in time, but the background job failed: {failed[0].error}.",
-                "a job runs later, with exactly the arguments you gave submit: give the slow "
-                "part what it expects, the row that receive made",
-            )
         return not_yet(
             f"the answer came in time, but no welcome email was sent within {wait:g} s: the work "
             "was skipped, not postponed.",
             "the slow part must still run, after the answer: start it as a background job",
         )
-    with contextlib.suppress(TimeoutError):
-        lab.jobs.wait_all(started_jobs, timeout=wait)
     sent = len(emails.to(address))
     if sent > 1:
         return not_yet(
