@@ -211,8 +211,8 @@ def route_user_deleted(lab: Any, database: str | Path, endpoint: str = "store") 
             return not_yet(
                 f"after user.deleted for user {first}, the user is still in the users table.",
                 "give UserDeleted the field a user.deleted event carries, and make delete_user "
-                "remove that user's row from the users table, inside a database() block like "
-                "the other handlers",
+                "remove that user's row from the users table, opening the lesson's database the "
+                "way the other handlers do",
             )
         return not_yet(
             f"your handler ran without an error, but after user.deleted for user {first} the "
@@ -238,9 +238,9 @@ def route_user_deleted(lab: Any, database: str | Path, endpoint: str = "store") 
             field = "give UserDeleted the field id: a whole number"
             if not data:
                 field = "the id is required: a field with a default may be left out"
+            said = "it was accepted" if answer.is_success else answer_detail(answer)
             return not_yet(
-                f"a user.deleted event with {what} got {answer.status_code}, not 422: "
-                f"{answer_detail(answer)}.",
+                f"a user.deleted event with {what} got {answer.status_code}, not 422: {said}.",
                 f"{field}, so parse() refuses the rest",
             )
     return right(
