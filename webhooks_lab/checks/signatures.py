@@ -182,18 +182,20 @@ def _watching(fn: Callable[..., Any]) -> Iterator[dict[str, Any]]:
     """
     original = hmac.compare_digest
     me = threading.get_ident()
-    seen: dict[str, Any] = {"compares": [], "library": None}
+    seen: dict[str, Any] = {"compares": [], "armed": False}
+
+    def watched() -> bool:  # inside the learner's function, on this thread
+        return bool(seen["armed"]) and threading.get_ident() == me
 
     def spy(a: Any, b: Any) -> bool:
-        if threading.get_ident() == me:
+        if watched():
             seen["compares"].append((a, b))
         return original(a, b)
 
     def refusing(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
         def instead(*args: Any, **kwargs: Any) -> Any:
-            if threading.get_ident() != me:
+            if not watched():
                 return real(*args, **kwargs)
-            seen["library"] = name
             raise _UsedLibrary(name)
 
         return instead
@@ -225,9 +227,15 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def _answer(fn: Callable[..., Any], headers: dict[str, str], body: bytes) -> Any:
-    """The learner's answer for one message; ``_UsedLibrary`` passes through."""
-    return fn(_SECRET, dict(headers), body)
+def _answer(
+    fn: Callable[..., Any], headers: dict[str, str], body: bytes, seen: dict[str, Any]
+) -> Any:
+    """The learner's answer for one message, watched; ``_UsedLibrary`` passes through."""
+    seen["armed"] = True
+    try:
+        return fn(_SECRET, dict(headers), body)
+    finally:
+        seen["armed"] = False
 
 
 @check
@@ -253,7 +261,7 @@ def verify_by_hand(fn: Callable[[str, dict[str, str], bytes], bool]) -> Result:
 def _judge(fn: Callable[..., Any], now: int, seen: dict[str, Any]) -> Result:
     for what, headers, body, genuine, hint in _cases(now):
         try:
-            answer = _answer(fn, headers, body)
+            answer = _answer(fn, headers, body, seen)
         except Exception as exc:
             if not genuine:
                 hint = "answer False for a message you cannot verify; never raise"
@@ -271,17 +279,17 @@ def _judge(fn: Callable[..., Any], now: int, seen: dict[str, Any]) -> Result:
             )
         if bool(answer) != genuine:
             if genuine and what == "a genuine message":
-                hint = _slip(fn, now) or hint
+                hint = _slip(fn, now, seen) or hint
             verdict = "rejected" if genuine else "accepted"
             return not_yet(f"{what} was {verdict}.", hint)
     genuine_headers = _headers(_SECRET, _BODY, now)
     seen["compares"].clear()
-    _answer(fn, genuine_headers, _BODY)
+    _answer(fn, genuine_headers, _BODY, seen)
     signature = genuine_headers["webhook-signature"].removeprefix("v1,")
     if any(_is_signature(arg, signature) for call in seen["compares"] for arg in call):
         how = "hmac.compare_digest"
     else:
-        timing = _compare_timing(fn, genuine_headers)
+        timing = _compare_timing(fn, genuine_headers, seen)
         if timing is not None:
             return timing
         how = "a comparison that looks at every character"
@@ -292,11 +300,11 @@ def _judge(fn: Callable[..., Any], now: int, seen: dict[str, Any]) -> Result:
     )
 
 
-def _slip(fn: Callable[..., Any], now: int) -> str | None:
+def _slip(fn: Callable[..., Any], now: int, seen: dict[str, Any]) -> str | None:
     """Which common slip the learner's function makes, if it accepts a slipped signature."""
     for headers, body, why in _slips(now):
         with contextlib.suppress(Exception):
-            if _answer(fn, headers, body):
+            if _answer(fn, headers, body, seen):
                 return why
     return None
 
@@ -308,7 +316,9 @@ def _is_signature(value: Any, signature: str) -> bool:
     return value == signature
 
 
-def _compare_timing(fn: Callable[..., Any], genuine: dict[str, str]) -> Result | None:
+def _compare_timing(
+    fn: Callable[..., Any], genuine: dict[str, str], seen: dict[str, Any]
+) -> Result | None:
     """Without compare_digest, how the learner's own code compares, from what it executes.
 
     Two forgeries differ from the genuine signature in their first or their last character: a
@@ -324,7 +334,7 @@ def _compare_timing(fn: Callable[..., Any], genuine: dict[str, str]) -> Result |
 
     def steps(candidate: str) -> int:
         headers = {**genuine, "webhook-signature": "v1," + candidate}
-        return _steps(lambda: _answer(fn, headers, _BODY))
+        return _steps(lambda: _answer(fn, headers, _BODY, seen))
 
     first, last, short = steps(forged(0)), steps(forged(len(signature) - 2)), steps("AAAA")
     if first != last:
