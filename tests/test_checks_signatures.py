@@ -173,6 +173,17 @@ def compares_raw_digests(secret, headers, body):  # type: ignore[no-untyped-def]
     return False
 
 
+def compares_entries_with_the_version(secret, headers, body):  # type: ignore[no-untyped-def]
+    return _recent_and_matching(
+        secret,
+        headers,
+        body,
+        hmac.compare_digest,
+        encode=lambda digest: "v1," + base64.b64encode(digest).decode(),
+        received=lambda entry: entry,
+    )
+
+
 def imports_compare_digest_by_name(secret, headers, body):  # type: ignore[no-untyped-def]
     return _recent_and_matching(secret, headers, body, compare_digest)
 
@@ -301,6 +312,7 @@ def test_verify_by_hand_refuses_a_wrong_answer_naming_the_slip(wrong, words, hin
         imports_compare_digest_by_name,
         uses_secrets_compare_digest,
         compares_raw_digests,
+        compares_entries_with_the_version,
         compares_in_constant_time_by_hand,
     ],
 )

@@ -31,8 +31,8 @@ def requests_per_event(fn: Callable[[float, float], Any], report: Any = None) ->
         if is_placeholder(answer) or answer is None:
             return not_yet(
                 "requests_per_event does not return a number yet.",
-                "picture one interval: how many requests does the poller make in it, and how "
-                "many events happen in it? Return the first divided by the second",
+                "picture one interval between two polls: how many requests does the poller "
+                "make in it, and how many events happen in it, on average?",
             )
         if not _number(answer):
             return not_yet(

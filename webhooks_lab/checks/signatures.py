@@ -310,10 +310,15 @@ def _slip(fn: Callable[..., Any], now: int, seen: dict[str, Any]) -> str | None:
 
 
 def _is_signature(value: Any, signature: str) -> bool:
-    """Whether ``value`` is the genuine signature (as text or bytes, base64 or raw digest)."""
+    """Whether ``value`` is the genuine signature: text or bytes, base64 or the raw digest, with
+    or without its ``v1,``."""
     if isinstance(value, (bytes, bytearray)):
-        return value in (signature.encode(), base64.b64decode(signature))
-    return value == signature
+        return bytes(value) in (
+            signature.encode(),
+            b"v1," + signature.encode(),
+            base64.b64decode(signature),
+        )
+    return value in (signature, "v1," + signature)
 
 
 def _compare_timing(
