@@ -25,6 +25,14 @@ class Exercise:
     prompt: str  # the markdown that asks
     starter: str  # the code cell the learner changes
     call: str  # the code cell that runs the check
+    before: tuple[str, ...] = ()  # the lesson's code cells above the prompt, from the top
+
+    def run_lesson(self, namespace: dict[str, Any], *, skip: tuple[str, ...] = ()) -> None:
+        """Run the lesson's cells above the exercise, as a learner would have, except those
+        containing any of ``skip`` (the cell that starts the lab: the test brings its own)."""
+        for source in self.before:
+            if not any(text in source for text in skip):
+                run_cell(source, namespace)
 
 
 def exercise(lesson: str, check_name: str) -> Exercise:
@@ -39,7 +47,8 @@ def exercise(lesson: str, check_name: str) -> Exercise:
     prompt = [cells[prompt_at].source]
     if prompt_at + 1 < starter:  # text between the prompt and the starter belongs to it too
         prompt += [c.source for c in cells[prompt_at + 1 : starter]]
-    return Exercise("\n".join(prompt), cells[starter].source, cells[at].source)
+    before = tuple(c.source for c in cells[:prompt_at] if c.cell_type == "code")
+    return Exercise("\n".join(prompt), cells[starter].source, cells[at].source, before)
 
 
 def run_cell(source: str, namespace: dict[str, Any]) -> Any:

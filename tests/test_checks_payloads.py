@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sqlite3
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -216,13 +217,49 @@ def test_routing_user_deleted_accepts_the_reference_solution(lab, lesson):
     assert result, result
 
 
-def test_routing_user_deleted_answers_the_notebooks_starter_with_what_to_do(lab, lesson):
+@pytest.fixture
+def the_lesson(lab):  # type: ignore[no-untyped-def]
+    """Lesson 3's cells above the exercise, run as a learner ran them (the lab is the test's)."""
     cells = exercise("03", "route_user_deleted")
-    namespace = {**lesson, "dataclass": dataclass, "check": check}
+    namespace: dict[str, Any] = {"lab": lab, "check": check}
+    cells.run_lesson(namespace, skip=("webhooks_lab.start(",))
+    yield cells, namespace
+    shutil.rmtree(namespace["DB"].parent, ignore_errors=True)
+
+
+def test_routing_user_deleted_answers_the_notebooks_starter_with_what_to_do(the_lesson):
+    cells, namespace = the_lesson
     run_cell(cells.starter, namespace)
     answer = run_cell(cells.call, namespace)
     assert "still in the users table" in answer.message
     assert_teaches_without_telling(answer, "03_user_deleted.py", cells)
+
+
+def test_routing_user_deleted_in_the_lesson_itself_keeps_ada_and_grace(the_lesson):
+    cells, namespace = the_lesson
+    run_solution("03_user_deleted.py", namespace)
+    assert run_cell(cells.call, namespace)
+    with namespace["database"]() as db:
+        assert [row[0] for row in db.execute("SELECT id FROM users ORDER BY id")] == [1, 2]
+
+
+def test_routing_user_deleted_in_the_lesson_itself_refuses_a_delete_without_where(the_lesson):
+    cells, namespace = the_lesson
+    run_cell(
+        "@dataclass\n"
+        "class UserDeleted:\n"
+        "    id: int\n"
+        "\n"
+        "\n"
+        '@handles("user.deleted", UserDeleted)\n'
+        "def delete_user(user):\n"
+        "    with database() as db:\n"
+        '        db.execute("DELETE FROM users")\n',
+        namespace,
+    )
+    answer = run_cell(cells.call, namespace)
+    assert not answer
+    assert "every user was gone" in answer.message
 
 
 USER_DELETED = make_dataclass("UserDeleted", [("id", int)])

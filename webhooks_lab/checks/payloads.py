@@ -189,16 +189,17 @@ def route_user_deleted(lab: Any, database: str | Path, endpoint: str = "store") 
             _failure_hint(deleted),
         )
     left = ids()
+    restore = " (then run the lesson's cells again from the top to bring its users back)"
     if not left & ({second} | others):
         return not_yet(
             f"after user.deleted for user {first}, every user was gone, {second} too: a "
             "DELETE without a WHERE removes every row of the table.",
-            "delete only the row whose id is the event's id",
+            "delete only the row whose id is the event's id" + (restore if others else ""),
         )
     if lost := others - left:
         return not_yet(
             f"after user.deleted for user {first}, other users were gone too: {sorted(lost)}.",
-            "delete only the row whose id is the event's id",
+            "delete only the row whose id is the event's id" + restore,
         )
     if second not in left:
         return not_yet(
