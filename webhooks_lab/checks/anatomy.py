@@ -83,12 +83,14 @@ def sent_by_hand(lab: Any, endpoint: str = "parcels", event_type: str = "order.s
     stamp = payload["timestamp"]
     if not _is_iso_datetime(stamp):
         unix = isinstance(stamp, (int, float)) or (isinstance(stamp, str) and stamp.isdigit())
+        hint = "write it like 2026-11-28T10:00:00Z (datetime's isoformat() gives one)"
+        if unix:
+            hint = (
+                "Unix seconds go in the webhook-timestamp header; the payload's timestamp reads "
+                "like 2026-11-28T10:00:00Z"
+            )
         return not_yet(
-            f"the payload's timestamp is {stamp!r}, not an ISO 8601 date and time.",
-            "Unix seconds go in the webhook-timestamp header; the payload's timestamp reads "
-            "like 2026-11-28T10:00:00Z"
-            if unix
-            else "write it like 2026-11-28T10:00:00Z (datetime's isoformat() gives one)",
+            f"the payload's timestamp is {stamp!r}, not an ISO 8601 date and time.", hint
         )
     data = payload["data"]
     if not isinstance(data, dict) or not data:
@@ -124,7 +126,7 @@ def _signature_slip(secrets: list[str], delivery: Any) -> str:
     if code != "no_matching_signature" or not stamp.isdigit():
         return "sign the exact bytes you send, with the same webhook-id and webhook-timestamp"
     msg_id, sent = headers.get("webhook-id", ""), headers.get("webhook-signature", "")
-    signatures = {entry for entry in sent.split()}
+    signatures = set(sent.split())
 
     def signed(body: bytes, timestamp: int) -> bool:
         return any(signing.sign(s, msg_id, timestamp, body) in signatures for s in secrets)
