@@ -169,7 +169,7 @@ def counts_a_copy(lab, orders):  # type: ignore[no-untyped-def]
 
 
 WRONG_COUNTERS = [
-    (counts_every_event, "the user.created event was counted too"),
+    (counts_every_event, "the user.created event was counted too"),  # hint: "give it the type"
     (sets_instead_of_adding, "changed the count by 1, not 2"),
     (adds_the_order_number, "your handler failed on a order.created event (500)"),
     (misspells_the_type, "a handler for 'orders.created', but none for 'order.created'"),
@@ -188,6 +188,19 @@ def test_counting_handler_refuses_a_wrong_handler_naming_the_slip(lab, wrong, wo
     assert not result
     assert words in result.message, result.message
     assert result.hint
+
+
+def test_counting_handler_names_a_leftover_handler_for_every_type(lab):
+    orders = {"count": 0}
+    counts_every_event(lab, orders)  # the first attempt, still registered
+
+    @lab.receiver.on("count", "order.created")
+    def count_order(event):  # type: ignore[no-untyped-def]
+        orders["count"] += 1
+
+    result = check.counting_handler(lab, orders)
+    assert not result
+    assert "an earlier handler for every type, count_order" in result.hint
 
 
 def test_counting_handler_refuses_a_counter_that_is_not_a_dict(lab):
