@@ -71,12 +71,13 @@ class AnswerTimeline:
         _legend(top, (WAITING, "request open, sender waiting"), (ABANDONED, "sender gone"))
 
         start = self.fast[0].received_at
+        span = max(d.received_at - self.slow[0].received_at + d.duration_ms / 1000 for d in slow)
         labels = []
         for y, d in enumerate(self.fast):
-            # A request answered in a few ms would be invisible; draw it at least 10 ms wide.
+            # A request answered in a few ms would be invisible: draw it at least 1 % wide.
             bottom.barh(
                 y,
-                max(d.duration_ms / 1000, 0.01),
+                max(d.duration_ms / 1000, span / 100),
                 left=d.received_at - start,
                 color=WAITING,
                 height=0.6,
