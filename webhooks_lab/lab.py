@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webhooks_lab.events import Event
 from webhooks_lab.jobs.kinds import register_lesson_kinds
@@ -25,6 +25,9 @@ from webhooks_lab.runtime.server import Server
 from webhooks_lab.runtime.trace import Trace, lab_server_party, use
 from webhooks_lab.sender.sender import Sender
 from webhooks_lab.service.app import create_app, job_routes
+
+if TYPE_CHECKING:
+    from webhooks_lab.widgets.wire import WireView
 
 
 class Lab:
@@ -107,12 +110,13 @@ class Lab:
         """Send a job's completion webhook: signed, retried and logged by the sender."""
         return await self.sender.deliver_to(url, event, secret=secret, wait=False, party="Jobs API")
 
-    def wire(self, **options: Any) -> Any:
+    def wire(self, **options: Any) -> WireView:
         """A live sequence diagram of every exchange from now on (Jupyter): a
         :class:`~webhooks_lab.widgets.wire.WireView`; see that module for how a lesson uses it."""
         # Loaded by name when asked for: the core never imports ipywidgets (``serve`` has none).
         view = importlib.import_module("webhooks_lab.widgets.wire")
-        return view.WireView(self, **options)
+        made: WireView = view.WireView(self, **options)
+        return made
 
     @property
     def running(self) -> bool:

@@ -47,12 +47,12 @@ from starlette.types import Receive, Scope, Send
 
 from webhooks_lab.http.params import plain_int
 from webhooks_lab.receiver.inbox import Delivery, Inbox
-from webhooks_lab.runtime.trace import Trace
+from webhooks_lab.runtime.trace import DEFAULT_KEEP, Trace
 from webhooks_lab.runtime.wire_diagram import render_svg
 
 DEFAULT_LIMIT = 200  # deliveries a page shows, and so the most worth buffering for it
 MAX_LIMIT = 1000
-WIRE_EXCHANGES = 400  # the newest exchanges the Wire tab draws (bursts collapse within them)
+WIRE_EXCHANGES = DEFAULT_KEEP  # the newest exchanges the Wire tab draws (bursts collapse)
 
 
 def summary(d: Delivery) -> dict[str, Any]:

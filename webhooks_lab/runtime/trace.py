@@ -48,9 +48,14 @@ __all__ = [
     "Pending",
     "Trace",
     "TracedApp",
+    "client_party",
     "current",
+    "display_parties",
+    "job_id_in",
     "lab_server_party",
+    "mermaid",
     "outcome_of",
+    "to_json",
     "use",
 ]
 
@@ -132,6 +137,7 @@ class Trace:
         # view and export of this trace uses it (see display_parties).
         self.names: dict[str, str] = {}
         self.total = 0  # every exchange ever recorded, kept or not
+        self.serving = 0  # requests a traced server is answering right now, unclaimed ones
 
     # -- recording --------------------------------------------------------------------------------
 
@@ -278,9 +284,9 @@ class Trace:
 
     @property
     def in_flight(self) -> int:
-        """Exchanges a lab client has begun and not ended."""
+        """Exchanges begun and not yet recorded: by a lab client, or at a traced server."""
         with self._claims_lock:
-            return sum(len(q) for q in self._claims.values())
+            return sum(len(q) for q in self._claims.values()) + self.serving
 
     def exchanges(self, since: int = 0) -> list[Exchange]:
         """What is kept, numbered above ``since``, in the order the exchanges ended."""
@@ -302,13 +308,7 @@ class Trace:
 
     def to_json(self, since: int = 0, *, names: Mapping[str, str] | None = None) -> str:
         """The kept exchanges as a JSON array, oldest first, parties as ``names`` renames them."""
-        names = {**self.names, **(names or {})}
-        rows = []
-        for x in sorted(self.exchanges(since), key=lambda x: (x.at, x.seq)):
-            row = x.to_dict()
-            row["client"], row["server"] = display_parties(x, names)
-            rows.append(row)
-        return json.dumps(rows, indent=1)
+        return to_json(self.exchanges(since), {**self.names, **(names or {})})
 
     def to_mermaid(self, since: int = 0, *, names: Mapping[str, str] | None = None) -> str:
         """The kept exchanges as a Mermaid ``sequenceDiagram``, ready to paste into docs."""
@@ -316,6 +316,9 @@ class Trace:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def __bool__(self) -> bool:
+        return True  # an empty trace is still a trace (``trace or default`` must not skip it)
 
     def __repr__(self) -> str:
         return f"<Trace: {len(self._items)} exchanges kept of {self.total}, at most {self.keep}>"
@@ -352,6 +355,7 @@ class TracedApp:
             return
         at, started = trace.clock.time(), time.perf_counter()
         answer: dict[str, Any] = {}
+        trace.serving += 1  # on the server's loop only, so no lock
 
         async def watch(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -363,6 +367,7 @@ class TracedApp:
         try:
             await self.app(scope, receive, watch)
         finally:
+            trace.serving -= 1
             _served(trace, scope, server, answer, at, started)
 
 
@@ -448,6 +453,16 @@ def display_parties(x: Exchange, names: Mapping[str, str] | None) -> tuple[str, 
     else:
         server = names.get(server, server)
     return names.get(client, client), server
+
+
+def to_json(exchanges: Iterable[Exchange], names: Mapping[str, str] | None = None) -> str:
+    """``exchanges`` as a JSON array, oldest first, the parties as ``names`` renames them."""
+    rows = []
+    for x in sorted(exchanges, key=lambda x: (x.at, x.seq)):
+        row = x.to_dict()
+        row["client"], row["server"] = display_parties(x, names)
+        rows.append(row)
+    return json.dumps(rows, indent=1)
 
 
 # -- Mermaid --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ __all__ = ["TracedAsyncTransport", "TracedTransport", "traced_async_client", "tr
 
 
 def _begin(trace: Trace | None, party: str, request: httpx.Request) -> tuple[Trace, Pending]:
-    used = trace or current()
+    used = trace if trace is not None else current()
     pending = used.begin(
         request.extensions.get("party") or party,
         request.method,

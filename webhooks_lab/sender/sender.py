@@ -127,7 +127,7 @@ class Sender:
     @property
     def trace(self) -> Trace:
         """Where each attempt is written down: the one given, or the running lab's."""
-        return self._trace or current()
+        return self._trace if self._trace is not None else current()
 
     # -- life cycle -----------------------------------------------------------------------------
 

@@ -44,7 +44,14 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from webhooks_lab.runtime.trace import Exchange, Trace, display_parties, mermaid
+from webhooks_lab.runtime.trace import (
+    DEFAULT_KEEP,
+    Exchange,
+    Trace,
+    display_parties,
+    mermaid,
+    to_json,
+)
 from webhooks_lab.runtime.wire_diagram import Filter, render_svg
 from webhooks_lab.widgets.base import LiveView, guard, open_views, source_key
 
@@ -54,7 +61,7 @@ if TYPE_CHECKING:
 __all__ = ["WireView"]
 
 _ALL = "(all)"
-WINDOW = 1_000  # the newest exchanges a redraw looks at; older ones are counted, not drawn
+WINDOW = DEFAULT_KEEP  # the newest exchanges a redraw looks at; older ones are counted
 
 
 class WireView(LiveView):
@@ -96,6 +103,7 @@ class WireView(LiveView):
         self._stored = ""
         self._handle: Any = None
         self._quiet = threading.Condition()
+        self._syncing = False
 
         self.party_list = widgets.Dropdown(
             options=[_ALL], value=_ALL, description="party", layout=widgets.Layout(width="220px")
@@ -202,18 +210,29 @@ class WireView(LiveView):
         parties = (_ALL, *self._parties_seen)
         paths = (_ALL, *self._paths_seen)
         sent = 0
-        if parties != self._options_shown[0]:
-            self.party_list.options = parties
-            sent += 1
-        if paths != self._options_shown[1]:
-            self.endpoint_list.options = paths
-            sent += 1
+        # New options reset a Dropdown to its first one: put the choice back, quietly.
+        self._syncing = True
+        try:
+            for control, options, shown in (
+                (self.party_list, parties, self._options_shown[0]),
+                (self.endpoint_list, paths, self._options_shown[1]),
+            ):
+                if options != shown:
+                    chosen = control.value
+                    with control.hold_sync():
+                        control.options = options
+                        control.value = chosen if chosen in options else _ALL
+                    sent += 1
+        finally:
+            self._syncing = False
         self._options_shown = (parties, paths)
         return sent
 
     # -- the learner's side ---------------------------------------------------------------------
 
     def _on_control(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
         party = self.party_list.value if self.party_list.value != _ALL else None
         path = self.endpoint_list.value if self.endpoint_list.value != _ALL else None
         text = (self.find.value or "").strip() or None
@@ -269,15 +288,7 @@ class WireView(LiveView):
 
     def to_json(self) -> str:
         """What the view shows, as JSON (one object per exchange, oldest first)."""
-        import json
-
-        names = self._names()
-        rows = []
-        for x in self.exchanges():
-            row = x.to_dict()
-            row["client"], row["server"] = display_parties(x, names)
-            rows.append(row)
-        return json.dumps(rows, indent=1)
+        return to_json(self.exchanges(), self._names())
 
     def describe(self) -> str:
         shown = [f"{k}={v!r}" for k, v in vars(self.filter).items() if v is not None]

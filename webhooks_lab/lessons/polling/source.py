@@ -122,7 +122,7 @@ class EventSource:
         if self.running:
             return
         self._wake = asyncio.Event()
-        trace = self.trace or current()
+        trace = self.trace if self.trace is not None else current()
         self._client = traced_async_client(self.party, trace=trace, timeout=10)
         self._server = Server(trace.serve(self._app(), self.party), "127.0.0.1", 0)
         await self._server.start()
