@@ -5,9 +5,9 @@
 
 Each group is a list of ``(started, ended)`` pairs in seconds (any clock, e.g.
 ``time.perf_counter()``). Bars are drawn in the order they started, from their group's first
-start, so groups measured at different moments share one time axis starting at 0. One panel per group, stacked, the same
-scale, so the difference in length is the picture. Lesson 6 draws ten HTTP calls made one after
-another against the same ten made at once.
+start, so groups measured at different moments share one time axis starting at 0. One panel per
+group, stacked, on the same scale, so the difference in length is the picture. Lesson 6 draws
+ten HTTP calls made one after another against the same ten made at once.
 
 Drawn with matplotlib's object API (no pyplot), like :mod:`webhooks_lab.lessons.plots`: the
 notebook shows one PNG whose text form describes the chart, not its measured values.
