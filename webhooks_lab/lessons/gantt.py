@@ -9,21 +9,22 @@ start, so groups measured at different moments share one time axis starting at 0
 group, stacked, on the same scale, so the difference in length is the picture. Lesson 6 draws
 ten HTTP calls made one after another against the same ten made at once.
 
-Drawn with matplotlib's object API (no pyplot), like :mod:`webhooks_lab.lessons.plots`: the
-notebook shows one PNG whose text form describes the chart, not its measured values.
+A :class:`~webhooks_lab.lessons.figure.LessonFigure`: the notebook shows one PNG whose text form
+describes the chart, not its measured values.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
+from webhooks_lab.lessons.figure import LessonFigure
+
 COLOURS = ["#9a3b00", "#0a6b2d", "#4a6fa5", "#6b3fa0"]
 
 
-class GanttChart:
+class GanttChart(LessonFigure):
     """Groups of timed spans, one panel per group; shows as a PNG in a notebook."""
 
     def __init__(
@@ -69,17 +70,6 @@ class GanttChart:
             axes.grid(axis="x", color="#e4e4e4")
             axes.set_axisbelow(True)
         panels[-1].set_xlabel("seconds since the first request")
-
-    def png(self, dpi: int = 96) -> bytes:
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=dpi)
-        return buffer.getvalue()
-
-    def _repr_png_(self) -> bytes:
-        return self.png()
-
-    def save(self, path: str) -> None:
-        self.figure.savefig(path)
 
     def __repr__(self) -> str:
         parts = ", ".join(
