@@ -165,6 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
     from webhooks_lab.receiver.console import DeliveryLog
     from webhooks_lab.receiver.receiver import Receiver
     from webhooks_lab.runtime.server import PortInUseError, Server
+    from webhooks_lab.runtime.trace import Trace, lab_server_party, use
     from webhooks_lab.sender.sender import Sender
     from webhooks_lab.service.app import create_app, job_routes
 
@@ -191,17 +192,20 @@ def _serve(args: argparse.Namespace) -> int:
     async def run() -> None:
         # Jobs run on this loop. Their completion webhooks go out through a sender (signed with
         # the first --secret, retried, loopback only), as they do in the lab.
-        sender = await Sender(outbox=":memory:", allow_loopback=True).start()
+        trace = use(Trace())
+        sender = await Sender(outbox=":memory:", allow_loopback=True, trace=trace).start()
         if log is not None:
             log.start()
 
         async def notify(url: str, event: Event, *, secret: str | None = None) -> object:
-            return await sender.deliver_to(url, event, secret=secret, wait=False)
+            return await sender.deliver_to(url, event, secret=secret, wait=False, party="Jobs API")
 
         first_secret = args.secret[0] if args.secret else None
         jobs = register_lesson_kinds(JobRunner(secret=first_secret, notify=notify))
-        app = create_app(receiver, extra_routes=[job_routes(jobs)], limits=limits)
-        server = Server(app, args.host, args.port, limits=limits, on_refusal=app.record_refusal)
+        app = create_app(receiver, extra_routes=[job_routes(jobs)], limits=limits, trace=trace)
+        served = trace.serve(app, lab_server_party)
+        refused = served.record_refusal
+        server = Server(served, args.host, args.port, limits=limits, on_refusal=refused)
         await server.start()
         receiver.url = server.url
         print(f"webhooks-lab receiver listening on {server.url}", flush=True)

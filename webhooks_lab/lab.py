@@ -8,8 +8,9 @@ server, one loop thread and one listening socket.
 from __future__ import annotations
 
 import atexit
+import importlib
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webhooks_lab.events import Event
 from webhooks_lab.jobs.kinds import register_lesson_kinds
@@ -21,8 +22,12 @@ from webhooks_lab.receiver.receiver import Receiver
 from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.loop import LabLoop
 from webhooks_lab.runtime.server import Server
+from webhooks_lab.runtime.trace import Trace, lab_server_party, use
 from webhooks_lab.sender.sender import Sender
 from webhooks_lab.service.app import create_app, job_routes
+
+if TYPE_CHECKING:
+    from webhooks_lab.widgets.wire import WireView
 
 
 class Lab:
@@ -49,6 +54,8 @@ class Lab:
         self.limits = (limits or DEFAULT_LIMITS).with_options(max_body=max_body)
         self.clock = Clock(speed)
         self.receiver = Receiver(clock=self.clock, limits=self.limits)
+        # Every exchange on the wire, both ends: the lab's clients write to it when given none.
+        self.trace = use(Trace(self.clock))
         self.loop = LabLoop()
         # Jobs run on the lab loop; their completion webhooks go out through the lab's sender.
         self.jobs = register_lesson_kinds(
@@ -58,9 +65,11 @@ class Lab:
             self.receiver,
             extra_routes=[job_routes(self.jobs)],
             limits=self.limits,
+            trace=self.trace,
         )
+        served = self.trace.serve(self.app, lab_server_party)
         self.server = Server(
-            self.app, host, port, limits=self.limits, on_refusal=self.app.record_refusal
+            served, host, port, limits=self.limits, on_refusal=served.record_refusal
         )
         try:
             self.loop.run(self.server.start(), timeout=10)
@@ -69,7 +78,7 @@ class Lab:
             raise
         self.receiver.url = self.server.url
         # The sender may reach loopback (that is where the lab's receiver lives), nothing private.
-        self.sender = Sender(outbox=outbox, clock=self.clock, allow_loopback=True)
+        self.sender = Sender(outbox=outbox, clock=self.clock, allow_loopback=True, trace=self.trace)
         self.outbox = self.sender.outbox
         try:
             self.loop.run(self.sender.start(), timeout=10)
@@ -99,7 +108,15 @@ class Lab:
 
     async def _notify(self, url: str, event: Event, *, secret: str | None = None) -> Any:
         """Send a job's completion webhook: signed, retried and logged by the sender."""
-        return await self.sender.deliver_to(url, event, secret=secret, wait=False)
+        return await self.sender.deliver_to(url, event, secret=secret, wait=False, party="Jobs API")
+
+    def wire(self, **options: Any) -> WireView:
+        """A live sequence diagram of every exchange from now on (Jupyter): a
+        :class:`~webhooks_lab.widgets.wire.WireView`; see that module for how a lesson uses it."""
+        # Loaded by name when asked for: the core never imports ipywidgets (``serve`` has none).
+        view = importlib.import_module("webhooks_lab.widgets.wire")
+        made: WireView = view.WireView(self, **options)
+        return made
 
     @property
     def running(self) -> bool:

@@ -29,6 +29,10 @@ import httpx
 from webhooks_lab.jobs.model import FINAL, SUCCEEDED
 from webhooks_lab.receiver.inbox import Delivery, Inbox
 from webhooks_lab.retry import parse_retry_after
+from webhooks_lab.runtime.traced_http import traced_async_client, traced_client
+
+# Who this client is on the wire trace when it makes its own connection: the learner's code.
+PARTY = "Your code"
 
 
 class JobRequestFailed(Exception):
@@ -133,7 +137,7 @@ def submit(
     body, headers = _request(kind, params, callback_url, idempotency_key)
     url = f"{base_url.rstrip('/')}/jobs"
     if client is None:
-        with httpx.Client(timeout=10, trust_env=False) as own:
+        with traced_client(PARTY, timeout=10) as own:
             return _answer(own.post(url, json=body, headers=headers), url)
     return _answer(client.post(url, json=body, headers=headers), url)
 
@@ -151,7 +155,7 @@ async def submit_async(
     body, headers = _request(kind, params, callback_url, idempotency_key)
     url = f"{base_url.rstrip('/')}/jobs"
     if client is None:
-        async with httpx.AsyncClient(timeout=10, trust_env=False) as own:
+        async with traced_async_client(PARTY, timeout=10) as own:
             return _answer(await own.post(url, json=body, headers=headers), url)
     return _answer(await client.post(url, json=body, headers=headers), url)
 
@@ -216,7 +220,7 @@ def poll(
     """
     state = _Poll(url, timeout, min_interval, max_interval)
     own = client is None
-    http = client or httpx.Client(timeout=10, trust_env=False)
+    http = client or traced_client(PARTY, timeout=10)
     try:
         target = url
         while True:
@@ -243,7 +247,7 @@ async def poll_async(
     """:func:`poll` for an ``async`` cell (or to race against a webhook)."""
     state = _Poll(url, timeout, min_interval, max_interval)
     own = client is None
-    http = client or httpx.AsyncClient(timeout=10, trust_env=False)
+    http = client or traced_async_client(PARTY, timeout=10)
     try:
         target = url
         while True:

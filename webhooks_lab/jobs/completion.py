@@ -47,14 +47,15 @@ async def post_once(
     refuses). The lab and ``webhooks-lab serve`` send completion webhooks through their sender.
     """
     guard.check_url(url)
-    import httpx  # imported here: most labs never send a completion webhook
+    # Imported here: most labs never send a completion webhook (and this loads httpx).
+    from webhooks_lab.runtime.traced_http import traced_async_client
 
     body = event.body()
     timestamp = int(time.time())  # a fact on the wire: real time, whatever the lab clock says
     chosen = scheme if secret else "none"
     headers = signing.headers_for(chosen, secret, body, msg_id=event.id, timestamp=timestamp)
     headers["content-type"] = "application/json"
-    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+    async with traced_async_client("Jobs API", timeout=10) as client:
         answer = await client.post(url, content=body, headers=headers)
     return {"status": answer.status_code, "id": event.id}
 

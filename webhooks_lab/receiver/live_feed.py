@@ -23,6 +23,13 @@ The wire format is plain server-sent events::
 
 ``id`` is the newest sequence number sent, so a reconnecting ``EventSource`` (which sends it back
 as ``Last-Event-ID``) resumes where it left off.
+
+With ``?wire=1`` the same stream also carries the page's Wire tab: the wire trace's sequence
+diagram (:mod:`webhooks_lab.runtime.wire_diagram`), drawn here in Python, sent whole as SVG
+when exchanges happen, at most once per ``coalesce`` like the deliveries::
+
+    event: wire
+    data: {"svg": "<svg ...>...</svg>", "total": 1234}
 """
 
 from __future__ import annotations
@@ -40,9 +47,12 @@ from starlette.types import Receive, Scope, Send
 
 from webhooks_lab.http.params import plain_int
 from webhooks_lab.receiver.inbox import Delivery, Inbox
+from webhooks_lab.runtime.trace import DEFAULT_KEEP, Trace
+from webhooks_lab.runtime.wire_diagram import render_svg
 
 DEFAULT_LIMIT = 200  # deliveries a page shows, and so the most worth buffering for it
 MAX_LIMIT = 1000
+WIRE_EXCHANGES = DEFAULT_KEEP  # the newest exchanges the Wire tab draws (bursts collapse)
 
 
 def summary(d: Delivery) -> dict[str, Any]:
@@ -68,8 +78,10 @@ def summary(d: Delivery) -> dict[str, Any]:
 class FeedClient:
     """One open page: the deliveries waiting to be sent to it, at most ``limit`` of them."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, wire: bool = False) -> None:
         self.pending: deque[Delivery] = deque(maxlen=limit)
+        self.wire = wire  # wants the wire diagram too
+        self.wire_changed = wire
         self.skipped = 0
         self.closed = False
         self.wake = asyncio.Event()
@@ -100,9 +112,18 @@ class InboxFeed:
     """
 
     def __init__(
-        self, inbox: Inbox, *, heartbeat: float = 15.0, coalesce: float = 0.1, retry_ms: int = 2000
+        self,
+        inbox: Inbox,
+        *,
+        trace: Trace | None = None,
+        heartbeat: float = 15.0,
+        coalesce: float = 0.1,
+        retry_ms: int = 2000,
     ) -> None:
         self.inbox = inbox
+        self.trace = trace
+        self._wire_unsubscribe: Callable[[], None] | None = None
+        self._wire_svg: tuple[tuple[int, int], str] | None = None  # (trace state, picture)
         self.heartbeat = heartbeat
         self.coalesce = coalesce
         self.retry_ms = retry_ms
@@ -114,22 +135,29 @@ class InboxFeed:
 
     # -- clients coming and going (always on the serving loop) ------------------------------------
 
-    def connect(self, after: int, limit: int) -> tuple[FeedClient, list[Delivery], int]:
+    def connect(
+        self, after: int, limit: int, wire: bool = False
+    ) -> tuple[FeedClient, list[Delivery], int]:
         """A new client, the backlog it starts with (newest ``limit`` after ``after``), and how
         many older ones that backlog leaves out."""
         self._loop = asyncio.get_running_loop()
         items = self.inbox.snapshot()
         newer = items[bisect.bisect_right(items, after, key=lambda d: d.seq) :]
         backlog = newer[-limit:]
-        client = FeedClient(limit)
+        client = FeedClient(limit, wire=wire and self.trace is not None)
         self.clients.add(client)
         self._all_gone.clear()
         if self._unsubscribe is None:
             self._unsubscribe = self.inbox.subscribe(self._on_delivery)
+        if client.wire and self._wire_unsubscribe is None and self.trace is not None:
+            self._wire_unsubscribe = self.trace.subscribe(self._on_exchange)
         return client, backlog, len(newer) - len(backlog)
 
     def disconnect(self, client: FeedClient) -> None:
         self.clients.discard(client)
+        if self._wire_unsubscribe is not None and not any(c.wire for c in self.clients):
+            self._wire_unsubscribe()
+            self._wire_unsubscribe = None
         if not self.clients:
             if self._unsubscribe is not None:
                 self._unsubscribe()
@@ -151,6 +179,35 @@ class InboxFeed:
         for client in self.clients:
             client.push(delivery)
 
+    def _on_exchange(self, exchange: object) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            on_our_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_our_loop = False
+        if on_our_loop:
+            self._wire_changed()
+        else:  # a cell's own client (jobs.client.submit) records from the kernel's thread
+            loop.call_soon_threadsafe(self._wire_changed)
+
+    def _wire_changed(self) -> None:
+        for client in self.clients:
+            if client.wire:
+                client.wire_changed = True
+                client.wake.set()
+
+    def wire_message(self) -> bytes:
+        """The Wire tab's picture of the trace now, drawn once however many pages are open."""
+        assert self.trace is not None
+        state = (self.trace.total, len(self.trace))
+        if self._wire_svg is None or self._wire_svg[0] != state:
+            newest = self.trace.exchanges()[-WIRE_EXCHANGES:]
+            self._wire_svg = (state, render_svg(newest, names=self.trace.names))
+        data = json.dumps({"svg": self._wire_svg[1], "total": self.trace.total})
+        return f"event: wire\ndata: {data}\n\n".encode()
+
     async def aclose(self, timeout: float = 1.0) -> None:
         """End every open stream with a ``bye`` event and refuse new ones; wait (briefly) for
         them to finish."""
@@ -170,8 +227,8 @@ class InboxFeed:
         if self.closed:
             await _send_json(send, 503, "stopping", "the server is stopping")
             return
-        after, limit = _position(scope)
-        client, backlog, skipped = self.connect(after, limit)
+        after, limit, wire = _position(scope)
+        client, backlog, skipped = self.connect(after, limit, wire)
         watcher = asyncio.ensure_future(_watch_for_disconnect(receive, client))
         try:
             await send(
@@ -186,6 +243,9 @@ class InboxFeed:
                 }
             )
             opening = f"retry: {self.retry_ms}\n\n".encode() + self._message(backlog, skipped)
+            if client.wire:
+                client.wire_changed = False
+                opening += self.wire_message()
             await _send_chunk(send, opening)
             while not client.closed:
                 try:
@@ -197,6 +257,9 @@ class InboxFeed:
                 batch, skipped = client.take()
                 if batch or skipped:
                     await _send_chunk(send, self._message(batch, skipped))
+                if client.wire_changed:
+                    client.wire_changed = False
+                    await _send_chunk(send, self.wire_message())
                 if not client.closed:
                     await asyncio.sleep(self.coalesce)  # let arrivals pile up into one message
             if self.closed:
@@ -221,8 +284,9 @@ class InboxFeed:
         return f"{head}event: deliveries\ndata: {data}\n\n".encode()
 
 
-def _position(scope: Scope) -> tuple[int, int]:
-    """Where a client resumes (``after``, ``Last-Event-ID``) and how many it wants (``limit``)."""
+def _position(scope: Scope) -> tuple[int, int, bool]:
+    """Where a client resumes (``after``, ``Last-Event-ID``), how many it wants (``limit``), and
+    whether it wants the wire diagram too (``wire=1``)."""
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     headers = dict(scope["headers"])
     candidates = [
@@ -233,7 +297,8 @@ def _position(scope: Scope) -> tuple[int, int]:
     after = max((n for c in candidates if (n := plain_int(c.strip())) is not None), default=0)
     wanted = plain_int(query.get("limit", [""])[0])
     limit = DEFAULT_LIMIT if wanted is None else wanted
-    return after, max(1, min(limit, MAX_LIMIT))
+    wire = query.get("wire", [""])[0] in ("1", "true", "yes")
+    return after, max(1, min(limit, MAX_LIMIT)), wire
 
 
 async def _watch_for_disconnect(receive: Receive, client: FeedClient) -> None:

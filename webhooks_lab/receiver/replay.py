@@ -10,9 +10,8 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
-import httpx
-
 from webhooks_lab.receiver.inbox import Delivery, Inbox
+from webhooks_lab.runtime.traced_http import traced_async_client
 
 # A marker header (signatures cover id, timestamp and body, never extra headers) lets us find the
 # new record among everything else arriving meanwhile, and tells whoever reads the inbox that this
@@ -36,7 +35,7 @@ async def replay_delivery(inbox: Inbox, original: Delivery, base_url: str) -> De
     ]
     headers.append((REPLAY_HEADER.encode(), f"#{original.seq} {token}".encode()))
     url = f"{base_url}/webhooks/{quote(original.endpoint, safe='')}"
-    async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
+    async with traced_async_client("Replay", timeout=30) as client:
         await client.post(url, content=original.body, headers=headers)
     for delivery in reversed(inbox.snapshot()):
         if delivery.headers.get(REPLAY_HEADER, "").endswith(token):

@@ -41,6 +41,7 @@ from webhooks_lab.events import Event, new_id
 from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.listeners import Listeners
+from webhooks_lab.runtime.trace import Trace, current
 from webhooks_lab.sender.decision import decide
 from webhooks_lab.sender.outbox import Outbox
 from webhooks_lab.sender.records import FINAL_STATES, Attempt, Destination, OutgoingDelivery
@@ -82,6 +83,8 @@ class Sender:
         allow_private: bool = False,
         resolve: Any = None,
         keep: int = 100_000,
+        trace: Trace | None = None,
+        party: str = "Sender",
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency!r}")
@@ -117,6 +120,14 @@ class Sender:
         self._session: Any = None
         self._client_timeout: Any = None
         self._closed = False
+        self._trace = trace
+        self.party = party  # who the sender is on the wire trace ("Shop" in a lesson)
+        self._parties: dict[str, str] = {}  # delivery id -> party, for deliver_to(party=...)
+
+    @property
+    def trace(self) -> Trace:
+        """Where each attempt is written down: the one given, or the running lab's."""
+        return self._trace if self._trace is not None else current()
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -301,18 +312,21 @@ class Sender:
         secret: str | None = None,
         scheme: str = "standard",
         wait: bool = True,
+        party: str | None = None,
     ) -> OutgoingDelivery:
         """Deliver one event to one URL that is not a registered endpoint (a callback URL).
 
         Signed with ``scheme`` when a ``secret`` is given, unsigned otherwise. Returns the
         delivery once it has ended (delivered, dead or disabled), or at once with
         ``wait=False``. A URL the guard refuses gives a dead delivery saying why (no request is
-        made). Awaitable from any loop; the work runs on the sender's.
+        made). Awaitable from any loop; the work runs on the sender's. ``party`` names the sender
+        on the wire trace for this delivery (the lab's completion webhooks are the "Jobs API").
         """
         loop = self._loop
         if loop is not None and asyncio.get_running_loop() is not loop:
             future = asyncio.run_coroutine_threadsafe(
-                self.deliver_to(url, event, secret=secret, scheme=scheme, wait=wait), loop
+                self.deliver_to(url, event, secret=secret, scheme=scheme, wait=wait, party=party),
+                loop,
             )
             return await asyncio.wrap_future(future)
         self._check_open()
@@ -342,6 +356,8 @@ class Sender:
             self.listeners.notify(attempt)
             self._changed()
             return delivery
+        if party is not None:
+            self._parties[delivery.id] = party
         self.outbox.add([delivery])
         self._hand_over([delivery])
         if wait:
@@ -457,6 +473,14 @@ class Sender:
         error: str | None = None
         retry_after: str | None = None
         permanent = False
+        trace = self.trace
+        pending = trace.begin(
+            self._parties.get(delivery.id, self.party),
+            "POST",
+            url,
+            webhook_id=delivery.event_id,
+            event=delivery.event_type,
+        )
         clock = time.perf_counter()
         try:
             async with self._session.post(
@@ -476,6 +500,7 @@ class Sender:
         except asyncio.CancelledError:
             attempt.state = "interrupted"
             attempt.error = "the sender stopped before an answer came (it may have arrived)"
+            trace.end(pending, error="interrupted")
             self._note(delivery, attempt)
             raise
         except asyncio.TimeoutError:
@@ -485,6 +510,7 @@ class Sender:
         except Exception as exc:
             error = _describe(exc)
         attempt.latency_ms = (time.perf_counter() - clock) * 1000
+        trace.end(pending, status, error=error)
         self._settle(delivery, status, error, retry_after=retry_after, permanent=permanent)
 
     def _settle(
@@ -529,6 +555,7 @@ class Sender:
     def _retire(self, delivery: OutgoingDelivery) -> None:
         """A delivery reached a final state: wake whoever waits for it, or for the sender."""
         self._live.pop(delivery.id, None)
+        self._parties.pop(delivery.id, None)
         for waiter in self._waiters.pop(delivery.id, ()):
             if not waiter.done():
                 waiter.set_result(None)

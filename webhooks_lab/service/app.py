@@ -30,6 +30,7 @@ from webhooks_lab.receiver import inbox_page
 from webhooks_lab.receiver.live_feed import InboxFeed
 from webhooks_lab.receiver.names import name_problem
 from webhooks_lab.receiver.receiver import Receiver
+from webhooks_lab.runtime.trace import Trace
 
 log = logging.getLogger("webhooks_lab")
 
@@ -201,9 +202,15 @@ _PREFIX = "/webhooks/"
 
 
 def create_app(
-    receiver: Receiver, extra_routes: Sequence[BaseRoute] = (), *, limits: Limits = DEFAULT
+    receiver: Receiver,
+    extra_routes: Sequence[BaseRoute] = (),
+    *,
+    limits: Limits = DEFAULT,
+    trace: Trace | None = None,
 ) -> LabApp:
-    feed = InboxFeed(receiver.inbox)
+    """The lab's app for ``receiver``; with a ``trace``, the inbox page's Wire tab draws it (the
+    caller serves ``trace.serve(app, lab_server_party)`` so that the trace is filled)."""
+    feed = InboxFeed(receiver.inbox, trace=trace)
 
     async def refuse(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500

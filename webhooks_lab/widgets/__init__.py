@@ -6,6 +6,7 @@
     JobBoard(lab)                  # a progress bar per job, with a Cancel button
     ChaosPanel(lab, "shop")        # make /webhooks/shop fail or dawdle on purpose
     RaceView(race)                 # polling vs webhook, scored live
+    WireView(lab)                  # every exchange as a live sequence diagram (lab.wire())
 
 Every view updates from the lab loop at most ~10 widget messages a second however fast events
 arrive, shows a one-line description where widgets cannot render, and stops listening when
@@ -21,6 +22,7 @@ from webhooks_lab.widgets.jobs import JobBoard
 from webhooks_lab.widgets.race import RaceView
 from webhooks_lab.widgets.throttle import Throttle
 from webhooks_lab.widgets.timeline import TimelineView
+from webhooks_lab.widgets.wire import WireView
 
 __all__ = [
     "ChaosPanel",
@@ -30,5 +32,6 @@ __all__ = [
     "RaceView",
     "Throttle",
     "TimelineView",
+    "WireView",
     "open_views",
 ]

@@ -35,6 +35,7 @@ class Poller:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self.finished = False  # set when a run needs no more questions from this poller
+        self.party: str | None = None  # who it is on the wire trace; None: the client's name
 
     @property
     def interval(self) -> float:
@@ -77,7 +78,11 @@ class Poller:
             # push every later question back: the poller asks once per interval, on average.
             next_tick += self._interval
             try:
-                answer = await client.get(f"{base_url}/events", params={"after": self.cursor})
+                answer = await client.get(
+                    f"{base_url}/events",
+                    params={"after": self.cursor},
+                    extensions={"party": self.party} if self.party else None,
+                )
                 answer.raise_for_status()
                 found = answer.json()["events"]
             except (httpx.HTTPError, ValueError, KeyError):

@@ -15,6 +15,7 @@ from webhooks_lab.lessons.polling.score import RaceReport, SideStats
 from webhooks_lab.lessons.polling.source import EventSource, SourceEvent
 from webhooks_lab.receiver.inbox import Delivery
 from webhooks_lab.runtime.listeners import Listeners
+from webhooks_lab.runtime.traced_http import traced_async_client
 
 if TYPE_CHECKING:
     from webhooks_lab.lab import Lab
@@ -47,11 +48,14 @@ class Race:
         self.lab = lab
         self.endpoint = endpoint
         self.seed = seed
-        self.source = EventSource(lab.clock, rate=rate, seed=seed)
+        self.source = EventSource(lab.clock, rate=rate, seed=seed, trace=lab.trace)
         phases = random.Random(seed + 1)
         self.pollers = [
             Poller(lab.clock, t, self._polled, phase=phases.random()) for t in intervals
         ]
+        if len(self.pollers) > 1:  # lanes of the wire view, one per poller
+            for poller in self.pollers:
+                poller.party = f"Poller ({poller.interval:g} s)"
         self.webhook = SideStats(name="webhook")
         self._since = 0  # events numbered above this count in the score
         self._since_time = lab.clock.time()  # ... and the score covers lab time from here
@@ -182,7 +186,7 @@ class Race:
         await self.source.start()
         if self._unsubscribe is None:
             self._unsubscribe = self.lab.receiver.inbox.subscribe(self._delivered)
-        self._client = httpx.AsyncClient(timeout=10)
+        self._client = traced_async_client("Poller", trace=self.lab.trace, timeout=10)
         for poller in self.pollers:
             await poller.start(self.source.url, self._client)
         self._changed()

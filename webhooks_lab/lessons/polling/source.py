@@ -23,6 +23,8 @@ from webhooks_lab.events import Event, new_id
 from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.listeners import Listeners
 from webhooks_lab.runtime.server import Server
+from webhooks_lab.runtime.trace import Trace, current
+from webhooks_lab.runtime.traced_http import traced_async_client
 
 __all__ = ["EventSource", "SourceEvent"]
 
@@ -61,11 +63,14 @@ class EventSource:
         rate: float,
         seed: int = 7,
         event_type: str = "order.created",
+        trace: Trace | None = None,
+        party: str = "Shop",
     ) -> None:
         _check_rate(rate)
         self.clock = clock
         self._rate = float(rate)
         self.event_type = event_type
+        self.trace, self.party = trace, party  # the wire trace, and who the source is on it
         self.events: list[SourceEvent] = []
         self.by_id: dict[str, SourceEvent] = {}
         self.webhook_urls: list[str] = []
@@ -117,8 +122,9 @@ class EventSource:
         if self.running:
             return
         self._wake = asyncio.Event()
-        self._client = httpx.AsyncClient(timeout=10)
-        self._server = Server(self._app(), "127.0.0.1", 0)
+        trace = self.trace if self.trace is not None else current()
+        self._client = traced_async_client(self.party, trace=trace, timeout=10)
+        self._server = Server(trace.serve(self._app(), self.party), "127.0.0.1", 0)
         await self._server.start()
         self._task = asyncio.create_task(self._produce())
 
