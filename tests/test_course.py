@@ -7,11 +7,9 @@ import sys
 from pathlib import Path
 
 from webhooks_lab import course
-from webhooks_lab.checks import start as check
 from webhooks_lab.lessons.environment import check_environment
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "notebooks" / "solutions"
 
 
 def test_from_a_clone_the_course_is_the_repositorys_notebooks_folder():
@@ -69,41 +67,6 @@ def test_the_environment_check_says_all_is_well_here():
     report = check_environment()
     assert report
     assert "All set" in repr(report)
-
-
-def test_lesson_0_checks_accept_the_solutions_and_reject_the_empty_start(lab):
-    import httpx
-
-    namespace = {"lab": lab, "httpx": httpx}
-    assert not check.first_event(lab)
-    exec((SOLUTIONS / "00_first_event.py").read_text(), namespace)
-    assert check.first_event(lab)
-
-    orders = {"count": 0}
-    assert not check.counting_handler(lab, orders)
-    exec((SOLUTIONS / "00_counting_handler.py").read_text(), namespace)
-    assert check.counting_handler(lab, namespace["orders"])
-
-
-def test_lesson_0_check_rejects_a_handler_that_counts_every_event(lab):
-    orders = {"count": 0}
-
-    @lab.receiver.on("count")
-    def count_everything(event):
-        orders["count"] += 1
-
-    result = check.counting_handler(lab, orders)
-    assert not result
-    assert "by 2, not 1" in result.message
-
-
-def test_lesson_0_check_rejects_a_signup_without_an_email(lab):
-    import httpx
-
-    httpx.post(lab.receiver.url_for("hello"), json={"type": "user.created", "data": {"name": "x"}})
-    result = check.first_event(lab)
-    assert not result
-    assert "no email" in result.message
 
 
 def test_options_webhooks_lab_lab_does_not_know_go_to_jupyterlab(tmp_path):

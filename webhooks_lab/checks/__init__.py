@@ -66,9 +66,22 @@ def check(fn: Callable[P, Result]) -> Callable[P, Result]:
     return safe
 
 
+def answer_detail(answer: Any) -> str:
+    """What an HTTP answer (an ``httpx.Response``) says went wrong, in its own words."""
+    kind = answer.headers.get("content-type", "")
+    if kind.startswith(("application/json", "application/problem+json")):
+        try:
+            body = answer.json()
+        except ValueError:
+            return answer.text[:200]
+        if isinstance(body, dict):
+            return str(body.get("detail") or body.get("reason") or "no detail")
+    return answer.text[:200]
+
+
 def is_placeholder(value: Any) -> bool:
     """True for the ``...`` a learner has not replaced yet."""
     return value is Ellipsis
 
 
-__all__ = ["Result", "check", "is_placeholder", "not_yet", "right"]
+__all__ = ["Result", "answer_detail", "check", "is_placeholder", "not_yet", "right"]

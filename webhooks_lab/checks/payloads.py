@@ -6,12 +6,13 @@ second sends real events to the lesson's router and looks in its SQLite database
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-from webhooks_lab.checks import Result, check, not_yet, right
+from webhooks_lab.checks import Result, answer_detail, check, not_yet, right
 from webhooks_lab.receiver.endpoint import InvalidPayload
 
 
@@ -35,22 +36,42 @@ def parse(schema: type, data: dict[str, Any]) -> Any:
 
 
 _GOOD = {"refund": "re_1", "invoice": "in_1", "amount": 1200, "reason": "damaged"}
+_DEFAULT_REASON = "requested_by_customer"
+_WHAT = {
+    "refund": "the refund's id, a string like re_1",
+    "invoice": "the invoice's id, a string like in_1",
+    "amount": "a whole number of cents",
+    "reason": "a string",
+}
 
 
 @check
 def refund_schema(schema: Any) -> Result:
-    """Exercise 1: a dataclass for ``refund.created``: refund, invoice, amount, optional reason."""
+    """Exercise 1: a dataclass for ``refund.created``: refund, invoice, amount, optional reason.
+
+    A missing reason must come out as ``"requested_by_customer"``, the default the prompt names:
+    ``reason: str = None`` would hand every handler a ``None`` it must test for, under a type
+    (``str``) that says it cannot happen.
+    """
     if schema is Ellipsis or not dataclasses.is_dataclass(schema) or not isinstance(schema, type):
         return not_yet(
             "RefundCreated should be a class decorated with @dataclass.",
-            "@dataclass\nclass RefundCreated:\n    refund: str\n    ...",
+            "write it like UserCreated in this lesson: the decorator, then one annotated "
+            "field per key",
         )
     names = [field.name for field in dataclasses.fields(schema)]
     missing = [name for name in ("refund", "invoice", "amount", "reason") if name not in names]
+    if len(missing) == 4 and not names:
+        return not_yet(
+            "RefundCreated has no fields yet.",
+            "one field per key of the event's data, each with the type the text gives it; the "
+            "optional one also gets the value to use when the key is missing",
+        )
     if missing:
         return not_yet(
             f"RefundCreated has no field {', '.join(repr(n) for n in missing)}.",
-            "one field per key of the payload's data: refund, invoice, amount and reason",
+            "name each field exactly as the key in the payload's data: refund, invoice, amount "
+            "and reason",
         )
     for field in dataclasses.fields(schema):
         if isinstance(field.type, str):
@@ -58,13 +79,18 @@ def refund_schema(schema: Any) -> Result:
                 f"the type of {field.name!r} is the string {field.type!r}, not a class.",
                 "remove 'from __future__ import annotations' from this cell",
             )
+        try:
+            isinstance(0, field.type)
+        except TypeError:
+            return not_yet(
+                f"the type of {field.name!r}, {field.type!r}, cannot be checked with isinstance, "
+                "so parse cannot hold a payload up against it.",
+                f"{field.name} is {_WHAT.get(field.name, 'a plain class such as str or int')}",
+            )
     try:
         refund = parse(schema, dict(_GOOD))
     except InvalidPayload as refused:
-        hint = "write each field's type as str or int"
-        if "amount" in str(refused):
-            hint = "amounts are whole cents, an int, as in InvoicePaid (never a float)"
-        return not_yet(f"a good refund was refused: {refused}.", hint)
+        return not_yet(f"a good refund was refused: {refused}.", _refusal_hint(str(refused)))
     if refund.amount != 1200 or refund.reason != "damaged":
         return not_yet(
             "a good refund came out with other values than it went in with.",
@@ -72,83 +98,164 @@ def refund_schema(schema: Any) -> Result:
         )
     without_reason = {key: value for key, value in _GOOD.items() if key != "reason"}
     try:
-        parse(schema, without_reason)
+        defaulted = parse(schema, without_reason)
     except InvalidPayload:
         return not_yet(
             "a refund without a reason was refused, but the reason is optional.",
-            'give it a default: reason: str = "requested_by_customer"',
+            "a field with a default may be missing from the payload: give reason the default "
+            "the text names",
+        )
+    if defaulted.reason != _DEFAULT_REASON:
+        return not_yet(
+            f"a refund without a reason came out with reason {defaulted.reason!r}, but the "
+            f"provider says a missing reason means {_DEFAULT_REASON!r}.",
+            "the default is what your handlers get when the key is missing: make it the value "
+            "the provider documents, so they never have to test for "
+            + ("None" if defaulted.reason is None else "an empty reason"),
         )
     bad_cases = [
-        ({"refund": "re_1", "invoice": "in_1", "reason": "damaged"}, "without an amount"),
-        ({**_GOOD, "amount": "12.00"}, 'with the amount "12.00" (a string)'),
-        ({**_GOOD, "amount": 12.0}, "with the amount 12.0 (a float)"),
-        ({**_GOOD, "invoice": 1}, "with the invoice 1 (a number)"),
+        ({"refund": "re_1", "invoice": "in_1", "reason": "damaged"}, "without an amount", "amount"),
+        ({**_GOOD, "amount": "12.00"}, 'with the amount "12.00" (a string)', "amount"),
+        ({**_GOOD, "amount": 12.0}, "with the amount 12.0 (a float)", "amount"),
+        ({**_GOOD, "invoice": 1}, "with the invoice 1 (a number)", "invoice"),
+        ({**_GOOD, "refund": 7}, "with the refund 7 (a number)", "refund"),
+        ({**_GOOD, "reason": 5}, "with the reason 5 (a number)", "reason"),
     ]
-    for data, what in bad_cases:
+    for data, what, name in bad_cases:
         try:
             parse(schema, data)
         except InvalidPayload:
             continue
-        return not_yet(
-            f"a refund {what} was accepted.",
-            "only required fields go without a default; amount: int, the others str",
-        )
+        default = next(f.default for f in dataclasses.fields(schema) if f.name == name)
+        hint = f"{name} is {_WHAT[name]}: its type should say exactly that"
+        if "without" in what and default is not dataclasses.MISSING:
+            hint = f"{name} is required: a field with a default may be left out, so give it none"
+        return not_yet(f"a refund {what} was accepted.", hint)
     return right(
-        "good refunds parse (with or without a reason); a missing amount, a string, a float or "
-        "a numeric invoice are refused with a message saying which field."
+        "good refunds parse (a missing reason becomes requested_by_customer); a missing amount, "
+        "a string or float amount, and numbers where ids or the reason belong are refused, "
+        "each with a message saying which field."
+    )
+
+
+def _refusal_hint(refused: str) -> str:
+    for name, what in _WHAT.items():
+        if f"'{name}' should be" in refused:
+            return f"{name} is {what}" + (", never a float" if name == "amount" else "")
+        if f"'{name}' is missing" in refused:
+            return f"the data has no {name}, so the field needs a default"
+    extra = refused.split("'")[1] if "'" in refused else "a field"
+    return (
+        f"the payload's data has only refund, invoice, amount and reason: {extra} cannot be "
+        "required"
     )
 
 
 @check
 def route_user_deleted(lab: Any, database: str | Path, endpoint: str = "store") -> Result:
-    """Exercise 2: ``user.deleted`` deletes the user's row; a bad one gets 422."""
+    """Exercise 2: ``user.deleted`` deletes that user's row, and only it; a bad one gets 422.
+
+    Two users are made through the learner's router; deleting the first must leave the second
+    (and every other row) in place, and deleting the second must remove it too, so neither a
+    ``DELETE`` without ``WHERE`` nor a fixed id passes.
+    """
     import httpx
 
     url = lab.receiver.url_for(endpoint)
-    user = {"id": 901, "email": "check@example.com", "name": "Check", "plan": "free"}
+    first, second = 901, 902
 
     def send(event_type: str, data: Any) -> httpx.Response:
         return httpx.post(url, json={"type": event_type, "data": data}, timeout=10)
 
-    created = send("user.created", user)
-    if not created.is_success:
-        return not_yet(
-            f"creating user 901 failed first ({created.status_code}), so nothing could be deleted.",
-            "run the lesson's cells from the top, then this one",
-        )
-    deleted = send("user.deleted", {"id": 901})
+    def ids() -> set[int]:
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            return {row[0] for row in db.execute("SELECT id FROM users")}
+
+    for user_id in (first, second):
+        user = {"id": user_id, "email": f"check{user_id}@example.com", "name": "Check"}
+        created = send("user.created", {**user, "plan": "free"})
+        if not created.is_success:
+            return not_yet(
+                f"creating user {user_id} failed first ({created.status_code}), so nothing "
+                "could be deleted.",
+                "run the lesson's cells from the top, then this one",
+            )
+    others = ids() - {first, second}
+    deleted = send("user.deleted", {"id": first})
     if not deleted.is_success:
-        detail = _detail(deleted)
         return not_yet(
-            f"a good user.deleted event got {deleted.status_code}: {detail}.",
-            "parse it with a schema that has id: int, then delete that id",
+            f"a good user.deleted event, {{'id': {first}}}, got {deleted.status_code}: "
+            f"{answer_detail(deleted)}.",
+            _failure_hint(deleted),
         )
-    with sqlite3.connect(database) as db:
-        left = db.execute("SELECT COUNT(*) FROM users WHERE id = 901").fetchone()[0]
-    if left:
+    left = ids()
+    restore = " (then run the lesson's cells again from the top to bring its users back)"
+    if not left & ({second} | others):
         return not_yet(
-            "after user.deleted for user 901, the user is still in the users table.",
-            'route the type with @handles("user.deleted", UserDeleted) and run '
-            '"DELETE FROM users WHERE id = ?" with the user\'s id',
+            f"after user.deleted for user {first}, every user was gone, {second} too: a "
+            "DELETE without a WHERE removes every row of the table.",
+            "delete only the row whose id is the event's id" + (restore if others else ""),
         )
-    for data, what in (({"id": "901"}, 'an id "901" (a string)'), ({}, "no id")):
+    if lost := others - left:
+        return not_yet(
+            f"after user.deleted for user {first}, other users were gone too: {sorted(lost)}.",
+            "delete only the row whose id is the event's id" + restore,
+        )
+    if second not in left:
+        return not_yet(
+            f"after user.deleted for user {first}, user {second} was deleted too.",
+            "delete only the row whose id is the event's id",
+        )
+    if first in left:
+        refuses_no_id = send("user.deleted", {}).status_code == 422
+        if not refuses_no_id:
+            return not_yet(
+                f"after user.deleted for user {first}, the user is still in the users table.",
+                "give UserDeleted the field a user.deleted event carries, and make delete_user "
+                "remove that user's row from the users table, opening the lesson's database the "
+                "way the other handlers do",
+            )
+        return not_yet(
+            f"your handler ran without an error, but after user.deleted for user {first} the "
+            "user is still in the users table.",
+            "check three things: the change is made inside `with database() as db:`, which "
+            "commits when the block ends; it is on the users table; and it picks the row by "
+            "its id column",
+        )
+    deleted = send("user.deleted", {"id": second})
+    if not deleted.is_success or second in ids():
+        return not_yet(
+            f"user.deleted for user {first} worked, but user.deleted for user {second} left it "
+            "in the table.",
+            "delete the id the event carries, not a fixed one",
+        )
+    for data, what in (
+        ({"id": str(second)}, f'an id "{second}" (a string)'),
+        ({}, "no id"),
+        ({"id": 9.5}, "the id 9.5"),
+    ):
         answer = send("user.deleted", data)
         if answer.status_code != 422:
+            field = "give UserDeleted the field id: a whole number"
+            if not data:
+                field = "the id is required: a field with a default may be left out"
+            said = "it was accepted" if answer.is_success else answer_detail(answer)
             return not_yet(
-                f"a user.deleted event with {what} got {answer.status_code}, not 422: "
-                f"{_detail(answer)}.",
-                "give UserDeleted the field id: int, so parse() refuses the rest",
+                f"a user.deleted event with {what} got {answer.status_code}, not 422: {said}.",
+                f"{field}, so parse() refuses the rest",
             )
     return right(
-        "user.deleted removes the user's row, and one with a missing or wrong id gets a 422 "
-        "that says why."
+        "user.deleted removes that user's row and no other, and one with a missing or wrong id "
+        "gets a 422 that says why."
     )
 
 
-def _detail(answer: Any) -> str:
-    if answer.headers.get("content-type", "").startswith("application/json"):
-        return str(answer.json().get("detail", "no detail"))
-    return answer.text[:200]
+def _failure_hint(answer: Any) -> str:
+    if answer.status_code == 422:
+        return "the id of a user.deleted event is a whole number, as in UserCreated"
+    if answer.status_code >= 500:
+        return "your handler raised an error: the detail above names it and its line"
+    return "run the lesson's cells from the top, then this one"
 
 
 __all__ = ["parse", "refund_schema", "route_user_deleted"]

@@ -8,12 +8,17 @@ Exercise 2 asks for the longest poll interval that still meets a delivery deadli
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
 from webhooks_lab.checks import Result, check, is_placeholder, not_yet, right
 
 _GRID = [(rate, interval) for rate in (0.01, 1 / 6, 0.5, 3.0) for interval in (1, 5, 30, 120)]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
 
 
 @check
@@ -26,25 +31,18 @@ def requests_per_event(fn: Callable[[float, float], Any], report: Any = None) ->
         if is_placeholder(answer) or answer is None:
             return not_yet(
                 "requests_per_event does not return a number yet.",
-                "replace the ... with an expression using rate and interval",
+                "picture one interval between two polls: how many requests does the poller "
+                "make in it, and how many events happen in it, on average?",
             )
-        if not isinstance(answer, (int, float)) or math.isnan(answer):
-            return not_yet(f"requests_per_event({rate:g}, {interval:g}) returned {answer!r}.")
+        if not _number(answer):
+            return not_yet(
+                f"requests_per_event({rate:g}, {interval:g}) returned {answer!r}, not a number."
+            )
+        answer = float(answer)
         expected = 1 / (rate * interval)
         if math.isclose(answer, expected, rel_tol=1e-6):
             continue
-        if fn(rate, interval * 2) > answer:
-            return not_yet(
-                f"for {rate:g} events/s polled every {interval:g} s you said {answer:.3g}, "
-                f"and your answer grows when the interval grows.",
-                "asking less often costs fewer requests: the interval belongs in the denominator",
-            )
-        return not_yet(
-            f"for {rate:g} events/s polled every {interval:g} s you said {answer:.3g}; "
-            f"it should be {expected:.3g}.",
-            "a poller asks 1/interval times a second, and rate events happen each second: "
-            "divide one by the other",
-        )
+        return not_yet(*_cost_slip(fn, rate, interval, answer, expected))
     measured = ""
     if report is not None:
         worst = max(
@@ -60,20 +58,82 @@ def requests_per_event(fn: Callable[[float, float], Any], report: Any = None) ->
     )
 
 
+def _cost_slip(
+    fn: Callable[[float, float], Any], rate: float, interval: float, answer: float, expected: float
+) -> tuple[str, str]:
+    """What the learner's formula got wrong, found by moving one input at a time."""
+    said = f"for {rate:g} events/s polled every {interval:g} s you said {answer:.3g}"
+    longer, busier = fn(rate, interval * 2), fn(rate * 2, interval)
+    crowded = fn(3.0, 120)  # 360 events between two polls: one request costs 1/360 each
+    if expected < 1 <= answer and _number(crowded) and crowded >= 1:
+        return (
+            f"{said}; it should be {expected:.3g}, less than one.",
+            f"{rate * interval:.3g} events happen between two polls, and one request finds them "
+            "all: a request per event can be a fraction",
+        )
+    if float(answer).is_integer() and abs(answer - expected) < 1 + 1e-9:
+        return (
+            f"{said}; it should be {expected:.3g}.",
+            "an average need not be a whole number: divide with / (// rounds down), and don't "
+            "round the result",
+        )
+    if _number(longer) and longer > answer:
+        return (
+            f"{said}, and your answer grows when the interval grows.",
+            "asking less often costs fewer requests: the interval belongs in the denominator",
+        )
+    if _number(busier) and busier > answer:
+        return (
+            f"{said}, and your answer grows when there are more events.",
+            "the more events happen, the more of them each request finds: the rate belongs in "
+            "the denominator too",
+        )
+    if _number(longer) and math.isclose(longer, answer, rel_tol=1e-9):
+        return (
+            f"{said}, whatever the interval.",
+            "polling less often saves requests: the interval belongs in your formula",
+        )
+    if _number(busier) and math.isclose(busier, answer, rel_tol=1e-9):
+        return (
+            f"{said}, whatever the rate.",
+            "when events come more often, each request finds more of them: the rate belongs in "
+            "your formula",
+        )
+    return (
+        f"{said}; it should be {expected:.3g}.",
+        "a poller asks 1/interval times a second, and rate events happen each second: "
+        "divide one by the other",
+    )
+
+
 @check
 def deadline_interval(interval: Any, deadline: float = 20.0, share: float = 0.95) -> Result:
-    """Exercise 2: the longest interval for which ``share`` of events are noticed in time."""
+    """Exercise 2: the longest interval for which ``share`` of events are noticed in time.
+
+    An event lands at a uniformly random moment between two polls, so its wait is spread evenly
+    from 0 to the interval, and ``share`` of events wait at most ``share × interval``. The longest
+    interval is ``deadline / share``, to be found exactly: rounding down to a whole second still
+    costs requests, rounding up breaks the promise.
+    """
     if is_placeholder(interval):
         return not_yet(
             "interval is still ...",
-            "an event lands at a uniformly random moment between two polls",
+            "an event lands at a uniformly random moment between two polls: how long do the "
+            f"slowest events wait, and what share of events may wait longer than {deadline:g} s?",
         )
-    if not isinstance(interval, (int, float)) or not interval > 0:
+    if not _number(interval) or not interval > 0:
         return not_yet(f"interval should be a positive number of seconds, not {interval!r}.")
+    interval = float(interval)
     longest = deadline / share
     late = share * interval
-    if late > deadline + 1e-9:
+    if late > deadline * (1 + 1e-12):
         median = interval / 2
+        if late <= deadline * 1.01:
+            return not_yet(
+                f"polling every {interval:g} s, {share:.0%} of events wait up to {late:.5g} s: "
+                f"just past the {deadline:g} s deadline.",
+                "you are a hair over the longest interval: round down, not up",
+            )
         return not_yet(
             f"polling every {interval:g} s, {share:.0%} of events wait up to {late:.3g} s: "
             f"past the {deadline:g} s deadline"
@@ -86,13 +146,34 @@ def deadline_interval(interval: Any, deadline: float = 20.0, share: float = 0.95
             f"the wait is spread evenly from 0 to the interval, so {share:.0%} of events wait "
             f"at most {share:g} × interval",
         )
-    if interval < 0.8 * longest:
-        return not_yet(
-            f"polling every {interval:g} s meets the deadline, but you could wait up to "
-            f"{longest:.3g} s between polls and make {longest / interval:.2g}× fewer requests.",
-            "find the longest interval with share × interval ≤ deadline",
+    if interval >= longest * (1 - 1e-3):
+        return right(
+            f"every {interval:g} s: {share:.0%} of events are noticed within {late:.4g} s, "
+            f"inside the {deadline:g} s deadline, with no more requests than needed."
         )
-    return right(
-        f"every {interval:g} s: {share:.0%} of events are noticed within {late:.3g} s, "
-        f"inside the {deadline:g} s deadline, with no more requests than needed."
+    saving = f"make {longest / interval:.3g}× fewer requests"
+    if math.isclose(interval, deadline, rel_tol=1e-9):
+        return not_yet(
+            f"polling every {interval:g} s, every event is noticed within {deadline:g} s; but "
+            f"the promise is only for {share:.0%} of them, so you may wait a little longer.",
+            f"let the slowest {1 - share:.0%} of events be late: which interval makes exactly "
+            f"{share:.0%} of them wait at most {deadline:g} s?",
+        )
+    if math.isclose(interval, deadline * share, rel_tol=1e-9):
+        return not_yet(
+            f"{interval:g} s is the deadline × {share:g}; polling that often meets the promise "
+            "with room to spare.",
+            f"it is the wait of the {share:.0%}-slowest event, {share:g} × interval, that must "
+            f"fit in {deadline:g} s: solve that for the interval",
+        )
+    if interval >= longest * 0.97:
+        return not_yet(
+            f"polling every {interval:g} s meets the deadline, and it is close, but the longest "
+            "interval is a little longer: a rounded answer still costs requests.",
+            "work it out instead of rounding: Python can do the division",
+        )
+    return not_yet(
+        f"polling every {interval:g} s meets the deadline, but you could wait longer between "
+        f"polls and {saving}.",
+        f"find the longest interval with {share:g} × interval ≤ {deadline:g}",
     )

@@ -1,10 +1,20 @@
-"""Checks for lesson 0, "Start the lab"."""
+"""Checks for lesson 0, "Start the lab".
+
+The first reads what arrived at ``/webhooks/hello``: the learner's last delivery there is their
+attempt. The second sends real events to the learner's handler and watches the counter move.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from webhooks_lab.checks import Result, check, not_yet, right
+from webhooks_lab.checks import Result, answer_detail, check, not_yet, right
+
+_POST_HINT = (
+    "send the receiver an HTTP POST whose body is JSON: the event's type at the top level, and "
+    "its details, the email among them, in an object under data. lab.receiver.url is where the "
+    "receiver listens; the endpoint's name comes after /webhooks/"
+)
 
 
 @check
@@ -12,31 +22,67 @@ def first_event(lab: Any, endpoint: str = "hello") -> Result:
     """Exercise 1: deliver a ``user.created`` event with an ``email`` to ``/webhooks/hello``."""
     arrived = lab.receiver.inbox.for_endpoint(endpoint)
     if not arrived:
-        return not_yet(
-            f"nothing has arrived at /webhooks/{endpoint} yet.",
-            f'POST to f"{{lab.receiver.url}}/webhooks/{endpoint}" with httpx.post(..., json=...)',
-        )
-    for delivery in reversed(arrived):
-        if not delivery.ok:
-            continue
-        payload = delivery.json()
-        if not isinstance(payload, dict) or payload.get("type") != "user.created":
-            continue
-        data = payload.get("data")
-        if isinstance(data, dict) and isinstance(data.get("email"), str) and "@" in data["email"]:
-            return right(
-                f"a user.created event for {data['email']} arrived and got {delivery.status}."
+        latest = lab.receiver.inbox.last  # the learner's attempt, if they just made one
+        if latest is not None and latest.event_type == "user.created":
+            return not_yet(
+                f"a user.created event arrived at /webhooks/{latest.endpoint}, but this "
+                f"exercise listens at /webhooks/{endpoint}.",
+                f"the last part of the URL names the endpoint: make it {endpoint}",
             )
-        return not_yet(
-            "a user.created event arrived, but its data has no email address.",
-            'put the address inside "data": {"type": "user.created", "data": {"email": ...}}',
-        )
+        return not_yet(f"nothing has arrived at /webhooks/{endpoint} yet.", _POST_HINT)
     last = arrived[-1]
-    return not_yet(
-        f"{len(arrived)} deliveries arrived, but none is an accepted user.created event "
-        f"(the last one: type {last.event_type!r}, status {last.status}).",
-        'the body needs "type": "user.created" at the top level, next to "data"',
-    )
+    try:
+        payload = last.json()
+    except ValueError:
+        return not_yet(
+            f"your last delivery's body is not JSON (the receiver answered {last.status}).",
+            "give httpx the dict itself as json=...; data=... sends it as a form, not JSON",
+        )
+    if isinstance(payload, str):
+        return not_yet(
+            "your last delivery's body is a JSON string, not a JSON object: it was encoded twice.",
+            "json=... encodes the dict for you; pass the dict, not json.dumps(...) of it",
+        )
+    if not isinstance(payload, dict):
+        return not_yet(
+            "your last delivery's body is JSON, but not an object with a type and data.",
+            "send a dict with two keys, type and data",
+        )
+    kind = payload.get("type")
+    if kind is None:
+        inside = isinstance(payload.get("data"), dict) and "type" in payload["data"]
+        return not_yet(
+            "your last delivery has no type at the top level"
+            + (" (it is inside data)." if inside else "."),
+            "the type sits next to data, not in it: the receiver reads it to choose a handler",
+        )
+    if kind != "user.created":
+        return not_yet(
+            f"your last delivery's type is {kind!r}, not 'user.created'.",
+            "event types are exact strings, dot and all: a receiver ignores any other spelling",
+        )
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        top = " (it is at the top level)" if "email" in payload else ""
+        return not_yet(
+            f"a user.created event arrived, but it has no data object{top}.",
+            "the details of an event go in an object under data",
+        )
+    email = data.get("email")
+    if email is None:
+        top = ", next to type, instead of inside data" if "email" in payload else ""
+        return not_yet(
+            f"a user.created event arrived, but its data has no email{top}.",
+            "put the address in data, under the key email",
+        )
+    if not isinstance(email, str) or "@" not in email:
+        return not_yet(
+            f"a user.created event arrived, but its email {email!r} is not an address.",
+            "an email address is a string with an @ in it",
+        )
+    if not last.ok:
+        return not_yet(f"the receiver answered {last.status}: {last.reason}.")
+    return right(f"a user.created event for {email} arrived and got {last.status}.")
 
 
 @check
@@ -44,26 +90,87 @@ def counting_handler(lab: Any, counter: Any, endpoint: str = "count") -> Result:
     """Exercise 2: a handler on ``/webhooks/count`` that counts ``order.created`` events."""
     import httpx
 
-    if counter is Ellipsis or not hasattr(counter, "__getitem__"):
+    if counter is Ellipsis or not hasattr(counter, "__getitem__") or "count" not in counter:
         return not_yet(
-            "`orders` should be a dict like {'count': 0}.", "start with orders = {'count': 0}"
+            "`orders` should be a dict holding a count, as the cell above sets it.",
+            "run the cell that sets orders to a dict with a count of 0",
         )
-    handlers = lab.receiver.endpoint(endpoint).handlers_for("order.created")
-    if not handlers:
-        return not_yet(
-            f"no handler is registered on /webhooks/{endpoint} for order.created.",
-            f'decorate a function with @lab.receiver.on("{endpoint}", "order.created")',
-        )
-    before = counter["count"]
+    receiving = lab.receiver.endpoint(endpoint)
+    if not receiving.handlers_for("order.created"):
+        return not_yet(*_no_handler(lab, endpoint))
     url = lab.receiver.url_for(endpoint)
-    httpx.post(url, json={"type": "order.created", "data": {"order": 1}}).raise_for_status()
-    httpx.post(url, json={"type": "user.created", "data": {}}).raise_for_status()
+    before = counter["count"]
+    sent = [
+        ("order.created", {"order": "A-17"}),
+        ("user.created", {"email": "x@example.com"}),
+        ("order.created", {"order": "A-18"}),
+    ]
+    for event_type, data in sent:
+        answer = httpx.post(url, json={"type": event_type, "data": data}, timeout=10)
+        if not answer.is_success:
+            return not_yet(
+                f"your handler failed on a {event_type} event ({answer.status_code}): "
+                f"{answer_detail(answer)}.",
+                "read the error: it names the line of your handler that raised",
+            )
     counted = counter["count"] - before
-    if counted == 1:
+    if counted == 2:
         return right(
-            "one order.created event counted one order; a user.created event counted none."
+            "two order.created events counted two orders; a user.created event counted none."
+        )
+    message = f"two order.created events and one user.created changed the count by {counted}"
+    everything = receiving.handlers.get("*", [])
+    if everything and receiving.handlers.get("order.created"):
+        name = getattr(everything[0], "__name__", "a function")
+        return not_yet(
+            f"{message}, not 2: two handlers ran for each order.created.",
+            f"an earlier handler for every type, {name}, is still registered on "
+            f"/webhooks/{endpoint}: run the lesson again from the top to drop it",
+        )
+    if counted == 3:
+        return not_yet(
+            f"{message}: the user.created event was counted too.",
+            "a handler registered without a type runs for every event: give it the type",
+        )
+    if counted == 1:
+        return not_yet(
+            f"{message}, not 2.",
+            "each event adds one to the count; setting it to 1 counts only the first",
+        )
+    if counted == 0:
+        return not_yet(
+            f"{message}: your handler ran but changed nothing.",
+            "the handler itself must add one to orders['count'] each time it runs",
         )
     return not_yet(
-        f"sending one order.created and one user.created changed the count by {counted}, not 1.",
-        "register the handler for the type 'order.created' only, and add 1 each time it runs",
+        f"{message}, not 2.",
+        "add exactly one per order.created event, whatever the event's data holds; "
+        "if you registered the handler twice under different names, re-run the lesson",
     )
+
+
+def _no_handler(lab: Any, endpoint: str) -> tuple[str, str]:
+    """Why no handler for order.created runs at ``endpoint``, and a nudge, for what was done."""
+    types = sorted(lab.receiver.endpoint(endpoint).handlers)
+    if types:
+        return (
+            f"/webhooks/{endpoint} has a handler for {', '.join(map(repr, types))}, "
+            "but none for 'order.created'.",
+            "the type is matched exactly: spell it as the events carry it",
+        )
+    for name, other in lab.receiver.endpoints.items():
+        if name != endpoint and other.handlers_for("order.created"):
+            return (
+                f"your order.created handler is on /webhooks/{name}, but the check sends to "
+                f"/webhooks/{endpoint}.",
+                f"the first argument of lab.receiver.on names the endpoint: {endpoint}",
+            )
+    return (
+        f"no handler is registered on /webhooks/{endpoint} for order.created yet.",
+        f"register a function with lab.receiver.on, for the endpoint {endpoint} and the "
+        "type order.created (the decorator in the exercise's text), and make it add one to the "
+        "count each time it runs",
+    )
+
+
+__all__ = ["counting_handler", "first_event"]
