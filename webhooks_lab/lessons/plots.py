@@ -16,12 +16,12 @@ notebook shows exactly one image, whose text form describes the plot rather than
 
 from __future__ import annotations
 
-import io
 import math
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from webhooks_lab.lessons.figure import LessonFigure
 from webhooks_lab.lessons.polling import (
     RaceReport,
     expected_mean_delay,
@@ -33,7 +33,7 @@ _PLAIN = FuncFormatter(lambda value, _position: f"{value:g}")
 HOOK = "#0a6b2d"
 
 
-class TradeoffPlot:
+class TradeoffPlot(LessonFigure):
     """A drawn trade-off: shows as a PNG in a notebook; ``.figure`` is the matplotlib figure."""
 
     def __init__(self, report: RaceReport, *, width: float = 10.0, height: float = 3.8) -> None:
@@ -110,17 +110,6 @@ class TradeoffPlot:
             for axis in (axes.xaxis, axes.yaxis):
                 axis.set_major_formatter(_PLAIN)
                 axis.set_minor_formatter(NullFormatter())
-
-    def png(self, dpi: int = 96) -> bytes:
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=dpi)
-        return buffer.getvalue()
-
-    def _repr_png_(self) -> bytes:
-        return self.png()
-
-    def save(self, path: str) -> None:
-        self.figure.savefig(path)
 
     def __repr__(self) -> str:
         every = ", ".join(f"{t:g}" for t in self.intervals)
