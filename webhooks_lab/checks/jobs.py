@@ -7,94 +7,235 @@ thing that went wrong, in words that point at the fix.
 
 from __future__ import annotations
 
+import email.utils
 import inspect
 import itertools
+import math
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from webhooks_lab.checks import Result, check, not_yet, right
+import httpx
 
-_POLL_JOB_SECONDS = 1.2
+from webhooks_lab.checks import Result, check, not_yet, right
+from webhooks_lab.checks.hints import coach
+
 _GIVE_UP_AFTER = 15
 _MAX_REQUESTS = 300
+_EARLY = 0.05  # seconds of leeway for a clock tick; a busy machine only makes waits longer
+_LATE = 3.0  # seconds past the asked time after which a poller is plainly wasting the client's time
 _IMAGES = [f"photo_{n}.jpg" for n in range(1, 9)]
+_REPORTS_SPREAD = 0.035  # seconds: 8 images with a 10 ms await each span at least 70 ms
+_EXERCISE_1, _EXERCISE_2 = "07.poller", "07.progress"
+_runs = itertools.count(1)
+
+
+# -- exercise 1: poll politely ---------------------------------------------------------------------
+
+
+def _http_date_in(seconds: int) -> str:
+    """An HTTP date ``seconds`` to ``seconds - 1`` from now: whole seconds, as on the wire."""
+    return email.utils.formatdate(math.floor(time.time()) + seconds, usegmt=True)
+
+
+#: The Retry-After the status URL answers with, poll after poll: seconds, then an HTTP date, then
+#: seconds again, so that neither a fixed sleep nor int() of the header gets through.
+_PLAN: list[Callable[[], str]] = [lambda: "2", lambda: _http_date_in(3), lambda: "1"]
+
+
+@dataclass
+class _Advice:
+    """The last Retry-After the status URL gave, and when: what the next poll must respect."""
+
+    header: str
+    given_at: float  # lab seconds (clock.monotonic)
+    not_before_wall: float | None = None  # for an HTTP date: real Unix seconds
+
+
+class _Gateway(httpx.BaseTransport):
+    """Stands between the learner's client and the lab, as a gateway would: it passes every
+    request on, gives each "still running" answer the check's next ``Retry-After``, ends the job
+    when the plan has been followed, and stops the learner's loop at the first poll that comes
+    too early or far too late."""
+
+    def __init__(self, lab: Any, status_path: str, release: threading.Event) -> None:
+        self._inner = httpx.HTTPTransport()
+        self.clock, self.status_path, self.release = lab.clock, status_path, release
+        self.sent: list[tuple[str, int]] = []
+        self.polls = 0
+        self.advice: _Advice | None = None
+        self.slip: Result | None = None
+        self.deadline = time.monotonic() + _GIVE_UP_AFTER
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if len(self.sent) > _MAX_REQUESTS or time.monotonic() > self.deadline:
+            raise _StillPolling
+        path = request.url.path
+        if path == self.status_path and self.advice is not None:
+            self.slip = self._judge(self.advice)
+            if self.slip is not None:
+                raise _StillPolling
+        response = self._inner.handle_request(request)
+        self.sent.append((path, response.status_code))
+        if path == self.status_path:
+            self.polls += 1
+            self.advice = None
+            if response.status_code == 200:
+                step = self.polls - 1
+                header = _PLAN[min(step, len(_PLAN) - 1)]()
+                response.headers["Retry-After"] = header
+                moment = email.utils.parsedate_to_datetime(header) if not header.isdigit() else None
+                self.advice = _Advice(
+                    header, self.clock.monotonic(), moment.timestamp() if moment else None
+                )
+                if step >= len(_PLAN) - 1:
+                    self.release.set()  # the plan is done: the job ends before the next poll
+        return response
+
+    def _judge(self, advice: _Advice) -> Result | None:
+        waited = self.clock.monotonic() - advice.given_at
+        if advice.not_before_wall is not None:
+            early = time.time() < advice.not_before_wall - _EARLY
+            asked = advice.not_before_wall - (time.time() - waited)
+        else:
+            asked = float(advice.header)
+            early = waited < asked - _EARLY
+        if early and advice.not_before_wall is not None:
+            return coach(
+                _EXERCISE_1,
+                f"the server answered Retry-After: {advice.header}, an HTTP date {asked:.1f} s "
+                f"after its answer, and you polled again after {waited:.1f} s.",
+                idea="Retry-After comes in two forms, a number of seconds or a date: when it is "
+                "a date, wait until that moment",
+                detail="email.utils.parsedate_to_datetime(value) reads the date; wait its "
+                ".timestamp() minus time.time() seconds",
+            )
+        if early:
+            return coach(
+                _EXERCISE_1,
+                f"you polled again {waited:.1f} s after the server asked for {asked:g} s in "
+                "Retry-After: every early request is work for the server and tells you nothing "
+                "new.",
+                idea="read how long to wait from each answer's Retry-After header, which can "
+                "change from one answer to the next, and wait that long before you ask again",
+                detail="sleep for the seconds in answer.headers['retry-after'] of the answer you "
+                "just got, not a fixed time",
+            )
+        if waited > asked + max(_LATE, asked):
+            return coach(
+                _EXERCISE_1,
+                f"you waited {waited:.1f} s before polling again, when the server asked for "
+                f"{asked:.1f} s: the job may have ended meanwhile, and your client learns it "
+                "late.",
+                idea="wait as long as Retry-After asks: no less, and not much more",
+                detail="sleep for what this answer's Retry-After says, not a long time of your own",
+            )
+        return None
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _until_released(release: threading.Event, result: dict[str, Any]) -> dict[str, Any]:
+    """The check's job: it runs until the poller has followed the plan (or the check gives up)."""
+    release.wait(_GIVE_UP_AFTER + 5)
+    return result
 
 
 @check
 def polite_poller(poll_job: Callable[[Any, str], Any], lab: Any) -> Result:
-    """Exercise 1: ``poll_job(client, url)`` polls honouring Retry-After and returns the result."""
-    import httpx
+    """Exercise 1: ``poll_job(client, url)`` polls honouring Retry-After and returns the result.
 
+    The job behind ``url`` ends only after three "still running" answers, whose ``Retry-After``
+    says 2 seconds, then an HTTP date about 3 seconds ahead, then 1 second.
+    """
     if poll_job is Ellipsis or not callable(poll_job):
         return not_yet("poll_job should be a function.", "def poll_job(client, url):")
-    sent: list[tuple[float, str, int]] = []
-    deadline = time.monotonic() + _GIVE_UP_AFTER
-
-    def record(response: httpx.Response) -> None:
-        sent.append((time.monotonic(), response.request.url.path, response.status_code))
-        if len(sent) > _MAX_REQUESTS or time.monotonic() > deadline:
-            raise _StillPolling
-
-    with httpx.Client(base_url=lab.url, timeout=10, event_hooks={"response": [record]}) as http:
-        accepted = http.post(
-            "/jobs", json={"kind": "sleep", "params": {"seconds": _POLL_JOB_SECONDS}}
-        )
-        job_id = accepted.json()["id"]
-        url = f"{lab.url}{accepted.headers['location']}"
-        wait = int(accepted.headers["retry-after"])
-        sent.clear()
-        try:
-            answer = poll_job(http, url)
-        except _StillPolling:
-            return not_yet(
-                f"your function was still polling after {len(sent)} requests and "
-                f"{_GIVE_UP_AFTER} s, long after the job had ended.",
-                "stop when the status URL answers 303 See Other (or the status is final)",
-            )
-    expected = lab.jobs.get(job_id).result if lab.jobs.get(job_id) is not None else None
-
-    status_path, result_path = f"/jobs/{job_id}", f"/jobs/{job_id}/result"
-    polls = [(moment, code) for moment, path, code in sent if path == status_path]
+    run = next(_runs)
+    release = threading.Event()
+    job = lab.jobs.submit(
+        _until_released, release, {"video": f"/videos/check-{run}.mp4", "frames": 240 + run}
+    )
+    status_path = f"/jobs/{job.id}"
+    gateway = _Gateway(lab, status_path, release)
+    answer: Any = None
+    try:
+        with httpx.Client(base_url=lab.url, timeout=10, transport=gateway) as http:
+            try:
+                answer = poll_job(http, f"{lab.url}{status_path}")
+            except _StillPolling:
+                if gateway.slip is not None:
+                    return gateway.slip
+                return not_yet(
+                    f"your function was still polling after {len(gateway.sent)} requests and "
+                    f"{_GIVE_UP_AFTER} s, long after the job had ended.",
+                    "stop when the status URL answers 303 See Other (or the status is final)",
+                )
+            except ValueError as exc:
+                header = gateway.advice.header if gateway.advice else ""
+                if header and not header.isdigit() and header in str(exc):
+                    return coach(
+                        _EXERCISE_1,
+                        f"your code could not read Retry-After: {header} ({exc}). Besides a "
+                        "number of seconds, Retry-After may be an HTTP date: the moment to "
+                        "come back.",
+                        idea="when Retry-After is not a number, it is a date: read it as one, "
+                        "and wait until then",
+                        detail="email.utils.parsedate_to_datetime(value) reads an HTTP date",
+                    )
+                raise
+    finally:
+        release.set()
+    expected = job.wait(5)
+    result_path = f"{status_path}/result"
+    polls = [code for path, code in gateway.sent if path == status_path]
     if not polls:
-        return not_yet(
-            "your function never asked the status URL it was given.",
-            "answer = client.get(url) asks it; look at answer.status_code",
+        return coach(
+            _EXERCISE_1,
+            "your function never asked the status URL it was given, with the client it was given.",
+            idea="ask the url you are given, with the client you are given, again and again",
+            detail="answer = client.get(url) asks it; look at answer.status_code",
         )
-    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(polls)]
-    if any(gap < wait - 0.1 for gap in gaps):
-        return not_yet(
-            f"you polled again sooner than the {wait} s the server asked for in Retry-After: "
-            "every extra request is work for the server and tells you nothing new.",
-            "time.sleep(int(answer.headers['retry-after'])) between polls",
+    if len(polls) <= len(_PLAN):
+        return coach(
+            _EXERCISE_1,
+            f"your function stopped after {len(polls)} poll{'s' if len(polls) > 1 else ''}, while "
+            "the job was still running.",
+            idea="keep polling until the status URL says the job has ended",
+            detail="the job has ended when the status URL answers 303 See Other",
         )
-    if not any(path == result_path for _, path, _ in sent):
-        return not_yet(
+    if not any(path == result_path for path, _ in gateway.sent):
+        return coach(
+            _EXERCISE_1,
             "your function never fetched /result: when the job has ended, the status URL answers "
             "303 See Other and its Location header says where the result is.",
-            "if answer.status_code == 303: follow answer.headers['location'] "
+            idea="the 303 does not carry the result; it says where to fetch it",
+            detail="if answer.status_code == 303: follow answer.headers['location'] "
             "(or let client.get(url, follow_redirects=True) do it)",
         )
     if answer is None:
-        return not_yet(
-            "your function returned None.", "return the 'result' field of the /result answer"
+        return coach(
+            _EXERCISE_1,
+            "your function returned None.",
+            idea="hand back the job's result once you have it",
+            detail="return the 'result' field of the /result answer",
         )
     if answer != expected:
-        return not_yet(
+        return coach(
+            _EXERCISE_1,
             f"your function returned {_short(answer)}, not the job's result {_short(expected)}.",
-            "return answer.json()['result'] from the /result answer",
-        )
-    after_end = [code for _, path, code in sent if path == status_path][-1]
-    if after_end != 303:
-        return not_yet(
-            "the result is right, but your last status poll did not see the 303 that says "
-            "the job has ended.",
-            "keep polling the status URL until it answers 303",
+            idea="the /result answer wraps the result with other fields: return only the result",
+            detail="return answer.json()['result'] from the /result answer",
         )
     return right(
-        f"you polled {len(polls)} times, never sooner than Retry-After asked, followed the 303 "
-        "to /result and returned the job's result."
+        f"you polled {len(polls)} times, each time as long as Retry-After asked (in seconds or as "
+        "an HTTP date), followed the 303 to /result and returned the job's result."
     )
+
+
+# -- exercise 2: report progress -------------------------------------------------------------------
 
 
 @check
@@ -115,17 +256,22 @@ def progress_reporter(make_thumbnails: Callable[..., Any], lab: Any) -> Result:
             "async def make_thumbnails(images, *, progress): the runner passes a reporter "
             "to a parameter with exactly that name",
         )
-    seen: list[tuple[str, float]] = []
+    seen: list[tuple[float, str, float]] = []
     job_ids: set[str] = set()
+    ended = threading.Event()
 
-    def listen(job: Any) -> None:
+    def listen(job: Any) -> None:  # on the lab loop, at every change, in order
         if job.id in job_ids:
-            seen.append((job.status, job.progress))
+            seen.append((time.monotonic(), job.status, job.progress))
+            if job.done:
+                ended.set()
 
     unsubscribe = lab.jobs.subscribe(listen)
     try:
         job = lab.jobs.submit(make_thumbnails, list(_IMAGES))
         job_ids.add(job.id)
+        if job.done:  # ended before the listener knew its id
+            ended.set()
         try:
             result = job.wait(10)
         except TimeoutError:
@@ -137,8 +283,8 @@ def progress_reporter(make_thumbnails: Callable[..., Any], lab: Any) -> Result:
                 f"the job failed: {type(exc).__name__}: {exc}",
                 "read the error; progress(done, of=total) takes numbers",
             )
+        ended.wait(5)  # the listener has seen the end, so every report before it too
     finally:
-        time.sleep(0.05)  # let the last updates reach the listener
         unsubscribe()
     expected = [f"thumb_{name}" for name in _IMAGES]
     if result != expected:
@@ -146,33 +292,70 @@ def progress_reporter(make_thumbnails: Callable[..., Any], lab: Any) -> Result:
             f"the job returned {_short(result)}; it should return {_short(expected)}.",
             "collect f'thumb_{name}' for each image and return the list",
         )
-    while_running = [pct for status, pct in seen if status == "running" and pct > 0]
+    reports = [(moment, pct) for moment, status, pct in seen if status == "running" and pct > 0]
+    while_running = [pct for _, pct in reports]
     if not while_running:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             "the job finished, but while it ran its progress never moved from 0%: a client "
             "watching it would think it was stuck.",
-            "call progress(done, of=len(images)) after each image",
+            idea="only the job knows how far it has got: after each image, tell the progress "
+            "reporter how many are done out of how many",
+            detail="call progress(done, of=len(images)) after each image",
         )
     steps = len(set(while_running))
     if steps < len(_IMAGES) - 1:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             f"progress moved in only {steps} step{'' if steps == 1 else 's'} for "
             f"{len(_IMAGES)} images; report after every image, so the bar moves as the work does.",
-            "call progress(...) inside the loop, after each image",
+            idea="report once per image, inside the loop that does the work",
+            detail="call progress(...) inside the loop, after each image",
         )
     if while_running != sorted(while_running):
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             "progress went backwards at some point.",
-            "report how many images are done so far: progress(index + 1, of=len(images))",
+            idea="report how many images are done so far, a number that only grows",
+            detail="progress(index + 1, of=len(images)) after image number index",
+        )
+    if max(while_running) <= 1.0:
+        return coach(
+            _EXERCISE_2,
+            f"your progress went from {while_running[0]:g} % to {max(while_running):g} %: a "
+            "fraction such as 3/8 is read as 0.375 percent, not 37.5.",
+            idea="say how many images are done and out of how many, and let the reporter work "
+            "out the percentage",
+            detail="progress(done, of=len(images)); progress(n) alone means n percent",
+        )
+    if max(while_running) <= len(_IMAGES):
+        return coach(
+            _EXERCISE_2,
+            f"your progress went {', '.join(f'{p:g} %' for p in while_running[:3])} ... "
+            f"{max(while_running):g} %: a count of images alone is read as a percentage.",
+            idea="tell the reporter out of how many images you count, too",
+            detail="progress(done, of=len(images)); progress(n) alone means n percent",
         )
     if max(while_running) < 99.9:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             "progress never reached 100% while the job ran; the last image was not counted.",
-            "report after the last image too: progress(len(images), of=len(images))",
+            idea="count an image as done once it is done, the last one too",
+            detail="report after the last image too: progress(len(images), of=len(images))",
+        )
+    moments = [moment for moment, _ in reports]
+    if max(moments) - min(moments) < _REPORTS_SPREAD:
+        return coach(
+            _EXERCISE_2,
+            f"your job reported all {steps} steps at once, with nothing done in between: a client "
+            "watching it saw 0 % for the whole job, then 100 %.",
+            idea="report each image as it is finished, in the loop that does the work",
+            detail="call progress(...) right after each image's await, not in a loop of its own "
+            "at the end",
         )
     return right(
-        f"the job reported {len(set(while_running))} steps of progress, one per image, "
-        "up to 100%, and returned every thumbnail."
+        f"the job reported {steps} steps of progress, one per image as the work went, up to "
+        "100%, and returned every thumbnail."
     )
 
 
