@@ -90,7 +90,8 @@ class Stopped(BaseException):
 
 class Gateway(httpx.BaseTransport):
     """Pass requests to the lab; give the answers ``advises`` picks the plan's ``Retry-After``;
-    judge the requests ``judges`` picks against the last one given."""
+    judge the requests ``judges(request, advised)`` picks against the last one given, where
+    ``advised`` is the request whose answer carried it."""
 
     def __init__(
         self,
@@ -98,7 +99,7 @@ class Gateway(httpx.BaseTransport):
         plan: Sequence[Callable[[], str]],
         *,
         advises: Callable[[httpx.Request, httpx.Response], bool],
-        judges: Callable[[httpx.Request], bool],
+        judges: Callable[[httpx.Request, httpx.Request], bool],
         give_up_after: float,
         max_requests: int = 300,
         on_plan_done: Callable[[], None] | None = None,
@@ -112,17 +113,18 @@ class Gateway(httpx.BaseTransport):
         self.sent: list[tuple[str, str, int]] = []
         self.given: list[Advice] = []
         self.advice: Advice | None = None
+        self._advised: httpx.Request | None = None
         self.slip: Slip | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if len(self.sent) >= self.max_requests or time.monotonic() > self.deadline:
             raise Stopped("too many requests, or too long")
-        if self.judges(request):
-            if self.advice is not None:
-                self.slip = self._judge(self.advice)
-                if self.slip is not None:
-                    raise Stopped(self.slip.kind)
-            self.advice = None
+        advice, advised = self.advice, self._advised
+        if advice is not None and advised is not None and self.judges(request, advised):
+            self.slip = self._judge(advice)
+            if self.slip is not None:
+                raise Stopped(self.slip.kind)
+            self.advice = self._advised = None
         response = self._inner.handle_request(request)
         self.sent.append((request.method, request.url.path, response.status_code))
         if self.advises(request, response):
@@ -133,6 +135,7 @@ class Gateway(httpx.BaseTransport):
             self.advice = Advice(
                 header, self.clock.monotonic(), moment.timestamp() if moment else None
             )
+            self._advised = request
             self.given.append(self.advice)
             if step == len(self.plan) - 1 and self.on_plan_done is not None:
                 self.on_plan_done()

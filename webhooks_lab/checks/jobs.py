@@ -91,7 +91,7 @@ def polite_poller(poll_job: Callable[[Any, str], Any], lab: Any) -> Result:
         lab.clock,
         _PLAN,
         advises=lambda request, response: is_poll(request) and response.status_code == 200,
-        judges=is_poll,
+        judges=lambda request, advised: is_poll(request),
         give_up_after=_GIVE_UP_AFTER,
         on_plan_done=release.set,  # the job ends before the next poll
     )
