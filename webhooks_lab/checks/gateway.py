@@ -66,7 +66,8 @@ class Slip:
     asked: float  # seconds the advice asked for, counted from when it was given
 
     def describe(self, again: str) -> str:
-        """The slip in words, e.g. ``describe("polled again")``."""
+        """The slip in words, e.g. ``describe("polled again")``. An early slip's words do not
+        depend on timing (a notebook stores them), a late one's say how late."""
         if self.kind == "late":
             return (
                 f"you {again} only after {self.waited:.1f} s, when the server asked for "
@@ -74,13 +75,10 @@ class Slip:
             )
         if self.advice.is_date:
             return (
-                f"the server answered Retry-After: {self.advice.header}, an HTTP date "
-                f"{self.asked:.1f} s after its answer, and you {again} after {self.waited:.1f} s"
+                "the server's Retry-After was an HTTP date, the moment to come back, and you "
+                f"{again} before it"
             )
-        return (
-            f"you {again} {self.waited:.1f} s after the server asked for {self.asked:g} s in "
-            "Retry-After"
-        )
+        return f"you {again} sooner than the {self.asked:g} s the server asked for in Retry-After"
 
 
 class Stopped(BaseException):
