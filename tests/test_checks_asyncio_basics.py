@@ -221,7 +221,7 @@ def gives_up_after(fixed: float) -> Any:
         (waits_then_pretends_it_gave_up, "only after waiting"),
         (gives_up_after(0.3), "gave up before the seconds it was given"),
         (gives_up_after(1), "gave up before the seconds it was given"),
-        (gives_up_after(2), "more than 1.2 s after asking"),
+        (gives_up_after(1.5), "more than 1.2 s after asking"),
         (gives_up_after(5), "waited for it"),
     ],
     ids=[
@@ -232,7 +232,7 @@ def gives_up_after(fixed: float) -> Any:
         "waits, then pretends",
         "a fixed 0.3 s",
         "a fixed 1 s",
-        "a fixed 2 s",
+        "a fixed 1.5 s",
         "a fixed 5 s",
     ],
 )

@@ -28,10 +28,10 @@ QUICK_ENDPOINT = "think-check-quick"
 
 #: Seconds the gather endpoint holds each of the five events: the first longest, so answers that
 #: are collected as they finish come back in a different order from the events.
-_HOLDS = {1: 0.8, 2: 0.65, 3: 0.5, 4: 0.35, 5: 0.2}
+_HOLDS = {1: 0.5, 2: 0.4, 3: 0.3, 4: 0.2, 5: 0.1}
 _IN_TIME = 1.2  # seconds the quick endpoint takes to answer ...
 _IN_TIME_PATIENCE = 3.0  # ... when the learner's function is given this long
-_SLOW_ANSWER = 2.4  # seconds the slow endpoint takes to answer ...
+_SLOW_ANSWER = 1.8  # seconds the slow endpoint takes to answer ...
 _PATIENCE = 0.3  # ... when the learner's function is given this long
 _TOO_LATE = 1.2  # seconds after which a give-up has waited far past its patience
 _RESIZE_SECONDS = 0.2
@@ -212,7 +212,7 @@ def _holding(seconds: float) -> Callable[[Any], Awaitable[None]]:
 def gives_up_in_time(ask_or_give_up: Callable[..., Any], lab: Any) -> Result:
     """Exercise 2: ``ask_or_give_up(client, url, seconds)`` returns the answer, or None if late.
 
-    It asks an endpoint that answers in 1.2 s with 3 s to spare, then one that answers in 2.4 s
+    It asks an endpoint that answers in 1.2 s with 3 s to spare, then one that answers in 1.8 s
     with 0.3 s: only a function that waits as long as ``seconds`` says, whatever the number, gets
     the first answer and gives up on the second in time.
     """

@@ -31,7 +31,7 @@ PHOTOS = [
 #: Extra lab seconds each photo's resize takes during the check: the first photo slowest, so
 #: jobs started together finish in the reverse order and only results collected in the order of
 #: the photos come back in order.
-_STAGGER = {photo: 0.1 * (len(PHOTOS) - 1 - n) for n, photo in enumerate(PHOTOS)}
+_STAGGER = {photo: 0.06 * (len(PHOTOS) - 1 - n) for n, photo in enumerate(PHOTOS)}
 #: How many requests the backpressure check sends, and the small limits it sets meanwhile.
 BURST = 6
 _BUSY_CONCURRENCY = 1
