@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from lesson_cells import assert_teaches_without_telling, exercise, run_cell, run_solution
 
-from tests.exercises import assert_teaches_without_telling, run_cell, run_solution, starter_cell
 from webhooks_lab.checks import asyncio_basics as check
 from webhooks_lab.checks.hints import forget_attempts
 
@@ -28,8 +28,10 @@ def load_solution(name: str) -> dict[str, Any]:
     )
 
 
-def starter(marker: str, name: str) -> Any:
-    return run_cell(starter_cell("06", marker), {"asyncio": asyncio, "httpx": httpx})[name]
+def starter(check_name: str, name: str) -> Any:
+    namespace: dict[str, Any] = {"asyncio": asyncio, "httpx": httpx}
+    run_cell(exercise("06", check_name).starter, namespace)
+    return namespace[name]
 
 
 # -- exercise 1: send five webhooks at once --------------------------------------------------------
@@ -141,8 +143,8 @@ def test_the_sender_check_gives_the_idea_first_and_the_detail_after_a_wrong_try(
 
 
 def test_the_sender_check_teaches_without_telling_on_the_starter_code(lab):
-    result = check.send_all_at_once(starter("async def send_all(", "send_all"), lab)
-    assert_teaches_without_telling(result, "06_send_all.py")
+    result = check.send_all_at_once(starter("send_all_at_once", "send_all"), lab)
+    assert_teaches_without_telling(result, "06_send_all.py", exercise("06", "send_all_at_once"))
     assert "one after another" in result.message
 
 
@@ -244,8 +246,8 @@ def test_typical_wrong_timeouts_are_told_what_to_fix(lab, ask_or_give_up, words)
 
 
 def test_the_timeout_check_teaches_without_telling_on_the_starter_code(lab):
-    result = check.gives_up_in_time(starter("async def ask_or_give_up(", "ask_or_give_up"), lab)
-    assert_teaches_without_telling(result, "06_give_up.py")
+    result = check.gives_up_in_time(starter("gives_up_in_time", "ask_or_give_up"), lab)
+    assert_teaches_without_telling(result, "06_give_up.py", exercise("06", "gives_up_in_time"))
     assert "wait_for" not in result.hint
     assert "waited for it" in result.message
 
@@ -341,8 +343,10 @@ def test_threads_that_take_turns_are_told_to_overlap():
 
 
 def test_the_loop_check_teaches_without_telling_on_the_starter_code():
-    result = check.keeps_the_loop_free(starter("async def make_thumbnail(", "make_thumbnail"))
-    assert_teaches_without_telling(result, "06_keep_the_loop_free.py")
+    result = check.keeps_the_loop_free(starter("keeps_the_loop_free", "make_thumbnail"))
+    assert_teaches_without_telling(
+        result, "06_keep_the_loop_free.py", exercise("06", "keeps_the_loop_free")
+    )
     assert "to_thread" not in result.hint
     assert "to_thread" in check.keeps_the_loop_free(blocks_the_loop).hint
 

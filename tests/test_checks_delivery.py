@@ -6,8 +6,8 @@ import random
 from typing import Any
 
 import pytest
+from lesson_cells import assert_teaches_without_telling, exercise, run_cell, run_solution
 
-from tests.exercises import assert_teaches_without_telling, run_cell, run_solution, starter_cell
 from webhooks_lab.checks import delivery as check
 from webhooks_lab.checks.hints import forget_attempts
 
@@ -117,9 +117,11 @@ def test_the_backoff_check_gives_the_idea_first_and_the_detail_after_a_wrong_try
 
 
 def test_the_backoff_check_teaches_without_telling_on_the_starter_code():
-    starter = run_cell(starter_cell("05", "def next_wait("), {})["next_wait"]
+    namespace: dict[str, Any] = {}
+    run_cell(exercise("05", "backoff").starter, namespace)
+    starter = namespace["next_wait"]
     result = check.backoff(starter)
-    assert_teaches_without_telling(result, "05_next_wait.py")
+    assert_teaches_without_telling(result, "05_next_wait.py", exercise("05", "backoff"))
     assert "returned None" in result.message
 
 
@@ -225,7 +227,9 @@ def test_the_ordering_check_gives_the_idea_first_and_the_detail_after_a_wrong_tr
 
 
 def test_the_ordering_check_teaches_without_telling_on_the_starter_code():
-    starter = run_cell(starter_cell("05", "def apply_update("), {})["apply_update"]
+    namespace: dict[str, Any] = {}
+    run_cell(exercise("05", "apply_latest").starter, namespace)
+    starter = namespace["apply_update"]
     result = check.apply_latest(starter)
-    assert_teaches_without_telling(result, "05_apply_update.py")
+    assert_teaches_without_telling(result, "05_apply_update.py", exercise("05", "apply_latest"))
     assert "arrived last" in result.message

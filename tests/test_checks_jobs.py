@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from lesson_cells import assert_teaches_without_telling, exercise, run_cell, run_solution
 
-from tests.exercises import assert_teaches_without_telling, run_cell, run_solution, starter_cell
 from webhooks_lab.checks import jobs as check
 from webhooks_lab.checks.hints import forget_attempts
 from webhooks_lab.retry import parse_retry_after
@@ -27,8 +27,10 @@ def load_solution(name: str) -> dict[str, Any]:
     return run_solution(name, {"asyncio": asyncio, "time": time})
 
 
-def starter(marker: str, name: str) -> Any:
-    return run_cell(starter_cell("07", marker), {"asyncio": asyncio, "time": time})[name]
+def starter(check_name: str, name: str) -> Any:
+    namespace: dict[str, Any] = {"asyncio": asyncio, "time": time}
+    run_cell(exercise("07", check_name).starter, namespace)
+    return namespace[name]
 
 
 # -- exercise 1: poll politely ---------------------------------------------------------------------
@@ -197,10 +199,10 @@ def test_the_poller_check_names_the_date_form_only_after_a_wrong_try(lab):
 
 
 def test_the_poller_check_teaches_without_telling_on_the_starter_code(lab):
-    result = check.polite_poller(starter("def poll_job(", "poll_job"), lab)
-    assert_teaches_without_telling(result, "07_polite_poller.py")
+    result = check.polite_poller(starter("polite_poller", "poll_job"), lab)
+    assert_teaches_without_telling(result, "07_polite_poller.py", exercise("07", "polite_poller"))
     assert "retry-after']" not in result.hint
-    again = check.polite_poller(starter("def poll_job(", "poll_job"), lab)
+    again = check.polite_poller(starter("polite_poller", "poll_job"), lab)
     assert again.message == result.message  # the notebook stores it: no timing in the words
     assert "retry-after']" in again.hint
 
@@ -320,7 +322,9 @@ def test_typical_wrong_progress_reporters_are_told_what_to_fix(lab, fn, words):
 
 
 def test_the_progress_check_teaches_without_telling_on_the_starter_code(lab):
-    result = check.progress_reporter(starter("async def make_thumbnails(", "make_thumbnails"), lab)
-    assert_teaches_without_telling(result, "07_progress_reporter.py")
+    result = check.progress_reporter(starter("progress_reporter", "make_thumbnails"), lab)
+    assert_teaches_without_telling(
+        result, "07_progress_reporter.py", exercise("07", "progress_reporter")
+    )
     assert "progress(" not in result.hint
     assert "progress(done, of=len(images))" in check.progress_reporter(never_reports, lab).hint

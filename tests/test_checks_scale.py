@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
+from lesson_cells import assert_teaches_without_telling, exercise, run_cell, run_solution
 
-from tests.exercises import assert_teaches_without_telling, run_cell, run_solution, starter_cell
 from webhooks_lab.checks import scale as check
 from webhooks_lab.checks.hints import forget_attempts
 from webhooks_lab.retry import parse_retry_after
@@ -25,8 +25,10 @@ def load_solution(name: str, **names: Any) -> dict[str, Any]:
     return run_solution(name, {"time": time, **names})
 
 
-def starter(marker: str, name: str, **names: Any) -> Any:
-    return run_cell(starter_cell("08", marker), {"time": time, **names})[name]
+def starter(check_name: str, name: str, **names: Any) -> Any:
+    namespace: dict[str, Any] = {"time": time, **names}
+    run_cell(exercise("08", check_name).starter, namespace)
+    return namespace[name]
 
 
 def resize(lab, photo):
@@ -168,8 +170,8 @@ def test_an_album_that_never_finishes_is_reported_not_waited_for_ever(lab, monke
 
 
 def test_the_album_check_teaches_without_telling_on_the_starter_code(lab):
-    result = check.fans_out(starter("def make_album(", "make_album", lab=lab), lab)
-    assert_teaches_without_telling(result, "08_make_album.py")
+    result = check.fans_out(starter("fans_out", "make_album", lab=lab), lab)
+    assert_teaches_without_telling(result, "08_make_album.py", exercise("08", "fans_out"))
     assert "wait_all" not in result.hint
     assert "wait_all" in check.fans_out(one_at_a_time(lab), lab).hint
 
@@ -302,7 +304,7 @@ def test_typical_wrong_submitters_are_told_what_to_fix(lab, submit_all, words):
 
 
 def test_the_backoff_check_teaches_without_telling_on_the_starter_code(lab):
-    result = check.backs_off(starter("def submit_all(", "submit_all"), lab)
-    assert_teaches_without_telling(result, "08_submit_all.py")
+    result = check.backs_off(starter("backs_off", "submit_all"), lab)
+    assert_teaches_without_telling(result, "08_submit_all.py", exercise("08", "backs_off"))
     assert "Retry-After seconds" not in result.hint
     assert "Retry-After seconds" in check.backs_off(posts_each_once, lab).hint

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from lesson_cells import assert_teaches_without_telling, exercise, run_cell, run_solution
 
-from tests.exercises import assert_teaches_without_telling, run_cell, run_solution, starter_cell
 from webhooks_lab import signing
 from webhooks_lab.checks import together as check
 from webhooks_lab.checks.hints import forget_attempts
@@ -146,9 +146,10 @@ def test_own_case_refuses_the_usual_slips_and_names_them(fast_lab, wire, words):
 
 
 def test_own_case_teaches_without_telling_on_the_starter_code(fast_lab):
-    namespace = run_cell(starter_cell("09", "stars_secret = "), {"lab": fast_lab})
+    namespace: dict[str, Any] = {"lab": fast_lab}
+    run_cell(exercise("09", "own_case").starter, namespace)
     result = check.own_case(fast_lab, namespace["stars_secret"], namespace["starred"])
-    assert_teaches_without_telling(result, "09_own_case.py")
+    assert_teaches_without_telling(result, "09_own_case.py", exercise("09", "own_case"))
     assert "require" not in result.hint
     again = check.own_case(fast_lab, namespace["stars_secret"], namespace["starred"])
     assert "require" in again.hint
@@ -164,7 +165,9 @@ def stock_handler(lab: Lab, take: Callable[[Any, dict], None]) -> dict[str, int]
 
 
 def the_starting_point(lab: Lab) -> dict[str, int]:
-    return run_cell(starter_cell("09", 'stock = {"mug": 10}'), {"lab": lab})["stock"]
+    namespace: dict[str, Any] = {"lab": lab}
+    run_cell(exercise("09", "survives_replay").starter, namespace)
+    return namespace["stock"]
 
 
 def remembers_payment_ids(lab: Lab) -> dict[str, int]:
@@ -306,6 +309,8 @@ def test_surviving_a_replay_notices_two_different_handlers_for_one_payment(fast_
 def test_surviving_a_replay_teaches_without_telling_on_the_starter_code(fast_lab):
     stock = the_starting_point(fast_lab)
     result = check.survives_replay(fast_lab, stock)
-    assert_teaches_without_telling(result, "09_survive_replay.py")
+    assert_teaches_without_telling(
+        result, "09_survive_replay.py", exercise("09", "survives_replay")
+    )
     assert "event.id" not in result.hint
     assert "event.id" in check.survives_replay(fast_lab, stock).hint
