@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import threading
 import time
 import weakref
@@ -18,17 +19,24 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from webhooks_lab.checks import Result, check, not_yet, right
+from webhooks_lab.checks.hints import coach
 
 #: Endpoints the checks send to; a lesson's own endpoints never share these names.
 GATHER_ENDPOINT = "think-check-gather"
 SLOW_ENDPOINT = "think-check-slow"
 QUICK_ENDPOINT = "think-check-quick"
 
-_HELD_FOR = 0.2  # seconds the gather endpoint holds each request, so overlaps are certain
-_SLOW_ANSWER = 1.2  # seconds the slow endpoint takes to answer
-_PATIENCE = 0.3  # seconds the learner's function is given to wait for it
+#: Seconds the gather endpoint holds each of the five events: the first longest, so answers that
+#: are collected as they finish come back in a different order from the events.
+_HOLDS = {1: 0.5, 2: 0.4, 3: 0.3, 4: 0.2, 5: 0.1}
+_IN_TIME = 1.2  # seconds the quick endpoint takes to answer ...
+_IN_TIME_PATIENCE = 3.0  # ... when the learner's function is given this long
+_SLOW_ANSWER = 1.8  # seconds the slow endpoint takes to answer ...
+_PATIENCE = 0.3  # ... when the learner's function is given this long
+_TOO_LATE = 1.2  # seconds after which a give-up has waited far past its patience
 _RESIZE_SECONDS = 0.2
 _PHOTOS = ("beach.jpg", "dunes.jpg", "harbour.jpg", "pier.jpg")
+_EXERCISE_1, _EXERCISE_2, _EXERCISE_3 = "06.send_all", "06.give_up", "06.loop_free"
 
 
 # -- exercise 1: send five webhooks at once --------------------------------------------------------
@@ -53,8 +61,9 @@ class _InFlight:
             self.now += 1
             self.seen += 1
             self.most = max(self.most, self.now)
+            order = event.data.get("order") if isinstance(event.data, dict) else None
             try:
-                await asyncio.sleep(_HELD_FOR)
+                await asyncio.sleep(_HOLDS.get(order, 0.2))
             finally:
                 self.now -= 1
 
@@ -73,9 +82,22 @@ def _in_flight_counter(lab: Any) -> _InFlight:
     return counter
 
 
+def _sent_order(answer: Any) -> Any:
+    """Which of the five events an answer is for, read from the request it answers."""
+    try:
+        return json.loads(answer.request.content)["data"]["order"]
+    except (ValueError, TypeError, KeyError, RuntimeError):
+        return None
+
+
 @check
 def send_all_at_once(send_all: Callable[..., Any], lab: Any) -> Result:
-    """Exercise 1: ``send_all(client, url, events)`` sends every event at once, answers in order."""
+    """Exercise 1: ``send_all(client, url, events)`` sends every event at once, answers in order.
+
+    The endpoint holds the first event longest and the last shortest, so a function that sends
+    them side by side gets its answers in the reverse order: only one that keeps the events'
+    order returns them in order.
+    """
     import httpx
 
     if not inspect.iscoroutinefunction(send_all):
@@ -86,7 +108,7 @@ def send_all_at_once(send_all: Callable[..., Any], lab: Any) -> Result:
     counter = _in_flight_counter(lab)
     counter.reset()
     url = lab.receiver.url_for(GATHER_ENDPOINT)
-    events = [{"type": "order.created", "data": {"order": n}} for n in range(1, 6)]
+    events = [{"type": "order.created", "data": {"order": n}} for n in _HOLDS]
 
     async def trial() -> Any:
         async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
@@ -97,49 +119,103 @@ def send_all_at_once(send_all: Callable[..., Any], lab: Any) -> Result:
     except _StillRunning:
         return _still_running("send_all")
     if answers is None:
-        return not_yet(
-            "send_all returned None.", "return the answers: return await asyncio.gather(...)"
+        return coach(
+            _EXERCISE_1,
+            "send_all returned None.",
+            idea="hand the answers back to the caller, one per event",
+            detail="return what awaiting the requests together gives you",
         )
-    answers = list(answers)
+    try:
+        answers = list(answers)
+    except TypeError:
+        answers = [answers]
     if counter.seen < len(events):
-        return not_yet(
+        return coach(
+            _EXERCISE_1,
             f"the receiver got {counter.seen} of the {len(events)} webhooks.",
-            "send every event in events to url: client.post(url, json=event)",
+            idea="every event in events should reach the url",
+            detail="make one client.post(url, json=event) for each event",
         )
     if len(answers) != len(events) or not all(
         isinstance(answer, httpx.Response) for answer in answers
     ):
-        return not_yet(
-            "send_all should return the five answers (httpx.Response objects), one per event, "
-            "in the order of the events.",
-            "asyncio.gather(...) returns the results in the order you passed the awaitables",
+        return coach(
+            _EXERCISE_1,
+            f"send_all returned {_short(answers)}; it should return the five answers "
+            "(httpx.Response objects), one per event, in the order of the events.",
+            idea="await the requests and keep what they return, not the tasks or futures",
+            detail="asyncio.gather(...) returns the results in the order you passed the awaitables",
         )
     if any(answer.status_code != 200 for answer in answers):
         codes = sorted({answer.status_code for answer in answers})
-        return not_yet(
+        return coach(
+            _EXERCISE_1,
             f"some webhooks were refused (status {', '.join(map(str, codes))}).",
-            "post each event as JSON: client.post(url, json=event)",
+            idea="send each event as it is, as JSON",
+            detail="post each event as JSON: client.post(url, json=event)",
         )
     if counter.most < 2:
-        return not_yet(
+        return coach(
+            _EXERCISE_1,
             "every webhook arrived, but one after another: the receiver never had more than one "
             "of your requests in flight at once, so you waited for each answer before sending "
             "the next.",
-            "make all five requests first, then await them together: "
-            "await asyncio.gather(*(client.post(url, json=e) for e in events))",
+            idea="start all five requests before you wait for any answer, then wait for them "
+            "together",
+            detail="asyncio.gather awaits several awaitables at once; hand it every request",
+        )
+    orders = [_sent_order(answer) for answer in answers]
+    if orders != sorted(_HOLDS):
+        return coach(
+            _EXERCISE_1,
+            f"the requests went out together, but the answers came back for events {orders}, "
+            "in the order they finished (the receiver held the first event longest), not in the "
+            "order of the events.",
+            idea="the caller matches answers to events by position: keep the events' order, "
+            "whichever answer comes first",
+            detail="asyncio.gather returns its results in the order of its arguments; "
+            "as_completed and done-callbacks give the order of finishing",
         )
     return right(
         f"the receiver had {counter.most} of your {len(events)} requests in flight at once, and "
-        "you got every answer back in order."
+        "you got every answer back in the order of the events, though they finished in reverse."
     )
 
 
 # -- exercise 2: give up on a slow call ------------------------------------------------------------
 
 
+class _Slow:
+    """The slow endpoint's handler: it notes when the learner's patience is long gone, and when
+    it finally answers, so the check can tell *when* the learner's function gave up without a
+    stopwatch of its own."""
+
+    def __init__(self) -> None:
+        self.arrived = self.too_late = self.answered = False
+
+    async def hold(self, event: Any) -> None:
+        self.arrived = True
+        await asyncio.sleep(_TOO_LATE)
+        self.too_late = True
+        await asyncio.sleep(_SLOW_ANSWER - _TOO_LATE)
+        self.answered = True
+
+
+def _holding(seconds: float) -> Callable[[Any], Awaitable[None]]:
+    async def hold(event: Any) -> None:
+        await asyncio.sleep(seconds)
+
+    return hold
+
+
 @check
 def gives_up_in_time(ask_or_give_up: Callable[..., Any], lab: Any) -> Result:
-    """Exercise 2: ``ask_or_give_up(client, url, seconds)`` returns the answer, or None if late."""
+    """Exercise 2: ``ask_or_give_up(client, url, seconds)`` returns the answer, or None if late.
+
+    It asks an endpoint that answers in 1.2 s with 3 s to spare, then one that answers in 1.8 s
+    with 0.3 s: only a function that waits as long as ``seconds`` says, whatever the number, gets
+    the first answer and gives up on the second in time.
+    """
     import httpx
 
     if not inspect.iscoroutinefunction(ask_or_give_up):
@@ -147,48 +223,77 @@ def gives_up_in_time(ask_or_give_up: Callable[..., Any], lab: Any) -> Result:
             "ask_or_give_up should be a coroutine function, written with async def.",
             "async def ask_or_give_up(client, url, seconds):",
         )
-    lab.receiver.chaos(SLOW_ENDPOINT).reset().slow(_SLOW_ANSWER)
-    lab.receiver.chaos(QUICK_ENDPOINT).reset()
+    slow = _Slow()
+    for name, handler in ((SLOW_ENDPOINT, slow.hold), (QUICK_ENDPOINT, _holding(_IN_TIME))):
+        lab.receiver.chaos(name).reset()
+        lab.receiver.endpoint(name).handlers["*"] = [handler]
     slow_url, quick_url = lab.receiver.url_for(SLOW_ENDPOINT), lab.receiver.url_for(QUICK_ENDPOINT)
+    seen: dict[str, Any] = {}
 
-    async def trial() -> tuple[Any, float, Any]:
+    async def trial() -> None:
         async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
-            quick = await ask_or_give_up(client, quick_url, 2.0)
-            started = time.perf_counter()
-            slow = await ask_or_give_up(client, slow_url, _PATIENCE)
-            return quick, time.perf_counter() - started, slow
+            seen["quick"] = await ask_or_give_up(client, quick_url, _IN_TIME_PATIENCE)
+            seen["slow"] = await ask_or_give_up(client, slow_url, _PATIENCE)
+            seen["too_late"], seen["answered"] = slow.too_late, slow.answered
 
     try:
-        quick, waited, slow = run_in_own_loop(trial, timeout=15)
+        run_in_own_loop(trial, timeout=15)
     except _StillRunning:
         return _still_running("ask_or_give_up")
     except (TimeoutError, asyncio.TimeoutError):  # distinct classes before Python 3.11
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             "your function let a TimeoutError escape instead of returning None.",
-            "catch it: try: ... except TimeoutError: return None",
+            idea="giving up is the expected outcome here, not an error: turn it into None",
+            detail="catch it: try: ... except TimeoutError: return None",
         )
+    quick = seen.get("quick")
     if not isinstance(quick, httpx.Response) or quick.status_code != 200:
-        return not_yet(
-            f"asked a quick endpoint with 2 s to spare, your function returned {_short(quick)} "
-            "instead of the answer.",
-            "when the answer comes in time, return it: return await asyncio.wait_for(..., seconds)",
+        return coach(
+            _EXERCISE_2,
+            f"given {_IN_TIME_PATIENCE:g} s for an endpoint that answers in {_IN_TIME:g} s, "
+            f"your function returned {_short(quick)} instead of the answer: it gave up before "
+            "the seconds it was given had run out.",
+            idea="wait as long as the seconds argument says, whatever number it is, and return "
+            "the answer when it comes in time",
+            detail="pass seconds itself to the timeout, not a number of your own",
         )
-    if slow is not None:
-        return not_yet(
+    if isinstance(seen.get("slow"), httpx.Response):
+        return coach(
+            _EXERCISE_2,
             f"the slow endpoint takes {_SLOW_ANSWER:g} s to answer, and your function waited for "
             f"it although it was given only {_PATIENCE:g} s.",
-            "wrap the call: await asyncio.wait_for(client.post(...), seconds), and return None "
-            "on TimeoutError",
+            idea="put a limit of seconds on the wait for the answer, and return None when it "
+            "runs out",
+            detail="asyncio.wait_for(awaitable, seconds) gives up after seconds, cancelling the "
+            "request, and raises TimeoutError",
         )
-    if waited >= _SLOW_ANSWER - 0.5:
-        return not_yet(
+    if seen.get("slow") is not None:
+        return coach(
+            _EXERCISE_2,
+            f"for the slow endpoint your function returned {_short(seen.get('slow'))}, not None.",
+            idea="when the time runs out, return None",
+            detail="return None in the except TimeoutError branch",
+        )
+    if seen.get("answered"):
+        return coach(
+            _EXERCISE_2,
             "your function returned None for the slow endpoint, but only after waiting for its "
             "answer anyway.",
-            "let asyncio.wait_for(..., seconds) stop the wait itself",
+            idea="the point is not to wait: stop waiting when the seconds run out",
+            detail="let asyncio.wait_for(..., seconds) stop the wait itself",
+        )
+    if seen.get("too_late"):
+        return coach(
+            _EXERCISE_2,
+            f"your function gave up on the slow endpoint, but more than {_TOO_LATE:g} s after "
+            f"asking, though it was given only {_PATIENCE:g} s.",
+            idea="give up when the seconds you were given run out, not after a time of your own",
+            detail="pass seconds itself to the timeout, not a number of your own",
         )
     return right(
-        f"you returned a quick answer, and gave up on a {_SLOW_ANSWER:g} s answer when the "
-        f"{_PATIENCE:g} s you had ran out."
+        f"you returned an answer that came in time, and gave up on a {_SLOW_ANSWER:g} s answer "
+        f"when the {_PATIENCE:g} s you had ran out."
     )
 
 
@@ -230,7 +335,11 @@ def resize_pixels(name: str) -> str:
 
 @check
 def keeps_the_loop_free(make_thumbnail: Callable[[str], Any]) -> Result:
-    """Exercise 3: ``make_thumbnail(name)`` awaits :func:`resize_pixels` without blocking."""
+    """Exercise 3: ``make_thumbnail(name)`` awaits :func:`resize_pixels` without blocking.
+
+    Beside the four thumbnails, a heartbeat runs on the same loop: if it never beats while a
+    ``resize_pixels`` is under way, the loop was blocked, whatever thread did the work.
+    """
     global _recorder
 
     if not inspect.iscoroutinefunction(make_thumbnail):
@@ -240,40 +349,84 @@ def keeps_the_loop_free(make_thumbnail: Callable[[str], Any]) -> Result:
         )
     recorder = _Recorder()
     loop_thread: list[int] = []
+    beat_during_work = [False]
+
+    async def heartbeat() -> None:
+        while True:
+            await asyncio.sleep(0.005)
+            if recorder.now > 0:
+                beat_during_work[0] = True
 
     async def trial() -> list[Any]:
         loop_thread.append(threading.get_ident())
-        return list(await asyncio.gather(*(make_thumbnail(name) for name in _PHOTOS)))
+        beating = asyncio.create_task(heartbeat())
+        try:
+            return list(await asyncio.gather(*(make_thumbnail(name) for name in _PHOTOS)))
+        finally:
+            beating.cancel()
 
     _recorder = recorder
+    failure: Exception | None = None
+    thumbnails: Any = None
     try:
         thumbnails = run_in_own_loop(trial, timeout=15)
     except _StillRunning:
         return _still_running("make_thumbnail")
+    except Exception as exc:  # judged below: what ran where says more than the error
+        failure = exc
     finally:
         _recorder = None
+    on_the_loop = bool(loop_thread) and loop_thread[0] in recorder.threads
+    if failure is not None and not on_the_loop:
+        raise failure
     expected = [f"thumb_{name}" for name in _PHOTOS]
     if not recorder.threads:
-        return not_yet(
+        return coach(
+            _EXERCISE_3,
             "make_thumbnail never called resize_pixels.",
-            "the work is resize_pixels(name); run it without blocking the loop",
+            idea="the work is resize_pixels(name): keep it, and run it where it cannot block "
+            "the loop",
+            detail="hand resize_pixels to a worker thread and await the result",
+        )
+    if on_the_loop:
+        called_it_yourself = failure is not None and "callable" in str(failure)
+        return coach(
+            _EXERCISE_3,
+            "resize_pixels ran on the event loop's own thread"
+            + (
+                ": you called it yourself, with its parentheses, before handing its result on"
+                if called_it_yourself
+                else ": while it slept, nothing else on the loop could run, so the four "
+                "thumbnails took turns instead of overlapping"
+            )
+            + ".",
+            idea="a blocking call needs a thread of its own, and the coroutine should await "
+            "its result there",
+            detail="asyncio.to_thread takes the function and its arguments separately: "
+            "to_thread(resize_pixels, name), not to_thread(resize_pixels(name))",
         )
     if thumbnails != expected:
-        return not_yet(
+        return coach(
+            _EXERCISE_3,
             f"the four thumbnails came back as {_short(thumbnails)}; expected {_short(expected)}.",
-            "return what resize_pixels(name) returns",
+            idea="make_thumbnail should return what resize_pixels returns",
+            detail="await the worker thread's result and return it",
         )
-    if loop_thread and loop_thread[0] in recorder.threads:
-        return not_yet(
-            "resize_pixels ran on the event loop's own thread: while it slept, nothing else on "
-            "the loop could run, so the four thumbnails took turns instead of overlapping.",
-            "hand the blocking call to a worker thread: "
-            "await asyncio.to_thread(resize_pixels, name)",
+    if not beat_during_work[0]:
+        return coach(
+            _EXERCISE_3,
+            "resize_pixels ran in another thread, but the event loop stood still while it "
+            "worked: your coroutine waited for the thread without awaiting it.",
+            idea="waiting must be an await, so the loop can run other things meanwhile",
+            detail="future.result() and thread.join() block the loop; "
+            "await asyncio.to_thread(...) does not",
         )
     if recorder.most < 2:
-        return not_yet(
+        return coach(
+            _EXERCISE_3,
             "resize_pixels ran off the loop, but never two at once.",
-            "await asyncio.to_thread(resize_pixels, name) lets gather run them side by side",
+            idea="nothing should make one thumbnail wait for another",
+            detail="await asyncio.to_thread(resize_pixels, name) lets gather run them side by side",
         )
     return right(
         f"resize_pixels ran in worker threads, {recorder.most} at once, and the loop stayed free "

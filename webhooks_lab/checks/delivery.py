@@ -6,51 +6,138 @@ Each check runs the learner's function many times on cases built to catch the us
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
 from webhooks_lab.checks import Result, check, not_yet, right
+from webhooks_lab.checks.hints import coach
 from webhooks_lab.events import Event
 
 _BASE, _CAP, _JITTER = 5.0, 3600.0, 0.2
-_SAMPLES = 200
+_SAMPLES = 400
+#: How far towards each edge of the ±20 % band the draws must reach: 400 uniform draws fall short
+#: of 0.84 or 1.16 with a chance of about 1e-18, while ±10 % never gets there.
+_FILL = 0.8
+_EXERCISE_1, _EXERCISE_2 = "05.backoff", "05.apply_latest"
 
 
 def _planned(attempts_made: int) -> float:
     return min(_CAP, _BASE * 2 ** (attempts_made - 1))
 
 
+def _draws(fn: Callable[[int], Any], made: int) -> list[Any]:
+    """``_SAMPLES`` answers of ``fn(made)``, from a seeded ``random`` so a run can be repeated."""
+    saved = random.getstate()
+    random.seed(f"webhooks-lab backoff {made}")
+    try:
+        return [fn(made) for _ in range(_SAMPLES)]
+    finally:
+        random.setstate(saved)
+
+
+def _attempts(made: int) -> str:
+    return f"{made} failed attempt{'s' if made > 1 else ''}"
+
+
 @check
 def backoff(fn: Callable[[int], float]) -> Result:
-    """``fn(attempts_made)``: 5 s doubling, capped at an hour, jittered by up to ±20 %."""
+    """``fn(attempts_made)``: 5 s doubling, capped at an hour, jittered by up to ±20 %.
+
+    It draws each wait hundreds of times from a seeded ``random`` and looks at the spread: the
+    waits must stay inside the band around the planned wait, and fill it.
+    """
     if not callable(fn):
         return not_yet("next_wait should be a function.", "def next_wait(attempts_made): ...")
     for made in range(1, 16):
         planned = _planned(made)
-        waits = [fn(made) for _ in range(_SAMPLES)]
+        waits = _draws(fn, made)
         if any(w is None or w is Ellipsis for w in waits):
-            raise NotImplementedError
+            return coach(
+                _EXERCISE_1,
+                f"next_wait({made}) returned {waits[0]!r}, not a number of seconds.",
+                idea="work out the planned wait first (5 s after the first failure, twice as "
+                "long after each further one, never more than an hour), then move it up or "
+                "down by a random amount of at most a fifth, and return it",
+                detail="return a number: the planned wait times a random factor between 0.8 and "
+                "1.2 (random.uniform draws one)",
+            )
+        if not all(isinstance(w, int | float) and not isinstance(w, bool) for w in waits):
+            return not_yet(
+                f"next_wait({made}) returned {waits[0]!r}; it should return a number of seconds.",
+                "return the wait itself, a float such as 5.3",
+            )
         low, high = min(waits), max(waits)
         if high > _CAP * (1 + _JITTER) + 1e-9:
-            return not_yet(
-                f"after {made} failed attempts your wait reached {high:,.0f} s "
+            return coach(
+                _EXERCISE_1,
+                f"after {_attempts(made)} your wait reached {high:,.0f} s "
                 f"({high / 3600:.1f} h): without a cap, the waits soon grow to days.",
-                "cap the wait at 3600 s before adding the jitter: min(3600, 5 * 2 ** (n - 1))",
+                idea="the waits must stop growing at an hour, whatever the number of attempts",
+                detail="cap the planned wait at 3600 s with min(...), then add the jitter",
             )
+        if planned == _CAP and high <= _CAP + 1e-9:
+            return coach(
+                _EXERCISE_1,
+                f"after {_attempts(made)} your waits never went above 3600 s, though the jitter "
+                "should spread them to ±20 % of the hour: you capped the wait after jittering "
+                "it, so most deliveries that fail together still come back at exactly 3600 s.",
+                idea="cap the planned wait first, and jitter what the cap left",
+                detail="min(3600, ...) goes around the planned wait only; multiply its result "
+                "by the random factor",
+            )
+        width = (high - low) / planned
         if low < planned * (1 - _JITTER) - 1e-9 or high > planned * (1 + _JITTER) + 1e-9:
-            return not_yet(
-                f"after {made} failed attempt{'s' if made > 1 else ''} the wait should be "
-                f"{planned:g} s ± 20 %, but yours ranged from {low:.4g} to {high:.4g} s.",
-                "start from 5 s after the first failure and double it each time: "
-                "5 * 2 ** (attempts_made - 1), capped at 3600",
+            middle = (high + low) / 2 / planned
+            spread = (high - low) / max(high + low, 1e-12)  # half the width, around the middle
+            if spread > _JITTER + 0.01:
+                why = f"a spread of ±{spread * 100:.0f} %, wider than the ±20 % asked"
+                idea = "the random factor should stay within a fifth of 1, either way"
+                detail = "multiply the planned wait by a factor from 0.8 to 1.2, no wider"
+            elif 1.7 < middle < 2.3 or 0.43 < middle < 0.58:
+                what = "twice" if middle > 1 else "half"
+                why = f"about {what} the wait it should be: one doubling too many or too few"
+                idea = "the first failure waits 5 s; only the second waits 10 s"
+                detail = "5 * 2 ** (attempts_made - 1) is 5 when attempts_made is 1"
+            else:
+                why = "outside the band"
+                idea = "5 s after the first failure, then twice as long after each further one"
+                detail = "the planned wait is 5 * 2 ** (attempts_made - 1), at most 3600"
+            return coach(
+                _EXERCISE_1,
+                f"after {_attempts(made)} the wait should be {planned:g} s ± 20 %, but yours "
+                f"ranged from {low:.4g} to {high:.4g} s: {why}.",
+                idea=idea,
+                detail=detail,
             )
-        if high - low < planned * _JITTER / 2:
-            same = "always" if high == low else "nearly always"
-            return not_yet(
-                f"after {made} failed attempt{'s' if made > 1 else ''} your wait was {same} "
-                f"{low:.4g} s: every delivery that failed at the same moment would come back "
-                "at the same moment too, and knock the receiver over again.",
-                "multiply the wait by random.uniform(0.8, 1.2)",
+        if width < 1e-9:
+            return coach(
+                _EXERCISE_1,
+                f"after {_attempts(made)} your wait was always {low:.4g} s: every delivery "
+                "that failed at the same moment would come back at the same moment too, and "
+                "knock the receiver over again.",
+                idea="spread the waits out: move each one by a random amount, up to a fifth "
+                "of it either way",
+                detail="multiply the planned wait by random.uniform(0.8, 1.2)",
+            )
+        if low > planned * (1 - _JITTER * _FILL) or high < planned * (1 + _JITTER * _FILL):
+            below, above = (planned - low) / planned * 100, (high - planned) / planned * 100
+            if low >= planned - 1e-9 or high <= planned + 1e-9:
+                side = "never below" if low >= planned - 1e-9 else "never above"
+                why = f"{side} the planned {planned:g} s: jitter must go both ways"
+                idea = "the random factor should be as likely to shorten a wait as to lengthen it"
+                detail = "draw the factor from 0.8 to 1.2, around 1"
+            else:
+                why = f"only {below:.0f} % below and {above:.0f} % above, not ±20 %"
+                idea = "the jitter should spread the waits over the whole of ±20 %"
+                detail = "random.uniform(0.8, 1.2) spreads over all of it; a narrower range "
+                "leaves receivers more bunched"
+            return coach(
+                _EXERCISE_1,
+                f"after {_attempts(made)}, in {_SAMPLES} draws, your waits stayed between "
+                f"{low:.4g} and {high:.4g} s around the planned {planned:g} s: {why}.",
+                idea=idea,
+                detail=detail,
             )
     return right(
         "your waits double from 5 s, stop growing at an hour, and are spread ±20 % by jitter."
@@ -112,36 +199,55 @@ def apply_latest(fn: Callable[[dict[Any, Any], Event], Any]) -> Result:
     expected = _latest(history)
     in_order = _run(fn, history)
     if in_order == {} or all(v is None for v in in_order.values()):
-        raise NotImplementedError
+        return coach(
+            _EXERCISE_2,
+            "after a day of updates, orders still holds no order with a status.",
+            idea="store each order's newest status, with its version, under the order's number",
+            detail="orders[order] should be a dict with the 'status' and 'version' of the "
+            "newest update",
+        )
     if in_order != expected:
-        return not_yet(
+        wrong = sorted(order for order in expected if in_order.get(order) != expected[order])
+        return coach(
+            _EXERCISE_2,
             f"with the events in the order they happened, the orders ended as {in_order}, "
-            f"not {expected}.",
-            "store each order as orders[order] = {'status': ..., 'version': ...}",
+            f"not {expected}: order {wrong[0]} should be {expected[wrong[0]]!r}.",
+            idea="in order, every update is newer than the last one for its order: each "
+            "should be kept",
+            detail="compare an update's version with the version stored for the same order "
+            "only, and keep every newer one",
         )
     late_retry = [*history[:2], *history[3:], history[2]]  # "paid" for 7 retried, arrives last
     got = _run(fn, late_retry)
     if got != expected:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             f"order 7's 'paid' update (version 2) arrived last, after 'shipped' (version 3), "
             f"as a retried delivery would; your code then said order 7 is {got.get(7)!r}, "
             "but it was shipped.",
-            "ignore an update whose version is not newer than the one you already have",
+            idea="a late retry can bring older news than you already have: before you store "
+            "an update, compare it with what you hold for that order",
+            detail="ignore an update whose version is not newer than the stored one; an event "
+            "id alone cannot tell you which news is newer",
         )
     redelivered = [*history, history[5], history[2], history[0]]
     got = _run(fn, redelivered)
     if got != expected:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             f"after the same deliveries arrived a second time the orders were {got}, "
             f"not {expected}.",
-            "a repeat has a version you have already seen: skip it",
+            idea="a repeat carries a version you have already seen: it should change nothing",
+            detail="skip an update whose version is equal to or older than the stored one",
         )
     backwards = _run(fn, list(reversed(history)))
     if backwards != expected:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             f"with every event arriving in reverse order, the orders ended as {backwards}, "
             f"not {expected}.",
-            "keep the highest version seen for each order, and only then its status",
+            idea="the newest update may come first: everything after it is older news",
+            detail="keep the highest version seen for each order, and only its status",
         )
     return right(
         "each order ends at its newest version, in order, out of order, or delivered twice."

@@ -9,92 +9,167 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from webhooks_lab.checks import Result, check, not_yet, right
+from webhooks_lab.checks import Result, check, gateway, not_yet, right
+from webhooks_lab.checks.hints import coach
 
-_POLL_JOB_SECONDS = 1.2
 _GIVE_UP_AFTER = 15
-_MAX_REQUESTS = 300
 _IMAGES = [f"photo_{n}.jpg" for n in range(1, 9)]
+_REPORTS_SPREAD = 0.035  # seconds: 8 images with a 10 ms await each span at least 70 ms
+_EXERCISE_1, _EXERCISE_2 = "07.poller", "07.progress"
+_runs = itertools.count(1)
+
+#: The Retry-After of the status URL's "still running" answers, one after another: seconds, an
+#: HTTP date, seconds again; the job ends after the last. No fixed sleep and no int() of the
+#: header gets through.
+_PLAN = [gateway.seconds(2), gateway.http_date_after(2.5), gateway.seconds(1)]
+
+
+# -- exercise 1: poll politely ---------------------------------------------------------------------
+
+
+def _until_released(release: threading.Event, result: dict[str, Any]) -> dict[str, Any]:
+    """The check's job: it runs until the poller has followed the plan (or the check gives up)."""
+    release.wait(_GIVE_UP_AFTER + 5)
+    return result
+
+
+def _poll_slip(slip: gateway.Slip) -> Result:
+    said = slip.describe("polled again")
+    if slip.kind == "late":
+        return coach(
+            _EXERCISE_1,
+            f"{said}: the job may have ended meanwhile, and your client learns it late.",
+            idea="wait as long as Retry-After asks: no less, and not much more",
+            detail="sleep for what this answer's Retry-After says, not a long time of your own",
+        )
+    if slip.advice.is_date:
+        return coach(
+            _EXERCISE_1,
+            f"{said}.",
+            idea="Retry-After comes in two forms, a number of seconds or a date: when it is "
+            "a date, wait until that moment",
+            detail="email.utils.parsedate_to_datetime(value) reads the date; wait its "
+            ".timestamp() minus time.time() seconds",
+        )
+    return coach(
+        _EXERCISE_1,
+        f"{said}: every early request is work for the server and tells you nothing new.",
+        idea="read how long to wait from each answer's Retry-After header, which can change "
+        "from one answer to the next, and wait that long before you ask again",
+        detail="sleep for the seconds in answer.headers['retry-after'] of the answer you just "
+        "got, not a fixed time",
+    )
 
 
 @check
 def polite_poller(poll_job: Callable[[Any, str], Any], lab: Any) -> Result:
-    """Exercise 1: ``poll_job(client, url)`` polls honouring Retry-After and returns the result."""
+    """Exercise 1: ``poll_job(client, url)`` polls honouring Retry-After and returns the result.
+
+    The job behind ``url`` ends only after three "still running" answers, whose ``Retry-After``
+    says 2 seconds, then an HTTP date 2.5 to 3.5 seconds ahead, then 1 second.
+    """
     import httpx
 
     if poll_job is Ellipsis or not callable(poll_job):
         return not_yet("poll_job should be a function.", "def poll_job(client, url):")
-    sent: list[tuple[float, str, int]] = []
-    deadline = time.monotonic() + _GIVE_UP_AFTER
+    run = next(_runs)
+    release = threading.Event()
+    job = lab.jobs.submit(
+        _until_released, release, {"video": f"/videos/check-{run}.mp4", "frames": 240 + run}
+    )
+    status_path = f"/jobs/{job.id}"
 
-    def record(response: httpx.Response) -> None:
-        sent.append((time.monotonic(), response.request.url.path, response.status_code))
-        if len(sent) > _MAX_REQUESTS or time.monotonic() > deadline:
-            raise _StillPolling
+    def is_poll(request: httpx.Request) -> bool:
+        return request.method == "GET" and request.url.path == status_path
 
-    with httpx.Client(base_url=lab.url, timeout=10, event_hooks={"response": [record]}) as http:
-        accepted = http.post(
-            "/jobs", json={"kind": "sleep", "params": {"seconds": _POLL_JOB_SECONDS}}
-        )
-        job_id = accepted.json()["id"]
-        url = f"{lab.url}{accepted.headers['location']}"
-        wait = int(accepted.headers["retry-after"])
-        sent.clear()
-        try:
-            answer = poll_job(http, url)
-        except _StillPolling:
-            return not_yet(
-                f"your function was still polling after {len(sent)} requests and "
-                f"{_GIVE_UP_AFTER} s, long after the job had ended.",
-                "stop when the status URL answers 303 See Other (or the status is final)",
-            )
-    expected = lab.jobs.get(job_id).result if lab.jobs.get(job_id) is not None else None
-
-    status_path, result_path = f"/jobs/{job_id}", f"/jobs/{job_id}/result"
-    polls = [(moment, code) for moment, path, code in sent if path == status_path]
+    transport = gateway.Gateway(
+        lab.clock,
+        _PLAN,
+        advises=lambda request, response: is_poll(request) and response.status_code == 200,
+        judges=lambda request, advised: is_poll(request),
+        give_up_after=_GIVE_UP_AFTER,
+        on_plan_done=release.set,  # the job ends before the next poll
+    )
+    answer: Any = None
+    try:
+        with httpx.Client(base_url=lab.url, timeout=10, transport=transport) as http:
+            try:
+                answer = poll_job(http, f"{lab.url}{status_path}")
+            except gateway.Stopped:
+                if transport.slip is not None:
+                    return _poll_slip(transport.slip)
+                return not_yet(
+                    f"your function was still polling after {len(transport.sent)} requests and "
+                    f"{_GIVE_UP_AFTER} s, long after the job had ended.",
+                    "stop when the status URL answers 303 See Other (or the status is final)",
+                )
+            except ValueError as exc:
+                date = transport.unreadable(exc)
+                if date is None:
+                    raise
+                return coach(
+                    _EXERCISE_1,
+                    f"your code could not read Retry-After: {date.header} ({exc}). Besides a "
+                    "number of seconds, Retry-After may be an HTTP date: the moment to come back.",
+                    idea="when Retry-After is not a number, it is a date: read it as one, and "
+                    "wait until then",
+                    detail="email.utils.parsedate_to_datetime(value) reads an HTTP date",
+                )
+    finally:
+        release.set()
+    expected = job.wait(5)
+    result_path = f"{status_path}/result"
+    polls = [code for _, path, code in transport.sent if path == status_path]
     if not polls:
-        return not_yet(
-            "your function never asked the status URL it was given.",
-            "answer = client.get(url) asks it; look at answer.status_code",
+        return coach(
+            _EXERCISE_1,
+            "your function never asked the status URL it was given, with the client it was given.",
+            idea="ask the url you are given, with the client you are given, again and again",
+            detail="answer = client.get(url) asks it; look at answer.status_code",
         )
-    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(polls)]
-    if any(gap < wait - 0.1 for gap in gaps):
-        return not_yet(
-            f"you polled again sooner than the {wait} s the server asked for in Retry-After: "
-            "every extra request is work for the server and tells you nothing new.",
-            "time.sleep(int(answer.headers['retry-after'])) between polls",
+    if len(polls) <= len(_PLAN):
+        return coach(
+            _EXERCISE_1,
+            f"your function stopped after {len(polls)} poll{'s' if len(polls) > 1 else ''}, "
+            "while the job was still running.",
+            idea="keep polling until the status URL says the job has ended",
+            detail="the job has ended when the status URL answers 303 See Other",
         )
-    if not any(path == result_path for _, path, _ in sent):
-        return not_yet(
+    if not any(path == result_path for _, path, _ in transport.sent):
+        return coach(
+            _EXERCISE_1,
             "your function never fetched /result: when the job has ended, the status URL answers "
             "303 See Other and its Location header says where the result is.",
-            "if answer.status_code == 303: follow answer.headers['location'] "
+            idea="the 303 does not carry the result; it says where to fetch it",
+            detail="if answer.status_code == 303: follow answer.headers['location'] "
             "(or let client.get(url, follow_redirects=True) do it)",
         )
     if answer is None:
-        return not_yet(
-            "your function returned None.", "return the 'result' field of the /result answer"
+        return coach(
+            _EXERCISE_1,
+            "your function returned None.",
+            idea="hand back the job's result once you have it",
+            detail="return the 'result' field of the /result answer",
         )
     if answer != expected:
-        return not_yet(
+        return coach(
+            _EXERCISE_1,
             f"your function returned {_short(answer)}, not the job's result {_short(expected)}.",
-            "return answer.json()['result'] from the /result answer",
-        )
-    after_end = [code for _, path, code in sent if path == status_path][-1]
-    if after_end != 303:
-        return not_yet(
-            "the result is right, but your last status poll did not see the 303 that says "
-            "the job has ended.",
-            "keep polling the status URL until it answers 303",
+            idea="the /result answer wraps the result with other fields: return only the result",
+            detail="return answer.json()['result'] from the /result answer",
         )
     return right(
-        f"you polled {len(polls)} times, never sooner than Retry-After asked, followed the 303 "
-        "to /result and returned the job's result."
+        f"you polled {len(polls)} times, each time as long as Retry-After asked (in seconds or as "
+        "an HTTP date), followed the 303 to /result and returned the job's result."
     )
+
+
+# -- exercise 2: report progress -------------------------------------------------------------------
 
 
 @check
@@ -115,17 +190,22 @@ def progress_reporter(make_thumbnails: Callable[..., Any], lab: Any) -> Result:
             "async def make_thumbnails(images, *, progress): the runner passes a reporter "
             "to a parameter with exactly that name",
         )
-    seen: list[tuple[str, float]] = []
+    seen: list[tuple[float, str, float]] = []
     job_ids: set[str] = set()
+    ended = threading.Event()
 
-    def listen(job: Any) -> None:
+    def listen(job: Any) -> None:  # on the lab loop, at every change, in order
         if job.id in job_ids:
-            seen.append((job.status, job.progress))
+            seen.append((time.monotonic(), job.status, job.progress))
+            if job.done:
+                ended.set()
 
     unsubscribe = lab.jobs.subscribe(listen)
     try:
         job = lab.jobs.submit(make_thumbnails, list(_IMAGES))
         job_ids.add(job.id)
+        if job.done:  # ended before the listener knew its id
+            ended.set()
         try:
             result = job.wait(10)
         except TimeoutError:
@@ -137,8 +217,8 @@ def progress_reporter(make_thumbnails: Callable[..., Any], lab: Any) -> Result:
                 f"the job failed: {type(exc).__name__}: {exc}",
                 "read the error; progress(done, of=total) takes numbers",
             )
+        ended.wait(5)  # the listener has seen the end, so every report before it too
     finally:
-        time.sleep(0.05)  # let the last updates reach the listener
         unsubscribe()
     expected = [f"thumb_{name}" for name in _IMAGES]
     if result != expected:
@@ -146,41 +226,71 @@ def progress_reporter(make_thumbnails: Callable[..., Any], lab: Any) -> Result:
             f"the job returned {_short(result)}; it should return {_short(expected)}.",
             "collect f'thumb_{name}' for each image and return the list",
         )
-    while_running = [pct for status, pct in seen if status == "running" and pct > 0]
+    reports = [(moment, pct) for moment, status, pct in seen if status == "running" and pct > 0]
+    while_running = [pct for _, pct in reports]
     if not while_running:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             "the job finished, but while it ran its progress never moved from 0%: a client "
             "watching it would think it was stuck.",
-            "call progress(done, of=len(images)) after each image",
+            idea="only the job knows how far it has got: after each image, tell the progress "
+            "reporter how many are done out of how many",
+            detail="call progress(done, of=len(images)) after each image",
         )
     steps = len(set(while_running))
     if steps < len(_IMAGES) - 1:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             f"progress moved in only {steps} step{'' if steps == 1 else 's'} for "
             f"{len(_IMAGES)} images; report after every image, so the bar moves as the work does.",
-            "call progress(...) inside the loop, after each image",
+            idea="report once per image, inside the loop that does the work",
+            detail="call progress(...) inside the loop, after each image",
         )
     if while_running != sorted(while_running):
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             "progress went backwards at some point.",
-            "report how many images are done so far: progress(index + 1, of=len(images))",
+            idea="report how many images are done so far, a number that only grows",
+            detail="progress(index + 1, of=len(images)) after image number index",
+        )
+    if max(while_running) <= 1.0:
+        return coach(
+            _EXERCISE_2,
+            f"your progress went from {while_running[0]:g} % to {max(while_running):g} %: a "
+            "fraction such as 3/8 is read as 0.375 percent, not 37.5.",
+            idea="say how many images are done and out of how many, and let the reporter work "
+            "out the percentage",
+            detail="progress(done, of=len(images)); progress(n) alone means n percent",
+        )
+    if max(while_running) <= len(_IMAGES):
+        return coach(
+            _EXERCISE_2,
+            f"your progress went {', '.join(f'{p:g} %' for p in while_running[:3])} ... "
+            f"{max(while_running):g} %: a count of images alone is read as a percentage.",
+            idea="tell the reporter out of how many images you count, too",
+            detail="progress(done, of=len(images)); progress(n) alone means n percent",
         )
     if max(while_running) < 99.9:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             "progress never reached 100% while the job ran; the last image was not counted.",
-            "report after the last image too: progress(len(images), of=len(images))",
+            idea="count an image as done once it is done, the last one too",
+            detail="report after the last image too: progress(len(images), of=len(images))",
+        )
+    moments = [moment for moment, _ in reports]
+    if max(moments) - min(moments) < _REPORTS_SPREAD:
+        return coach(
+            _EXERCISE_2,
+            f"your job reported all {steps} steps at once, with nothing done in between: a client "
+            "watching it saw 0 % for the whole job, then 100 %.",
+            idea="report each image as it is finished, in the loop that does the work",
+            detail="call progress(...) right after each image's await, not in a loop of its own "
+            "at the end",
         )
     return right(
-        f"the job reported {len(set(while_running))} steps of progress, one per image, "
-        "up to 100%, and returned every thumbnail."
+        f"the job reported {steps} steps of progress, one per image as the work went, up to "
+        "100%, and returned every thumbnail."
     )
-
-
-class _StillPolling(BaseException):
-    """Raised inside the learner's loop to stop a poller that would never stop.
-
-    A BaseException, so that a loop which swallows every ``Exception`` still ends.
-    """
 
 
 def _short(value: Any) -> str:

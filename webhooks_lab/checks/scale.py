@@ -2,19 +2,23 @@
 
 Both checks run the learner's function against the lab's real job runner and jobs API, and judge
 what they can observe rather than how long things took: how many of the learner's jobs were
-running at the same moment (the runner announces every change), which answers the server gave,
-and when each request was sent after a ``503``. A slow, busy machine does not change those.
+running at the same moment (the runner announces every change), in which order the URLs came
+back while the jobs finished in another, which answers the server gave, and when each request was
+sent after a ``503`` whose ``Retry-After`` varies (:mod:`webhooks_lab.checks.gateway`). A slow,
+busy machine makes waits longer, never shorter, so it does not change those answers.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from webhooks_lab.checks import Result, check, not_yet, right
+import httpx
+
+from webhooks_lab.checks import Result, check, gateway, not_yet, right
+from webhooks_lab.checks.hints import coach
 
 PHOTOS = [
     "album/beach.jpg",
@@ -24,12 +28,21 @@ PHOTOS = [
     "album/pier.jpg",
     "album/sunset.jpg",
 ]
+#: Extra lab seconds each photo's resize takes during the check: the first photo slowest, so
+#: jobs started together finish in the reverse order and only results collected in the order of
+#: the photos come back in order.
+_STAGGER = {photo: 0.06 * (len(PHOTOS) - 1 - n) for n, photo in enumerate(PHOTOS)}
 #: How many requests the backpressure check sends, and the small limits it sets meanwhile.
 BURST = 6
-_BUSY_CONCURRENCY = 2
-_BUSY_QUEUE = 2
-_SECONDS = [0.8, 0.81, 0.82, 0.83, 0.84, 0.85]  # distinct, so each request can be told apart
+_BUSY_CONCURRENCY = 1
+_BUSY_QUEUE = 1
+#: Distinct, so each request can be told apart. The first job is long, so the third request is
+#: refused twice in a row: once is not always enough.
+_SECONDS = [1.5, 0.6, 0.61, 0.62, 0.63, 0.64]
+#: The Retry-After of the 503s, one after another: seconds, an HTTP date, then seconds.
+_PLAN = [gateway.seconds(1), gateway.http_date_after(2.5), gateway.seconds(1)]
 _GIVE_UP_AFTER = 20.0
+_EXERCISE_1, _EXERCISE_2 = "08.fan_out", "08.back_off"
 
 
 def thumbnail_url(photo: str, size: int = 200) -> str:
@@ -40,9 +53,45 @@ def thumbnail_url(photo: str, size: int = 200) -> str:
 # -- exercise 1: fan out, fan in -------------------------------------------------------------------
 
 
+@contextmanager
+def _staggered(runner: Any) -> Iterator[None]:
+    """While the check runs, ``image.resize`` takes a little longer for the album's first photos."""
+    kind = runner.kind("image.resize")
+    if kind is None:
+        yield
+        return
+    resize = kind.fn
+
+    async def resize_staggered(
+        source: str = "photo.jpg", width: int = 800, height: int = 600, *, progress: Any, clock: Any
+    ) -> Any:
+        await clock.sleep(_STAGGER.get(source, 0.0))
+        return await resize(source, width, height, progress=progress, clock=clock)
+
+    def register(fn: Callable[..., Any]) -> None:
+        runner.register(
+            kind.name,
+            fn,
+            params=kind.params,
+            description=kind.description,
+            timeout=kind.timeout,
+            retry_after=kind.retry_after,
+        )
+
+    register(resize_staggered)
+    try:
+        yield
+    finally:
+        register(resize)
+
+
 @check
 def fans_out(make_album: Callable[[list[str]], Any], lab: Any) -> Result:
-    """Exercise 1: ``make_album(photos)`` resizes every photo as its own job, all at once."""
+    """Exercise 1: ``make_album(photos)`` resizes every photo as its own job, all at once.
+
+    The first photo takes longest and the last shortest, so the jobs finish in the reverse of
+    the order they started: URLs gathered as jobs finish come back in the wrong order.
+    """
     if make_album is Ellipsis or not callable(make_album):
         return not_yet("make_album should be a function.", "def make_album(photos):")
     running: set[str] = set()
@@ -62,7 +111,19 @@ def fans_out(make_album: Callable[[list[str]], Any], lab: Any) -> Result:
 
     unsubscribe = lab.jobs.subscribe(watch)
     try:
-        finished, urls = _call_with_deadline(make_album, list(PHOTOS))
+        with _staggered(lab.jobs):
+            finished, urls = _call_with_deadline(make_album, list(PHOTOS))
+    except TypeError as exc:
+        if "NoneType" not in str(exc):
+            raise
+        return coach(
+            _EXERCISE_1,
+            f"your code raised TypeError: {exc}: a job's result is None until the job has "
+            "finished.",
+            idea="fan in before you read the results: wait until the jobs have ended",
+            detail="job.wait() (or lab.jobs.wait_all(jobs)) first; then job.result holds the "
+            "outcome",
+        )
     finally:
         unsubscribe()
     if not finished:
@@ -72,30 +133,56 @@ def fans_out(make_album: Callable[[list[str]], Any], lab: Any) -> Result:
             "wait for the jobs you started, e.g. lab.jobs.wait_all(jobs), not for ever",
         )
     if not seen:
-        return not_yet(
+        return coach(
+            _EXERCISE_1,
             "no image.resize job ran for the album's photos.",
-            'start one job per photo: lab.jobs.start("image.resize", {"source": photo, ...})',
+            idea="each photo is resized by a job of the lab's image.resize kind",
+            detail="start one job per photo: "
+            'lab.jobs.start("image.resize", {"source": photo, ...})',
         )
     expected = [thumbnail_url(photo) for photo in PHOTOS]
     if urls is None:
-        return not_yet(
-            "make_album returned None.", "return the list of thumbnail URLs, one per photo"
+        return coach(
+            _EXERCISE_1,
+            "make_album returned None.",
+            idea="hand the thumbnails' URLs back to the caller",
+            detail="return the list of thumbnail URLs, one per photo",
         )
-    if list(urls) != expected:
-        return not_yet(
+    try:
+        urls = list(urls)
+    except TypeError:
+        urls = [urls]
+    if sorted(map(str, urls)) == sorted(expected) and urls != expected:
+        return coach(
+            _EXERCISE_1,
+            "make_album returned the right six URLs, but in the order the jobs finished (the "
+            "first photo took longest), not in the order of the photos.",
+            idea="the caller matches each URL to its photo by position: keep the photos' order, "
+            "whichever job ends first",
+            detail="keep the jobs in a list in the order you started them, and read their "
+            "results from that list once all have ended",
+        )
+    if urls != expected:
+        return coach(
+            _EXERCISE_1,
             f"make_album returned {_short(urls)}; expected the six 200×200 thumbnail URLs in the "
             f"order of the photos, starting {expected[0]!r}.",
-            "collect job.result['url'] for each job, in the order you started them, with "
+            idea="each job's result holds the thumbnail's URL; size them 200 by 200",
+            detail="collect job.result['url'] for each job, in the order you started them, with "
             "width and height 200",
         )
     if most[0] < 2:
-        return not_yet(
+        return coach(
+            _EXERCISE_1,
             "the thumbnails are right, but the six jobs ran one at a time: you waited for each "
             "job to finish before starting the next.",
-            "fan out first (start every job), then fan in (wait for them all)",
+            idea="fan out first, then fan in: start every job before you wait for any of them",
+            detail="start all six jobs in one loop, then wait for them all "
+            "(lab.jobs.wait_all(jobs))",
         )
     return right(
-        f"all six thumbnails are there, and up to {most[0]} of their jobs ran at the same time."
+        f"all six thumbnails are there, in the order of the photos, and up to {most[0]} of their "
+        "jobs ran at the same time."
     )
 
 
@@ -107,31 +194,78 @@ def burst_requests() -> list[dict[str, Any]]:
     return [{"kind": "sleep", "params": {"seconds": seconds}} for seconds in _SECONDS]
 
 
+def _is_post(request: httpx.Request) -> bool:
+    return request.method == "POST" and request.url.path == "/jobs"
+
+
+def _retry_slip(slip: gateway.Slip) -> Result:
+    said = slip.describe("tried again")
+    if slip.kind == "late":
+        return coach(
+            _EXERCISE_2,
+            f"{said}: the queue had room long before, and your jobs started late.",
+            idea="wait as long as Retry-After asks: no less, and not much more",
+            detail="sleep for what this 503's Retry-After says, not a long time of your own",
+        )
+    if slip.advice.is_date:
+        return coach(
+            _EXERCISE_2,
+            f"after a 503, {said}.",
+            idea="Retry-After comes in two forms, a number of seconds or a date: when it is a "
+            "date, wait until that moment",
+            detail="webhooks_lab.retry.parse_retry_after(value) turns either form into seconds",
+        )
+    return coach(
+        _EXERCISE_2,
+        f"after a 503, {said}: a server that is full needs the time it asked for, and every "
+        "early request is more load.",
+        idea="each 503 says in its Retry-After header how long to wait, and it can differ from "
+        "one 503 to the next: wait that long before you post the same request again",
+        detail="sleep for the seconds in this answer's Retry-After header, not a fixed time",
+    )
+
+
 @check
 def backs_off(submit_all: Callable[[Any, list[dict[str, Any]]], Any], lab: Any) -> Result:
-    """Exercise 2: ``submit_all(client, requests)`` gets every job accepted, honouring 503s."""
-    import httpx
+    """Exercise 2: ``submit_all(client, requests)`` gets every job accepted, honouring 503s.
 
+    With one job running and one waiting at most, the lab refuses most of the burst with ``503``;
+    its ``Retry-After`` says 1 second, then an HTTP date 2.5 to 3.5 seconds ahead, then 1 second.
+    Only the retry of the refused request is judged against it.
+    """
     if submit_all is Ellipsis or not callable(submit_all):
         return not_yet("submit_all should be a function.", "def submit_all(client, requests):")
-    sent: list[tuple[float, int, float | None]] = []  # when, status, Retry-After
-    lock = threading.Lock()
-
-    def record(response: httpx.Response) -> None:
-        if response.request.method == "POST" and response.request.url.path == "/jobs":
-            retry_after = response.headers.get("retry-after")
-            with lock:
-                sent.append((time.monotonic(), response.status_code, _seconds(retry_after)))
-
+    transport = gateway.Gateway(
+        lab.clock,
+        _PLAN,
+        advises=lambda request, response: _is_post(request) and response.status_code == 503,
+        judges=lambda request, advised: _is_post(request) and request.content == advised.content,
+        give_up_after=_GIVE_UP_AFTER,
+    )
     runner = lab.jobs
     saved = runner.concurrency, runner.queue_size
     before = {job.id for job in runner.list()}
     runner.concurrency, runner.queue_size = _BUSY_CONCURRENCY, _BUSY_QUEUE
+    stopped = False
     try:
-        with httpx.Client(
-            base_url=lab.url, timeout=10, trust_env=False, event_hooks={"response": [record]}
-        ) as client:
-            finished, job_ids = _call_with_deadline(submit_all, client, burst_requests())
+        with httpx.Client(base_url=lab.url, timeout=10, trust_env=False, transport=transport) as c:
+            try:
+                finished, job_ids = _call_with_deadline(submit_all, c, burst_requests())
+            except gateway.Stopped:
+                finished, job_ids, stopped = True, None, True
+            except ValueError as exc:
+                date = transport.unreadable(exc)
+                if date is None:
+                    raise
+                return coach(
+                    _EXERCISE_2,
+                    f"your code could not read Retry-After: {date.header} ({exc}). Besides a "
+                    "number of seconds, Retry-After may be an HTTP date: the moment to come back.",
+                    idea="when Retry-After is not a number, it is a date: read it as one, and "
+                    "wait until then",
+                    detail="webhooks_lab.retry.parse_retry_after(value) turns either form into "
+                    "seconds",
+                )
     finally:
         runner.concurrency, runner.queue_size = saved
     started = [
@@ -141,50 +275,57 @@ def backs_off(submit_all: Callable[[Any, list[dict[str, Any]]], Any], lab: Any) 
         and job.kind == "sleep"
         and (job.params or {}).get("seconds") in _SECONDS
     ]
-    if not finished:
+    if not finished or stopped:
         for job in started:
             job.cancel()
+    if transport.slip is not None:
+        return _retry_slip(transport.slip)
+    if not finished or stopped:
         return not_yet(
-            f"submit_all was still running after {_GIVE_UP_AFTER:g} s.",
+            f"submit_all was still running after {_GIVE_UP_AFTER:g} s"
+            f" and {len(transport.sent)} requests.",
             "after a 503, wait Retry-After seconds and try that request again; stop when every "
             "request has had a 202",
         )
-    if not sent:
-        return not_yet(
-            "submit_all never posted a job.", 'client.post("/jobs", json=request) posts one'
+    if not transport.sent:
+        return coach(
+            _EXERCISE_2,
+            "submit_all never posted a job.",
+            idea="post each request to /jobs with the client you are given",
+            detail='client.post("/jobs", json=request) posts one',
         )
     per_request = {seconds: 0 for seconds in _SECONDS}
     for job in started:
         per_request[job.params["seconds"]] += 1
     if any(count > 1 for count in per_request.values()):
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             "some request started two jobs: you posted it again after it had been accepted.",
-            "retry a request only when its answer was 503; a 202 means the job is started",
+            idea="only a refused request needs sending again; an accepted one has started",
+            detail="retry a request only when its answer was 503; a 202 means the job is started",
         )
     if any(count == 0 for count in per_request.values()):
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             "some of your jobs never started: the server answered 503 Service Unavailable (its "
             "queue was full) and you did not try those requests again.",
-            "loop until the answer is 202; on 503, wait Retry-After seconds, then post the same "
-            "request again",
+            idea="a 503 means 'not now', not 'no': wait as long as the server asks, then send "
+            "the same request again, as often as it takes",
+            detail="loop until the answer is 202; on 503, wait Retry-After seconds, then post the "
+            "same request again",
         )
-    for (when, status, wait), (later, _, _) in itertools.pairwise(sent):
-        if status == 503 and later - when < (wait or 1) - 0.05:
-            return not_yet(
-                "after a 503 you tried again sooner than its Retry-After asked: a server that is "
-                "full needs the time it asked for, and every early request is more load.",
-                "time.sleep(int(answer.headers['retry-after'])) before the next POST",
-            )
     if job_ids is None or sorted(map(str, job_ids)) != sorted(job.id for job in started):
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             f"every job started, but submit_all returned {_short(job_ids)} instead of their ids.",
-            "append answer.json()['id'] for each 202 and return the list",
+            idea="hand back the id of each job the server accepted",
+            detail="append answer.json()['id'] for each 202 and return the list",
         )
-    refusals = sum(1 for _, status, _ in sent if status == 503)
+    refusals = sum(1 for _, _, status in transport.sent if status == 503)
     return right(
         f"all {BURST} jobs were accepted, each exactly once; the server refused "
         f"{refusals} request{'' if refusals == 1 else 's'} with 503, and you waited as long as "
-        "Retry-After asked every time."
+        "Retry-After asked every time, in seconds or as an HTTP date."
     )
 
 
@@ -212,13 +353,6 @@ def _call_with_deadline(fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
     if "error" in outcome:
         raise outcome["error"]
     return True, outcome.get("result")
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _short(value: Any) -> str:

@@ -8,10 +8,15 @@ its ``webhook-id``, as after a restart, and counts what the handler did.
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
+from webhooks_lab import signing
 from webhooks_lab.checks import Result, check, not_yet, right
+from webhooks_lab.checks.hints import coach
 from webhooks_lab.events import Event
+
+_EXERCISE_1, _EXERCISE_2 = "09.own_case", "09.survive_replay"
 
 _counter = itertools.count(1)
 
@@ -37,7 +42,12 @@ def _why(delivery: Any) -> str:
 
 @check
 def own_case(lab: Any, secret: Any, starred: Any, endpoint: str = "stars") -> Result:
-    """Exercise 1: signed ``star.created`` events reach a handler at ``/webhooks/{endpoint}``."""
+    """Exercise 1: signed ``star.created`` events reach a handler at ``/webhooks/{endpoint}``.
+
+    It reads how the two sides are wired only to say which side is missing; what decides is
+    behaviour: a star the source signs and sends must reach the handler once, and stars posted
+    unsigned or signed with another secret must be refused.
+    """
     import httpx
 
     if secret is Ellipsis or not isinstance(secret, str) or starred is Ellipsis:
@@ -46,17 +56,36 @@ def own_case(lab: Any, secret: Any, starred: Any, endpoint: str = "stars") -> Re
         )
     url = lab.receiver.url_for(endpoint)
     receiving = lab.receiver.endpoint(endpoint)
-    if receiving.scheme == "none" or secret not in receiving.secrets:
-        return not_yet(
+    if receiving.scheme == "none":
+        return coach(
+            _EXERCISE_1,
             f"/webhooks/{endpoint} accepts deliveries nobody signed: anyone who learns the URL can "
             "post stars.",
-            f'lab.receiver.endpoint("{endpoint}").require(stars_secret)',
+            idea="two sides to wire. Your app: the endpoint should accept only deliveries signed "
+            "with stars_secret, and a handler should act on each star.created. The source: it "
+            "should know your URL, the event type and the same secret",
+            detail=f"the endpoint object (lab.receiver.endpoint({endpoint!r})) has a require "
+            "method that takes the secret to check signatures with",
+        )
+    if secret not in receiving.secrets:
+        return coach(
+            _EXERCISE_1,
+            f"/webhooks/{endpoint} checks signatures, but not with stars_secret: the source signs "
+            "with stars_secret, so every real star would be refused.",
+            idea="both sides must share one secret: the one in stars_secret",
+            detail="require stars_secret itself, not a secret made afresh",
         )
     handlers = receiving.handlers_for("star.created")
     if not handlers:
-        return not_yet(
-            f"no handler on /webhooks/{endpoint} for star.created.",
-            f'@lab.receiver.on("{endpoint}", "star.created")',
+        others = sorted(kind for kind in receiving.handlers if kind not in ("*", "star.created"))
+        return coach(
+            _EXERCISE_1,
+            f"no handler on /webhooks/{endpoint} for star.created"
+            + (f" (there is one for {', '.join(others)})" if others else "")
+            + ".",
+            idea="your app should act on each star.created event: register a function for that "
+            "event type on that endpoint",
+            detail=f'the decorator @lab.receiver.on("{endpoint}", "star.created") registers one',
         )
     if len(handlers) > 1:
         return not_yet(
@@ -67,20 +96,32 @@ def own_case(lab: Any, secret: Any, starred: Any, endpoint: str = "stars") -> Re
     try:
         subscription = lab.sender.endpoint(url)
     except KeyError:
-        return not_yet(
+        return coach(
+            _EXERCISE_1,
             "the sender does not know your URL, so the source never sends you anything.",
-            f'lab.sender.add_endpoint(lab.receiver.url_for("{endpoint}"), secret=stars_secret, '
-            'types=["star.created"])',
+            idea="register your endpoint's URL with the source, for star.created, with the secret",
+            detail=f'lab.sender.add_endpoint(...) takes lab.receiver.url_for("{endpoint}"), '
+            "secret= and types=",
         )
     if not subscription.wants("star.created"):
-        return not_yet(
+        return coach(
+            _EXERCISE_1,
             f"your URL is registered, but for {', '.join(subscription.types)}, not star.created.",
-            'types=["star.created"]',
+            idea="the source sends only the event types your URL is registered for",
+            detail='types=["star.created"]',
         )
     if subscription.secret != secret:
-        return not_yet(
-            "the sender signs with another secret than your endpoint checks.",
-            "give add_endpoint(...) secret=stars_secret",
+        how = (
+            "signs nothing: you registered your URL without a secret"
+            if subscription.secret is None
+            else "signs with another secret than your endpoint checks"
+        )
+        return coach(
+            _EXERCISE_1,
+            f"the sender {how}, so your endpoint refuses every real star.",
+            idea="the source signs with the secret you give it when you register: the same one "
+            "your endpoint checks",
+            detail="give add_endpoint(...) secret=stars_secret",
         )
     repository = f"check-repo-{next(_counter)}"
     before = list(starred)
@@ -93,17 +134,34 @@ def own_case(lab: Any, secret: Any, starred: Any, endpoint: str = "stars") -> Re
         return not_yet(f"the star was not delivered: {_why(delivery)}.")
     added = list(starred)[len(before) :]
     if added != [repository]:
-        return not_yet(
-            f"a star for {repository} was delivered, but starred gained {added!r}.",
-            'append event.data["repository"] to starred, once per event',
+        return coach(
+            _EXERCISE_1,
+            f"a star for {repository} was delivered, but starred gained {_short(added)}.",
+            idea="for each star, add the repository's name to starred, once",
+            detail='append event.data["repository"] to starred, once per event',
         )
     forged = Event("star.created", {"repository": "forged", "user": "eve"})
-    answer = httpx.post(url, content=forged.body(), headers={"webhook-id": forged.id}, timeout=10)
-    if answer.is_success:
-        return not_yet("an unsigned star was accepted.", "require the secret on the endpoint")
+    unsigned = httpx.post(url, content=forged.body(), headers={"webhook-id": forged.id}, timeout=10)
+    other = Event("star.created", {"repository": "forged-too", "user": "eve"})
+    signed_otherwise = httpx.post(
+        url,
+        content=other.body(),
+        headers=signing.headers_for(
+            "standard",
+            signing.generate_secret(),
+            other.body(),
+            msg_id=other.id,
+            timestamp=int(time.time()),  # a fact on the wire: real time
+        ),
+        timeout=10,
+    )
+    if unsigned.is_success or signed_otherwise.is_success:
+        return not_yet(
+            "a forged star was accepted.", "require stars_secret on the endpoint, and only it"
+        )
     return right(
-        f"the source signed and delivered a star, your handler saw {repository} once, and an "
-        f"unsigned forgery got {answer.status_code}."
+        f"the source signed and delivered a star, your handler saw {repository} once, and "
+        f"forgeries, unsigned or signed with another secret, got {unsigned.status_code}."
     )
 
 
@@ -138,9 +196,11 @@ def survives_replay(lab: Any, stock: Any, endpoint: str = "shop-payments") -> Re
     if not first.delivered:
         return not_yet(f"the payment was not delivered: {_why(first)}.")
     if stock.get("mug", 0) != start - 1:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             f"one payment for 1 mug changed the stock from {start} to {stock.get('mug')}.",
-            "take each product's quantity out of stock: stock[product] -= quantity for "
+            idea="a new payment takes each of its items out of stock, once",
+            detail="take each product's quantity out of stock: stock[product] -= quantity for "
             'event.data["items"]',
         )
     receiving.forget()  # the receiver restarts and forgets every webhook-id it saw
@@ -148,25 +208,37 @@ def survives_replay(lab: Any, stock: Any, endpoint: str = "shop-payments") -> Re
     if not _wait_done(lab, replayed, timeout=5) or not replayed.delivered:
         return not_yet(f"the replayed payment was not delivered: {_why(replayed)}.")
     if stock.get("mug", 0) != start - 1:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             f"the gateway replayed the same payment after the receiver forgot its webhook-id (as "
             f"after a restart), and your handler took the mug again: stock went from {start} to "
             f"{stock.get('mug')} for one payment.",
-            "remember the event.id of every payment you handled (a set here; a table with a "
-            "unique key in production) and skip an id you have seen",
+            idea="the receiver's memory of webhook ids can be lost; the handler needs a memory "
+            "of its own of which payments it has taken stock for, one that outlives a single "
+            "call, and should skip those",
+            detail="keep the event.id of every payment you handled in a set made outside the "
+            "handler (a table with a unique key in production), and return early for an id "
+            "you have seen",
         )
     another = deliver(
         Event("payment.succeeded", {"payment": f"pay_check_{n}b", "items": {"mug": 1}})
     )
     if not another.delivered or stock.get("mug", 0) != start - 2:
-        return not_yet(
+        return coach(
+            _EXERCISE_2,
             "a second, different payment did not take its mug out of stock.",
-            "skip only event ids you have seen; every new event still counts",
+            idea="skip only what you have handled before; every new payment still counts",
+            detail="skip only event ids you have seen; every new event still counts",
         )
     return right(
         "the replayed payment was acknowledged and skipped by your handler, and a new payment "
         "still counted: idempotent, even when the receiver forgets."
     )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 __all__ = ["own_case", "survives_replay"]
