@@ -11,9 +11,8 @@ or lets the lab read it from the function's signature (``def resize(width: int =
 naming each field, everything that is wrong, so ``POST /jobs`` can answer ``422`` *before*
 accepting work it could never do. Unknown parameters are refused (the schemas are closed).
 
-``jsonschema`` is imported, and a schema compiled, on the first check, not before: importing
-jsonschema also loads ``rfc3987-syntax``'s grammar where that is installed (as on Binder), about
-a second of work that ``start()`` should not wait for.
+``jsonschema`` is imported, and a schema compiled, on the first check, not before, and without
+``rfc3987-syntax``'s grammar (see :func:`_import_jsonschema`).
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import itertools
 import json
 import math
 import re
+import sys
 import typing
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -66,9 +66,27 @@ _WORDS = {
 _RANK = {"required": 0, "additionalProperties": 1}
 
 
+def _import_jsonschema() -> None:
+    """Import jsonschema without the ``rfc3987-syntax`` grammar (1.5 to 4 s of work on the lab
+    loop, blocking every answer, where JupyterLab's dependencies installed it).
+
+    jsonschema loads that grammar only to check the ``iri`` formats, and the lab checks no formats
+    (no ``format_checker`` is passed), so it is kept out while jsonschema is first imported. An
+    ``import rfc3987_syntax`` of the learner's own, later, still works.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import jsonschema  # noqa: F401
+    finally:
+        del sys.modules["rfc3987_syntax"]
+
+
 @functools.cache
 def _validator_class() -> Any:
     """JSON Schema 2020-12, where NaN and Infinity (which JSON cannot carry) are no numbers."""
+    _import_jsonschema()
     from jsonschema import Draft202012Validator
     from jsonschema.validators import extend
 
@@ -145,9 +163,9 @@ def checker(schema: Mapping[str, Any]) -> Check:
 
     def validator() -> Any:
         if not compiled:
+            cls = _validator_class()  # first: it imports jsonschema the cheap way
             from jsonschema.exceptions import SchemaError
 
-            cls = _validator_class()
             try:
                 cls.check_schema(schema)
             except SchemaError as exc:
