@@ -120,6 +120,7 @@ class Inbox:
         self.evicted = 0
         self._seq = 0
         self._changed = threading.Condition()
+        self._waiting = 0  # threads in wait_for: with none, a delivery wakes nobody (hot path)
         self.listeners: Listeners[[Delivery]] = Listeners("inbox")
 
     def record(self, delivery: Delivery) -> None:
@@ -137,7 +138,8 @@ class Inbox:
                 self._items.popleft()
                 self._bytes -= self._sizes.popleft()
                 self.evicted += 1
-            self._changed.notify_all()
+            if self._waiting:
+                self._changed.notify_all()
         self.listeners.notify(delivery)
 
     @property
@@ -204,7 +206,11 @@ class Inbox:
                     raise TimeoutError(
                         f"waited {timeout:g} s for {count} deliveries, {len(found)} arrived"
                     )
-                self._changed.wait(remaining)
+                self._waiting += 1
+                try:
+                    self._changed.wait(remaining)
+                finally:
+                    self._waiting -= 1
             return found
 
     def size_text(self) -> str:
@@ -230,7 +236,8 @@ class Inbox:
 
 def _size(delivery: Delivery) -> int:
     """What a delivery costs the inbox: its body and headers (the rest is small and fixed)."""
-    return len(delivery.body) + sum(len(k) + len(v) for k, v in delivery.headers.items()) + 200
+    headers = delivery.headers
+    return len(delivery.body) + sum(map(len, headers)) + sum(map(len, headers.values())) + 200
 
 
 def event_type_of(body: bytes) -> str | None:
