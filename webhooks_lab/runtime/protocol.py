@@ -14,9 +14,9 @@ Each answer is a small JSON body with ``Connection: close``, and is reported to 
 so the lab can record it in the inbox.
 
 One more difference, for speed: uvicorn writes a response's head and its body to the socket
-separately, two ``send`` system calls where one would do, and on loopback each costs about as much
-as the whole app. Here the writes a request's answer makes in one pass of the event loop go out
-together (:class:`_CoalescingWriter`). The rest is uvicorn's own protocol, unchanged.
+separately, two ``send`` system calls where one would do, and on loopback the second costs about
+as much as the whole app. Here a head that declares its length goes out with its body
+(:class:`_CoalescingWriter`). The rest is uvicorn's own protocol, unchanged.
 """
 
 from __future__ import annotations
@@ -51,33 +51,39 @@ class _HeadRefused(Exception):
 
 
 class _CoalescingWriter:
-    """The transport as a response sees it: writes made in one pass of the loop go out as one.
+    """The transport as a response sees it: a head that declares its length waits for its body.
 
-    uvicorn writes a response's head as soon as the app starts it, then its body: holding the
-    head until the body follows (or until the end of this pass of the loop, at the latest) saves
-    a system call per response. Nothing waits longer than that, so a streamed answer still sends
-    its head at once. Closing writes what is held first.
+    uvicorn writes a response's head as soon as the app starts it, then its body, in two
+    system calls. A head with a ``content-length`` is of no use to the client without the body
+    that must follow, so it is held and written with that body, or when the response is
+    complete (a ``HEAD`` or a ``204`` has no body), or before the connection closes. Anything
+    else (a streamed head, ``100 Continue``, body chunks) is written at once, as uvicorn would.
     """
 
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self.transport, self._loop = transport, loop
-        self._held: list[bytes] = []
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.expect_head = True  # the next write is a response's head
+        self._held = b""
 
     def write(self, data: bytes) -> None:
-        if not data:
+        if self._held:
+            data, self._held = self._held + data, b""
+        elif self.expect_head and _DECLARED_LENGTH in data:
+            self._held, self.expect_head = data, False
             return
-        if not self._held:
-            self._loop.call_soon(self.flush)
-        self._held.append(data)
+        self.expect_head = False
+        if data:
+            self.transport.write(data)
 
-    def flush(self) -> None:
-        held = self._held
-        if held:
-            self._held = []
-            self.transport.write(held[0] if len(held) == 1 else b"".join(held))
+    def response_complete(self) -> None:
+        """Write what is held; the next write is the next response's head."""
+        if self._held:
+            self.transport.write(self._held)
+            self._held = b""
+        self.expect_head = True
 
     def close(self) -> None:
-        self.flush()
+        self.response_complete()
         self.transport.close()
 
     def is_closing(self) -> bool:
@@ -85,6 +91,10 @@ class _CoalescingWriter:
 
     def __getattr__(self, name: str) -> Any:  # anything else a response asks of its transport
         return getattr(self.transport, name)
+
+
+# uvicorn writes header names in lower case, one per line; a value never holds a line break.
+_DECLARED_LENGTH = b"\r\ncontent-length: "
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -107,7 +117,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._loop = asyncio.get_running_loop()
-        self._writer = _CoalescingWriter(transport, self._loop)
+        self._writer = _CoalescingWriter(transport)
         self._in_head = True
         self._head_started = self._loop.time()
         self._arm(self.limits.head_timeout)
@@ -138,6 +148,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # Still in the head after all of it was fed: what has arrived so far is all head.
         if self._in_head and self._head_bytes > self._max:
             self._refuse(self._too_large())
+
+    def on_response_complete(self) -> None:
+        self._writer.response_complete()  # before a pipelined request's answer begins
+        super().on_response_complete()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
