@@ -119,13 +119,14 @@ class Inbox:
         self._bytes = 0
         self.evicted = 0
         self._seq = 0
-        self._changed = threading.Condition()
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
         self._waiting = 0  # threads in wait_for: with none, a delivery wakes nobody (hot path)
         self.listeners: Listeners[[Delivery]] = Listeners("inbox")
 
     def record(self, delivery: Delivery) -> None:
         """Append ``delivery``, numbering it in arrival order (``delivery.seq``)."""
-        with self._changed:
+        with self._lock:  # the condition's own lock, entered without its Python-level wrapper
             self._seq += 1
             delivery.seq = self._seq
             size = _size(delivery)

@@ -10,6 +10,9 @@ more than about one read past the limit:
 - more than ``max_headers`` header lines: ``431``;
 - a head not complete within ``head_timeout`` real seconds: ``408 Request Timeout``.
 
+The same one timer per connection also closes a connection idle between requests for uvicorn's
+``timeout_keep_alive``, in place of the timer uvicorn arms and cancels around every request.
+
 Each answer is a small JSON body with ``Connection: close``, and is reported to ``on_refusal``
 so the lab can record it in the inbox.
 
@@ -111,6 +114,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._read = 0  # bytes of the read being parsed
         self._head_started = 0.0
         self._head_timer: asyncio.TimerHandle | None = None
+        self._idle_since = 0.0  # when the last answer was complete
 
     # -- counting ------------------------------------------------------------------------------
 
@@ -150,8 +154,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(self._too_large())
 
     def on_response_complete(self) -> None:
+        # uvicorn's own, except for the keep-alive timer it arms after every response (and
+        # cancels when the next request arrives): the connection's one timer closes an idle
+        # connection instead, so a request costs no timer at all.
         self._writer.response_complete()  # before a pipelined request's answer begins
-        super().on_response_complete()
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        self._idle_since = self._loop.time()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -213,9 +227,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         timeout = self.limits.head_timeout
-        waited = self._loop.time() - self._head_started
-        if not self._in_head or waited < timeout:  # busy, or a head begun since: look again
-            self._arm(timeout if not self._in_head else timeout - waited)
+        now = self._loop.time()
+        if not self._in_head:
+            if self.cycle is not None and self.cycle.response_complete and not self.pipeline:
+                # Between requests: idle this long, it is closed as uvicorn's keep-alive would.
+                idle = now - self._idle_since
+                if idle >= self.timeout_keep_alive:
+                    self.transport.close()
+                    return
+                self._arm(min(timeout, self.timeout_keep_alive - idle))
+            else:
+                self._arm(timeout)  # a request is being answered: look again later
+            return
+        waited = now - self._head_started
+        if waited < timeout:  # a head begun since the timer was set: look again
+            self._arm(timeout - waited)
             return
         if self._head_bytes == 0 and self.cycle is None and not self.url:
             # An idle connection that never started a request: close it quietly, as

@@ -1,4 +1,5 @@
-"""How the guarded protocol writes answers: a head that declares its length goes out with its body.
+"""The guarded protocol's own ways: an answer with a length is one write, and its one timer per
+connection closes a connection left idle between requests.
 
 Driven through the asyncio protocol interface (``connection_made``, ``data_received``) with a
 transport that records each write, so what reaches the socket, and in how many system calls, is
@@ -13,7 +14,7 @@ from typing import Any
 import uvicorn
 from uvicorn.server import ServerState
 
-from webhooks_lab.limits import DEFAULT
+from webhooks_lab.limits import DEFAULT, Limits
 from webhooks_lab.runtime.protocol import protocol_with
 
 
@@ -58,10 +59,14 @@ async def stream(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"data", "more_body": False})
 
 
-async def connect(app: Any) -> tuple[Any, RecordingTransport]:
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", server_header=False)
+async def connect(
+    app: Any, limits: Limits = DEFAULT, **options: Any
+) -> tuple[Any, RecordingTransport]:
+    config = uvicorn.Config(
+        app, lifespan="off", log_level="warning", server_header=False, **options
+    )
     config.load()
-    protocol = protocol_with(DEFAULT, None)(config=config, server_state=ServerState(), app_state={})
+    protocol = protocol_with(limits, None)(config=config, server_state=ServerState(), app_state={})
     transport = RecordingTransport()
     protocol.connection_made(transport)
     return protocol, transport
@@ -131,5 +136,41 @@ def test_a_refusal_is_one_write_and_closes():
         assert transport.closed
         ((written,),) = [transport.writes]
         assert written.startswith(b"HTTP/1.1 431 ") and written.endswith(b"}")
+
+    asyncio.run(main())
+
+
+def test_a_connection_idle_between_requests_is_closed_after_the_keep_alive_time_quietly():
+    async def main() -> None:
+        protocol, transport = await connect(
+            json_answer, Limits(head_timeout=0.05), timeout_keep_alive=0.3
+        )
+        protocol.data_received(request())
+        await answered(transport, 1)
+        assert not transport.closed  # kept alive for the next request
+        async with asyncio.timeout(10):
+            while not transport.closed:
+                await asyncio.sleep(0.01)
+        assert len(transport.writes) == 1  # closed without a word (no 408: no request began)
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_slow_answer_is_not_cut_off_by_the_keep_alive_time():
+    async def main() -> None:
+        stream.started, stream.go_on = asyncio.Event(), asyncio.Event()
+        protocol, transport = await connect(
+            stream, Limits(head_timeout=0.05), timeout_keep_alive=0.05
+        )
+        protocol.data_received(request(method="GET", body=b""))
+        await stream.started.wait()
+        await asyncio.sleep(0.3)  # several timer periods pass while the answer is under way
+        assert not transport.closed
+        stream.go_on.set()
+        async with asyncio.timeout(10):
+            while not any(b"data" in w for w in transport.writes):
+                await asyncio.sleep(0.01)
+        protocol.connection_lost(None)
 
     asyncio.run(main())
