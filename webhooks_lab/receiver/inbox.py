@@ -119,12 +119,14 @@ class Inbox:
         self._bytes = 0
         self.evicted = 0
         self._seq = 0
-        self._changed = threading.Condition()
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._waiting = 0  # threads in wait_for: with none, a delivery wakes nobody (hot path)
         self.listeners: Listeners[[Delivery]] = Listeners("inbox")
 
     def record(self, delivery: Delivery) -> None:
         """Append ``delivery``, numbering it in arrival order (``delivery.seq``)."""
-        with self._changed:
+        with self._lock:  # the condition's own lock, entered without its Python-level wrapper
             self._seq += 1
             delivery.seq = self._seq
             size = _size(delivery)
@@ -137,7 +139,8 @@ class Inbox:
                 self._items.popleft()
                 self._bytes -= self._sizes.popleft()
                 self.evicted += 1
-            self._changed.notify_all()
+            if self._waiting:
+                self._changed.notify_all()
         self.listeners.notify(delivery)
 
     @property
@@ -204,7 +207,11 @@ class Inbox:
                     raise TimeoutError(
                         f"waited {timeout:g} s for {count} deliveries, {len(found)} arrived"
                     )
-                self._changed.wait(remaining)
+                self._waiting += 1
+                try:
+                    self._changed.wait(remaining)
+                finally:
+                    self._waiting -= 1
             return found
 
     def size_text(self) -> str:
@@ -230,7 +237,8 @@ class Inbox:
 
 def _size(delivery: Delivery) -> int:
     """What a delivery costs the inbox: its body and headers (the rest is small and fixed)."""
-    return len(delivery.body) + sum(len(k) + len(v) for k, v in delivery.headers.items()) + 200
+    headers = delivery.headers
+    return len(delivery.body) + sum(map(len, headers)) + sum(map(len, headers.values())) + 200
 
 
 def event_type_of(body: bytes) -> str | None:

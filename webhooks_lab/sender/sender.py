@@ -177,7 +177,7 @@ class Sender:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.cancel()
-        self.outbox.close()
+        await asyncio.to_thread(self.outbox.close)  # its last commit and checkpoint wait for disk
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
@@ -582,13 +582,17 @@ class Sender:
 
     async def _flusher(self) -> None:
         """Write behind: once something changed, wait ``flush_interval`` for more, then commit
-        it all in one transaction. An idle sender sleeps until there is something to write."""
+        it all in one transaction, on a worker thread: deliveries keep going out while SQLite
+        writes (and now and then checkpoints, which waits for the disk). An idle sender sleeps
+        until there is something to write."""
         assert self._unflushed is not None
         while True:
             await self._unflushed.wait()
             await asyncio.sleep(self.outbox.flush_interval)
             self._unflushed.clear()
-            self.outbox.flush()
+            batch = self.outbox.take()  # the rows as they are now, taken on the loop
+            if batch is not None:
+                await asyncio.to_thread(self.outbox.write, batch)
 
     async def _finished(self, delivery: OutgoingDelivery) -> None:
         if delivery.done:
