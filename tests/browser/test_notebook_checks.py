@@ -1,6 +1,7 @@
 """The lesson check can fail: on throwaway notebooks, it passes a good one and names every broken
-picture in a bad one (a Mermaid diagram that does not parse, a figure that cannot be drawn, a widget that cannot
-render, a widget hidden by its layout). Without this, a check that saw nothing would pass too.
+picture in a bad one (a Mermaid diagram that does not parse, a figure that cannot be drawn, a
+widget that cannot render, a widget hidden by its layout). Without this, a check that saw
+nothing would pass too.
 """
 
 from __future__ import annotations
