@@ -542,7 +542,8 @@ def verify(
     ``headers`` may use any case for names and may carry several signatures (during a key
     rotation); ``secret_or_secrets`` may be one secret or several. The message passes when any
     ``v1`` signature matches any ``whsec_`` secret, or any ``v1a`` (Ed25519) signature matches
-    any ``whpk_`` public key (a ``whsk_`` secret key stands for its public key). Checks, in order: the headers are there and well formed
+    any ``whpk_`` public key (a ``whsk_`` secret key stands for its public key). Checks, in
+    order: the headers are there and well formed
     (:class:`MissingHeader`, :class:`MalformedHeader`); the timestamp is within ``tolerance``
     seconds of ``now`` (:class:`StaleTimestamp`, :class:`FutureTimestamp`); a signature matches
     (:class:`NoMatchingSignature`).
