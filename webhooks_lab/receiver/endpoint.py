@@ -131,8 +131,8 @@ def usable_secrets(secret: str | Sequence[str], scheme: str, tolerance: int) -> 
         raise ValueError("a signed endpoint needs at least one secret")
     if tolerance < 0:
         raise ValueError(f"tolerance is a number of seconds >= 0, got {tolerance!r}")
-    for each in secrets:  # signing once raises if, say, a Standard Webhooks secret is not base64
-        signing.headers_for(scheme, each, b"", msg_id="msg_check", timestamp=0)
+    for each in secrets:  # raises if, say, a Standard Webhooks secret is not base64
+        signing.check_secret(scheme, each)
     return secrets
 
 

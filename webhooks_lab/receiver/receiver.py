@@ -204,6 +204,7 @@ class Receiver:
 
     async def _process(self, endpoint: Endpoint, d: Delivery) -> None:
         if endpoint.scheme != "none":
+            now = self.clock.wall()  # real time: senders sign with it
             try:
                 signing.verify_scheme(
                     endpoint.scheme,
@@ -211,10 +212,11 @@ class Receiver:
                     d.headers,
                     d.body,
                     tolerance=endpoint.tolerance,
-                    now=self.clock.wall(),  # real time: senders sign with it
+                    now=now,
                 )
             except signing.SignatureError as exc:
                 d.verified = False
+                d.refused_check = (endpoint.scheme, endpoint.secrets, endpoint.tolerance, now)
                 _answer(d, 401, "invalid_signature", str(exc), reason_code=exc.code)
                 return
             d.verified = True

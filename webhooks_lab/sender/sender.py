@@ -202,6 +202,8 @@ class Sender:
         scheme = signing.check_scheme(scheme or ("standard" if secret else "none"))
         if scheme != "none" and not secret:
             raise ValueError(f"scheme {scheme!r} signs deliveries, so it needs a secret")
+        if scheme != "none":
+            signing.check_secret(scheme, secret, role="sign")  # a whpk_ key cannot sign, ...
         kinds = (types,) if isinstance(types, str) else tuple(types or ())
         existing = next((e for e in self._endpoints.values() if e.url == url), None)
         endpoint = existing or Destination(

@@ -863,7 +863,7 @@ def check_secret(scheme: str, secret: object, *, role: str = "verify") -> str:
     if not isinstance(secret, str):
         raise TypeError(f"a secret is a str, got {type(secret).__name__}")
     if not secret:
-        raise ValueError("the secret is empty")
+        raise ValueError(f"scheme {scheme!r} needs a secret; this one is empty")
     is_key = _ed25519.is_secret_key(secret) or _ed25519.is_public_key(secret)
     if is_key and scheme != "standard":
         raise InvalidKey(f"{secret[:5]} keys are Standard Webhooks' Ed25519 keys, not {scheme}'s")
