@@ -158,8 +158,9 @@ def fixture(delivery: Delivery) -> dict[str, Any]:
     A refused signature comes with the doctor's ``diagnosis``, made now that it is asked for.
     """
     record = delivery.to_dict()
-    if delivery.diagnosis is not None:
+    if delivery.diagnosis is not None and delivery.refused_check is not None:
         record["diagnosis"] = delivery.diagnosis.as_dict()
+        record["checked_at"] = delivery.refused_check[3]  # so `webhooks-lab doctor` judges then
     try:
         delivery.body.decode("utf-8")
     except UnicodeDecodeError:

@@ -42,7 +42,7 @@ from typing import Any
 from webhooks_lab import signing as _s
 from webhooks_lab.signing import ed25519 as _ed25519
 
-__all__ = ["Diagnosis", "diagnose", "MAX_BODY", "MAX_SECRETS", "REASONS"]
+__all__ = ["Diagnosis", "diagnose", "read_delivery", "MAX_BODY", "MAX_SECRETS", "REASONS"]
 
 MAX_BODY = 1 << 20
 """The largest body the doctor parses and writes out again to look for a re-serialisation."""
@@ -698,3 +698,68 @@ class _Case:
         except (ValueError, TypeError):
             return False
         return True
+
+
+# -- deliveries saved to files ---------------------------------------------------------------------
+
+MAX_FILE = 8 << 20
+"""The largest fixture, headers or body file the doctor reads."""
+
+
+def read_delivery(
+    data: bytes, *, headers: bytes | None = None
+) -> tuple[dict[str, str], bytes, float | None]:
+    """``(headers, body, checked_at)`` from a saved delivery.
+
+    Without ``headers``, ``data`` is a JSON fixture as the inbox page downloads it (``headers``,
+    ``body`` or ``body_base64``, and ``checked_at``, the wall time the receiver checked it, when
+    it refused it). With ``headers``, ``data`` is the raw body and ``headers`` a JSON object or
+    ``Name: value`` lines (as ``curl -D`` writes them; a status line is skipped). ``checked_at``
+    is ``None`` when the file does not say. Raises ``ValueError`` saying what is wrong.
+    """
+    if len(data) > MAX_FILE or (headers is not None and len(headers) > MAX_FILE):
+        raise ValueError(f"the file is larger than {MAX_FILE >> 20} MiB; is it a delivery?")
+    if headers is not None:
+        return _header_file(headers), data, None
+    try:
+        record = json.loads(data)
+    except (ValueError, RecursionError):
+        raise ValueError("the fixture is not JSON: download it from the inbox page") from None
+    if not isinstance(record, dict) or not isinstance(record.get("headers"), dict):
+        raise ValueError("the fixture has no 'headers' object: is it an inbox page download?")
+    found = {str(k): str(v) for k, v in record["headers"].items()}
+    if isinstance(record.get("body_base64"), str):
+        try:
+            body = base64.b64decode(record["body_base64"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("the fixture's body_base64 is not base64") from None
+    elif isinstance(record.get("body"), str):
+        body = record["body"].encode("utf-8", "surrogatepass")
+    else:
+        raise ValueError("the fixture has no 'body' text")
+    checked_at = record.get("checked_at")
+    valid_time = isinstance(checked_at, (int, float)) and not isinstance(checked_at, bool)
+    return found, body, float(checked_at) if valid_time else None
+
+
+def _header_file(data: bytes) -> dict[str, str]:
+    text = data.decode("latin-1")
+    if text.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except (ValueError, RecursionError):
+            raise ValueError("the headers file starts like JSON but is not") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("the headers file should be a JSON object of name: value")
+        return {str(k): str(v) for k, v in parsed.items()}
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("HTTP/"):
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip():
+            raise ValueError(f"not a 'Name: value' header line: {line[:60]!r}")
+        found.setdefault(name.strip(), value.strip())
+    if not found:
+        raise ValueError("the headers file holds no headers")
+    return found
