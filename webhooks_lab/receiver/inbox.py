@@ -40,6 +40,7 @@ class Delivery:
     duplicate: bool = False
     error: str | None = None
     duration_ms: float = 0.0
+    handshake: str | None = None  # "slack", "zoom", ...: a provider's handshake, not a delivery
     response_body: bytes | None = field(default=None, repr=False, compare=False)
     # How a refused signature was checked: (scheme, secrets, tolerance, wall time). Kept, not
     # diagnosed: a flood of forgeries costs one tuple each, and the doctor runs when asked.
@@ -111,6 +112,7 @@ class Delivery:
             "duplicate": self.duplicate,
             "error": self.error,
             "duration_ms": round(self.duration_ms, 3),
+            "handshake": self.handshake,
             "headers": self.headers,
             "response": self.response,
         }
