@@ -7,12 +7,15 @@ import json
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from webhooks_lab import signing
 from webhooks_lab.widgets.inbox import detail_html
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 OTHER = signing.generate_secret()
+PUBLIC = signing.generate_keypair()[1]
 BODY = json.dumps({"type": "order.paid", "data": {"total": 12}}, separators=(",", ":")).encode()
 
 
@@ -92,3 +95,44 @@ def test_a_v1a_endpoint_names_a_delivery_without_a_v1a_signature(lab, client):
     answer = post(client, "keys", BODY, huge)
     assert answer.status_code == 401 and answer.json()["reason"] == "malformed_header"
     assert lab.receiver.inbox.last.diagnosis.reason == "oversized_header"
+
+
+# -- hostile signature headers never crash the receiver or its doctor ------------------------
+
+_VISIBLE = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
+_JUNK = st.one_of(
+    st.text(alphabet=_VISIBLE, min_size=1, max_size=60),
+    st.sampled_from(["v1,", "v1a,", "v2,", "v0=", "sha256=", "t=1,v1="]).flatmap(
+        lambda p: st.text(alphabet="AZaz09+/=,. ", max_size=80).map(lambda t: (p + t).strip())
+    ),
+    st.just("v1a," + "A" * 5000),
+    st.just(" ".join(["v1a,AAAA"] * 50)),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    case=st.sampled_from(["standard", "v1a", "slack", "shopify", "stripe"]),
+    value=_JUNK,
+    stamp=st.sampled_from(["", "abc", "1" * 30, "-5"]) | st.none(),
+)
+def test_junk_signatures_are_refused_with_a_4xx_and_a_diagnosis(lab, client, case, value, stamp):
+    scheme = "standard" if case == "v1a" else case
+    secret = PUBLIC if case == "v1a" else SECRET
+    lab.receiver.endpoint("hostile").require(secret, scheme)
+    header = {
+        "standard": "webhook-signature",
+        "slack": "X-Slack-Signature",
+        "shopify": "X-Shopify-Hmac-Sha256",
+        "stripe": "Stripe-Signature",
+    }[scheme]
+    headers = {"webhook-id": "m", "webhook-timestamp": stamp or str(int(lab.clock.wall()))}
+    headers["X-Slack-Request-Timestamp"] = headers["webhook-timestamp"]
+    headers[header] = value
+    answer = client.post("/webhooks/hostile", content=BODY, headers=headers)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert "reason" in answer.json()
+    found = lab.receiver.inbox.last.diagnosis
+    assert found is not None and found.ok is False and found.explanation
