@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lesson_cells import assert_teaches_without_telling, exercise, run_cell
 
 from webhooks_lab.checks import doctor as check
 
@@ -163,3 +164,19 @@ def test_a_function_that_raises_gets_a_plain_answer():
 
     assert "raised KeyError" in check.zoom_answer(broken).message
     assert "raised KeyError" in check.sign_v1a(broken).message
+
+
+# -- the lesson's own starters get a "not yet" that teaches without telling ---------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "solution_file"),
+    [("sign_v1a", "11_sign_v1a.py"), ("zoom_answer", "11_zoom_answer.py")],
+)
+def test_the_lessons_starters_are_not_yet_and_give_nothing_away(lab, name, solution_file):
+    cells = exercise("11", name)
+    namespace = {"lab": lab}
+    cells.run_lesson(namespace, skip=("webhooks_lab.start(",))
+    run_cell(cells.starter, namespace)
+    answer = run_cell(cells.call, namespace)
+    assert_teaches_without_telling(answer, solution_file, cells)

@@ -52,24 +52,26 @@ def zoom_answer(fn: Callable[[bytes, str], Any]) -> Result:
             except ValueError:
                 return not_yet(
                     f"your function returned {str(got)[:60]!r}, which is not JSON",
-                    "return a dict with plainToken and encryptedToken",
+                    "return a dict holding the plainToken and its encryptedToken, not text",
                 )
         if not isinstance(got, dict):
             return not_yet(
                 f"your function returned {type(got).__name__}, not a dict",
-                "return {'plainToken': ..., 'encryptedToken': ...}",
+                "read the plainToken from the challenge's payload and return it, with its "
+                "encryptedToken, in a dict",
             )
         if got.get("plainToken") != token:
             return not_yet(
                 f"plainToken should be the one Zoom sent ({token!r}), got "
                 f"{str(got.get('plainToken'))[:40]!r}",
-                "read it from the body: json.loads(body)['payload']['plainToken']",
+                "read it from the body Zoom sent: the JSON's payload object holds it",
             )
         expected = json.loads(handshakes.reply("zoom", request, secret=secret).body)
         if got.get("encryptedToken") != expected["encryptedToken"]:
             return not_yet(
                 _zoom_slip(got, token, secret),
-                "hmac.new(secret.encode(), plain_token.encode(), hashlib.sha256).hexdigest()",
+                "the HMAC's key is the secret token, its message the plainToken, its hash "
+                "SHA-256, and Zoom reads the digest as hex",
             )
     return right(
         "your answer carries the plainToken and its hex HMAC-SHA256 under the secret token, "
@@ -116,7 +118,8 @@ def sign_v1a(fn: Callable[[str, str, int, bytes], Any]) -> Result:
         if not isinstance(made, str):
             return not_yet(
                 f"your function returned {type(made).__name__}, not the header's text",
-                "return 'v1a,' + base64.b64encode(signature).decode()",
+                "return the header entry as text: the version, a comma, then the signature "
+                "in base64",
             )
         headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp)}
         headers["webhook-signature"] = made
@@ -125,8 +128,8 @@ def sign_v1a(fn: Callable[[str, str, int, bytes], Any]) -> Result:
         except signing.SignatureError:
             return not_yet(
                 _v1a_slip(made, secret_key, msg_id, timestamp, body),
-                "sign f'{msg_id}.{timestamp}.'.encode() + body with "
-                "Ed25519PrivateKey.from_private_bytes(base64.b64decode(secret_key[5:]))",
+                "sign the id, a dot, the timestamp, a dot and the raw body with the private "
+                "key decoded from the base64 after whsk_, and put 'v1a,' before the base64",
             )
     return right(
         "the receivers' public keys accept every signature you made, and only the holder of "
