@@ -22,7 +22,7 @@ Sources (checked 2026-12-01):
 * Zoom: https://developers.zoom.us/docs/api/webhooks/#validate-your-webhook-endpoint
   (``endpoint.url_validation``; ``encryptedToken`` is the hex HMAC-SHA256 of ``plainToken`` keyed
   with the app's secret token; re-validated every 72 hours, per the Zoom changelog).
-* X: https://docs.x.com/x-api/webhooks/introduction, "Challenge-Response Checks" (GET with
+* X: https://docs.x.com/x-api/webhooks/quickstart, "The CRC check" (GET with
   ``crc_token``; answer ``{"response_token": "sha256=<base64 HMAC-SHA256>"}`` keyed with the app's
   consumer secret).
 * Microsoft Graph: https://learn.microsoft.com/graph/change-notifications-delivery-webhooks,
