@@ -1,4 +1,5 @@
-"""The ``webhooks-lab`` command: open the course, run a receiver, send a test event."""
+"""The ``webhooks-lab`` command: open the course, run a receiver, send a test event, and
+diagnose a delivery whose signature check fails."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "send":
         return _send(args)
+    if args.command == "doctor":
+        return _doctor(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 
@@ -126,6 +129,45 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--allow-private", action="store_true", help="allow private network addresses"
     )
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="say why a delivery's signature check fails; exit 0 if valid, 1 if not",
+        description="Diagnose one delivery: a JSON fixture downloaded from the inbox page, or "
+        "its headers and raw body in two files. Exit 0 when the signature is valid, 1 when "
+        "not (with the reason), 2 when the input cannot be read.",
+    )
+    doctor.add_argument("fixture", nargs="?", type=Path, help="a delivery-N.json fixture")
+    doctor.add_argument(
+        "--secret",
+        action="append",
+        required=True,
+        help="the secret the check uses; repeat to add others you have (the previous one, the "
+        "CLI's): the doctor says if one of those signed it",
+    )
+    doctor.add_argument(
+        "--accepted",
+        type=int,
+        default=1,
+        help="how many of the --secret values the check accepts (default 1, the first)",
+    )
+    doctor.add_argument(
+        "--scheme", choices=signing.SCHEMES, help="signature scheme (default: read the headers)"
+    )
+    doctor.add_argument(
+        "--headers", type=Path, help="a file of headers: JSON, or 'Name: value' lines"
+    )
+    doctor.add_argument("--body", type=Path, help="a file holding the raw body, byte for byte")
+    doctor.add_argument(
+        "--tolerance", type=int, default=signing.DEFAULT_TOLERANCE, help="seconds (default 300)"
+    )
+    doctor.add_argument(
+        "--now",
+        type=float,
+        help="Unix time of the check (default: when the receiver checked it, if the fixture "
+        "says, else now)",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     return parser
 
 
@@ -326,6 +368,46 @@ def _send(args: argparse.Namespace) -> int:
         "it ended as a dead letter",
         1,
     )
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    """Read one delivery, diagnose it, print the diagnosis; 0 valid, 1 refused, 2 unreadable."""
+    import json
+
+    from webhooks_lab.signing.doctor import read_delivery
+
+    def fail(message: str) -> int:
+        print(f"webhooks-lab doctor: {message}", file=sys.stderr, flush=True)
+        return 2
+
+    if (args.fixture is None) == (args.headers is None or args.body is None):
+        return fail("give a FIXTURE.json, or both --headers FILE and --body FILE")
+    try:
+        if args.fixture is not None:
+            headers, body, checked_at = read_delivery(args.fixture.read_bytes())
+        else:
+            headers, body, checked_at = read_delivery(
+                args.body.read_bytes(), headers=args.headers.read_bytes()
+            )
+        now = args.now if args.now is not None else checked_at
+        found = signing.diagnose(
+            args.secret,
+            headers,
+            body,
+            scheme=args.scheme,
+            tolerance=args.tolerance,
+            now=now,
+            accepted=args.accepted,
+        )
+    except (OSError, ValueError, TypeError) as exc:
+        return fail(str(exc))
+    if args.json:
+        print(json.dumps(found.as_dict(), indent=2))
+    else:
+        print(found)
+        if found.reason == "timestamp_too_old" and now is None:
+            print("(checked against the time now; pass --now for the time it arrived)")
+    return 0 if found.ok else 1
 
 
 def _describe(scheme: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from webhooks_lab import strict_json
+from webhooks_lab import signing, strict_json
 from webhooks_lab.events import Event, EventError
 from webhooks_lab.limits import DEFAULT
 from webhooks_lab.runtime.listeners import Listeners
@@ -20,7 +20,8 @@ class Delivery:
     """One request to a webhook endpoint and what the receiver answered.
 
     ``verified`` is ``None`` when the endpoint checks no signature, ``True``/``False`` otherwise;
-    ``reason`` says why a delivery was rejected or failed, in words a learner can read.
+    ``reason`` says why a delivery was rejected or failed, in words a learner can read, and
+    ``diagnosis`` why a signature was refused, from the signature doctor.
     """
 
     seq: int
@@ -39,7 +40,14 @@ class Delivery:
     duplicate: bool = False
     error: str | None = None
     duration_ms: float = 0.0
+    handshake: str | None = None  # "slack", "zoom", ...: a provider's handshake, not a delivery
     response_body: bytes | None = field(default=None, repr=False, compare=False)
+    # How a refused signature was checked: (scheme, secrets, tolerance, wall time). Kept, not
+    # diagnosed: a flood of forgeries costs one tuple each, and the doctor runs when asked.
+    refused_check: tuple[str, list[str], int, float] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _diagnosis: signing.Diagnosis | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -58,6 +66,26 @@ class Delivery:
     def event(self) -> Event:
         """The body as an :class:`Event` (raises :class:`EventError` if it is not one)."""
         return Event.from_body(self.body, id=self.webhook_id)
+
+    @property
+    def diagnosis(self) -> signing.Diagnosis | None:
+        """Why the signature check refused this delivery, in plain words (``None`` if it didn't).
+
+        The doctor (:func:`webhooks_lab.signing.diagnose`) runs on first use, with the scheme,
+        secrets, tolerance and time the receiver checked with, and its answer is kept.
+        """
+        if self._diagnosis is None and self.refused_check is not None:
+            scheme, secrets, tolerance, now = self.refused_check
+            self._diagnosis = signing.diagnose(
+                secrets,
+                self.headers,
+                self.body,
+                scheme=scheme,
+                tolerance=tolerance,
+                now=now,
+                accepted=len(secrets),
+            )
+        return self._diagnosis
 
     @property
     def outcome(self) -> str:
@@ -84,6 +112,7 @@ class Delivery:
             "duplicate": self.duplicate,
             "error": self.error,
             "duration_ms": round(self.duration_ms, 3),
+            "handshake": self.handshake,
             "headers": self.headers,
             "response": self.response,
         }

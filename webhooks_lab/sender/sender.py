@@ -196,7 +196,7 @@ class Sender:
         self,
         url: str,
         *,
-        secret: str | None = None,
+        secret: str | Sequence[str] | None = None,
         scheme: str | None = None,
         types: str | Iterable[str] | None = None,
         enabled: bool = True,
@@ -213,6 +213,8 @@ class Sender:
         scheme = signing.check_scheme(scheme or ("standard" if secret else "none"))
         if scheme != "none" and not secret:
             raise ValueError(f"scheme {scheme!r} signs deliveries, so it needs a secret")
+        if scheme != "none":
+            secret = _signing_secrets(scheme, secret)  # a whpk_ key cannot sign, ...
         kinds = (types,) if isinstance(types, str) else tuple(types or ())
         existing = next((e for e in self._endpoints.values() if e.url == url), None)
         endpoint = existing or Destination(
@@ -466,7 +468,11 @@ class Sender:
         # Signed with real time, even on a sped-up lab clock: the receiver is someone else.
         signed_at = int(self.clock.wall())
         headers = signing.headers_for(
-            scheme, secret, delivery.body, msg_id=delivery.event_id, timestamp=signed_at
+            scheme,
+            secret.split() if scheme == "standard" and secret else secret,  # a rotation's list
+            delivery.body,
+            msg_id=delivery.event_id,
+            timestamp=signed_at,
         )
         headers["content-type"] = "application/json"
         status: int | None = None
@@ -817,3 +823,22 @@ def _describe(exc: BaseException) -> str:
 
 
 __all__ += ["FINAL_STATES"]
+
+
+def _signing_secrets(scheme: str, secret: str | Sequence[str] | None) -> str:
+    """The secret(s) an endpoint signs with, checked, as one text (several are space-separated).
+
+    Standard Webhooks takes several during a rotation (``[old, new]``, or an HMAC secret and a
+    ``whsk_`` key while moving to v1a): each signs, and the header carries every signature.
+    Secrets never hold spaces, so the outbox keeps them in its one text column.
+    """
+    many = [secret] if isinstance(secret, str) else list(secret or ())
+    if scheme != "standard" and len(many) != 1:
+        raise ValueError(f"scheme {scheme!r} signs with one secret; only 'standard' takes several")
+    if not many:
+        raise ValueError(f"scheme {scheme!r} signs deliveries, so it needs a secret")
+    for each in many:
+        signing.check_secret(scheme, each, role="sign")
+        if any(c.isspace() for c in each):
+            raise ValueError("a secret has no spaces; is this two secrets in one string?")
+    return " ".join(many)

@@ -315,8 +315,14 @@ def detail_html(d: Delivery) -> str:
     except (ValueError, UnicodeDecodeError):
         payload = d.body.decode("utf-8", errors="replace")
     answer = json.dumps(d.response, indent=2, ensure_ascii=False)
+    found = d.diagnosis
+    doctor = (
+        f"<div><b>Why:</b> {escape(found.explanation)}<br><b>Try:</b> {escape(found.hint)}</div>"
+        if found is not None and not found.ok
+        else ""
+    )
     return (
-        f"<div>{head}</div>"
+        f"<div>{head}</div>{doctor}"
         f"<details open><summary>Headers</summary><table>{headers}</table></details>"
         f"<details open><summary>Payload</summary><pre>{escape(payload)}</pre></details>"
         f"<details><summary>Answer</summary><pre>{escape(answer)}</pre></details>"
