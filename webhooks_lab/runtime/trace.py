@@ -45,6 +45,7 @@ from webhooks_lab.runtime.listeners import Listeners
 __all__ = [
     "DEFAULT_KEEP",
     "Exchange",
+    "Names",
     "Pending",
     "Trace",
     "TracedApp",
@@ -63,6 +64,8 @@ DEFAULT_KEEP = 5_000
 
 # A server's party for a request path, or None to leave the request out of the trace.
 PartyFor = Callable[[str], "str | None"]
+# What a lesson calls the parties: {"Sender": "Shop", "/webhooks/mail": ("Shop", "Mailer")}.
+Names = Mapping[str, "str | tuple[str, str]"]
 
 
 def outcome_of(status: int | None, error: str | None = None) -> str:
@@ -136,7 +139,7 @@ class Trace:
         self._servers: dict[int, PartyFor] = {}  # port -> how that lab server names itself
         # What a lesson calls the parties ({"Sender": "Shop", "/webhooks/mail": "Mailer"}): every
         # view and export of this trace uses it (see display_parties).
-        self.names: dict[str, str] = {}
+        self.names: dict[str, str | tuple[str, str]] = {}
         self.total = 0  # every exchange ever recorded, kept or not
         self.serving = 0  # requests a traced server is answering right now, unclaimed ones
 
@@ -354,11 +357,11 @@ class Trace:
     def clear(self) -> None:
         self._items.clear()
 
-    def to_json(self, since: int = 0, *, names: Mapping[str, str] | None = None) -> str:
+    def to_json(self, since: int = 0, *, names: Names | None = None) -> str:
         """The kept exchanges as a JSON array, oldest first, parties as ``names`` renames them."""
         return to_json(self.exchanges(since), {**self.names, **(names or {})})
 
-    def to_mermaid(self, since: int = 0, *, names: Mapping[str, str] | None = None) -> str:
+    def to_mermaid(self, since: int = 0, *, names: Names | None = None) -> str:
         """The kept exchanges as a Mermaid ``sequenceDiagram``, ready to paste into docs."""
         return mermaid(self.exchanges(since), {**self.names, **(names or {})})
 
@@ -541,25 +544,30 @@ def job_id_in(path: str) -> str | None:
     return found.group(1) if found and found.group(1) != "kinds" else None
 
 
-def display_parties(x: Exchange, names: Mapping[str, str] | None) -> tuple[str, str]:
+def display_parties(x: Exchange, names: Names | None) -> tuple[str, str]:
     """``x``'s client and server as ``names`` renames them.
 
     A key naming a party (``"Sender": "Shop"``) renames that party everywhere; a key starting
-    with ``/`` (``"/webhooks/orders": "Warehouse"``) names the server of every path under it.
+    with ``/`` (``"/webhooks/orders": "Warehouse"``) names the server of every path under it,
+    or both ends with a pair (``"/webhooks/orders": ("Shop", "Warehouse")``).
     """
     client, server = x.client, x.server
     if not names:
         return client, server
     for key, name in names.items():
         if key.startswith("/") and x.path.startswith(key):
-            server = name
-            break
-    else:
-        server = names.get(server, server)
-    return names.get(client, client), server
+            if isinstance(name, str):
+                return _renamed(client, names), name
+            return name[0], name[1]
+    return _renamed(client, names), _renamed(server, names)
 
 
-def to_json(exchanges: Iterable[Exchange], names: Mapping[str, str] | None = None) -> str:
+def _renamed(party: str, names: Names) -> str:
+    name = names.get(party, party)
+    return name if isinstance(name, str) else party
+
+
+def to_json(exchanges: Iterable[Exchange], names: Names | None = None) -> str:
     """``exchanges`` as a JSON array, oldest first, the parties as ``names`` renames them."""
     rows = []
     for x in sorted(exchanges, key=lambda x: (x.at, x.seq)):
@@ -578,7 +586,7 @@ def _text(value: str) -> str:
     return _UNSAFE.sub(" ", value).strip()
 
 
-def mermaid(exchanges: Iterable[Exchange], names: Mapping[str, str] | None = None) -> str:
+def mermaid(exchanges: Iterable[Exchange], names: Names | None = None) -> str:
     """A Mermaid ``sequenceDiagram`` of ``exchanges``: a request arrow and an answer arrow each,
     a crossed answer for a timeout or a broken connection, a note for each long wait."""
     rows = sorted(exchanges, key=lambda x: (x.at, x.seq))
