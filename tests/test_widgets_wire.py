@@ -118,6 +118,13 @@ def test_names_rename_parties_and_paths_name_their_server():
     )
     svg = render_svg(trace.exchanges(), names={"Sender": "Newsletter", "/webhooks/mail": "Mailer"})
     assert lanes(svg) == ["Newsletter", "Mailer", "Your receiver"]
+    both = {"/webhooks/shop": ("Shop", "Warehouse"), "Sender": "Newsletter"}
+    assert lanes(render_svg(trace.exchanges(), names=both)) == [
+        "Newsletter",
+        "Your receiver",
+        "Shop",
+        "Warehouse",
+    ]
 
 
 def test_text_from_the_wire_is_escaped_in_the_picture():

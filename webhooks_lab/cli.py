@@ -245,10 +245,11 @@ def _serve(args: argparse.Namespace) -> int:
         first_secret = args.secret[0] if args.secret else None
         jobs = register_lesson_kinds(JobRunner(secret=first_secret, notify=notify))
         app = create_app(receiver, extra_routes=[job_routes(jobs)], limits=limits, trace=trace)
-        served = trace.serve(app, lab_server_party)
+        served = trace.serve(app, lab_server_party, inbox=receiver.inbox)
         refused = served.record_refusal
         server = Server(served, args.host, args.port, limits=limits, on_refusal=refused)
         await server.start()
+        served.watch(server.port)
         receiver.url = server.url
         print(f"webhooks-lab receiver listening on {server.url}", flush=True)
         print(f"  deliver:  POST {server.url}/webhooks/<name>   ({_describe(scheme)})", flush=True)

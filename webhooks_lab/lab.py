@@ -67,7 +67,7 @@ class Lab:
             limits=self.limits,
             trace=self.trace,
         )
-        served = self.trace.serve(self.app, lab_server_party)
+        served = self.trace.serve(self.app, lab_server_party, inbox=self.receiver.inbox)
         self.server = Server(
             served, host, port, limits=self.limits, on_refusal=served.record_refusal
         )
@@ -77,6 +77,7 @@ class Lab:
             self.loop.stop()
             raise
         self.receiver.url = self.server.url
+        served.watch(self.server.port)  # deliveries: the trace reads what the inbox records
         # The sender may reach loopback (that is where the lab's receiver lives), nothing private.
         self.sender = Sender(outbox=outbox, clock=self.clock, allow_loopback=True, trace=self.trace)
         self.outbox = self.sender.outbox

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -47,6 +46,7 @@ import ipywidgets as widgets
 from webhooks_lab.runtime.trace import (
     DEFAULT_KEEP,
     Exchange,
+    Names,
     Trace,
     display_parties,
     mermaid,
@@ -73,7 +73,7 @@ class WireView(LiveView):
         self,
         lab: Lab | Trace,
         *,
-        names: Mapping[str, str] | None = None,
+        names: Names | None = None,
         party: str | None = None,
         endpoint: str | None = None,
         event: str | None = None,
@@ -92,7 +92,7 @@ class WireView(LiveView):
         )
         self.add_class("webhooks-lab-wire-view")
         self.trace = trace
-        self.names = dict(names or {})
+        self.names: dict[str, str | tuple[str, str]] = dict(names or {})
         self.since = trace.last_seq if since is None else since
         self.max_rows, self.burst = max_rows, burst
         self.filter = Filter(party, endpoint, event, job)
@@ -163,7 +163,7 @@ class WireView(LiveView):
         chosen = [x for x in kept if self.filter.matches(x, names)] if self.filter else kept
         return sorted(chosen, key=lambda x: (x.at, x.seq))
 
-    def _names(self) -> dict[str, str]:
+    def _names(self) -> dict[str, str | tuple[str, str]]:
         return {**self.trace.names, **self.names}
 
     def draw(self) -> str:
