@@ -94,6 +94,9 @@ class WireView(LiveView):
         self.trace = trace
         self.names: dict[str, str | tuple[str, str]] = dict(names or {})
         self.since = trace.last_seq if since is None else since
+        # ... and, from now on, by when they began too: a request that began before the view was
+        # made may be written down just after it (the inbox records a delivery as it answers).
+        self.began = trace.clock.time() if since is None else float("-inf")
         self.max_rows, self.burst = max_rows, burst
         self.filter = Filter(party, endpoint, event, job)
         self.paused = False
@@ -159,9 +162,13 @@ class WireView(LiveView):
     def exchanges(self) -> list[Exchange]:
         """The exchanges the view shows (its filters applied), oldest first."""
         names = self._names()
-        kept = self.trace.exchanges(self.since)
+        kept = self._kept()
         chosen = [x for x in kept if self.filter.matches(x, names)] if self.filter else kept
         return sorted(chosen, key=lambda x: (x.at, x.seq))
+
+    def _kept(self) -> list[Exchange]:
+        began = self.began
+        return [x for x in self.trace.exchanges(self.since) if x.at >= began]
 
     def _names(self) -> dict[str, str | tuple[str, str]]:
         return {**self.trace.names, **self.names}
@@ -169,7 +176,7 @@ class WireView(LiveView):
     def draw(self) -> str:
         """The SVG of what the view shows now (what the stored picture will hold)."""
         names = self._names()
-        kept = self.trace.exchanges(self.since)
+        kept = self._kept()
         for x in kept[-WINDOW:]:
             client, server = display_parties(x, names)
             self._parties_seen.setdefault(client, None)
