@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webhooks_lab.events import Event
 from webhooks_lab.jobs.kinds import register_lesson_kinds
@@ -24,6 +24,9 @@ from webhooks_lab.runtime.server import Server
 from webhooks_lab.sender.sender import Sender
 from webhooks_lab.service.app import create_app, job_routes
 
+if TYPE_CHECKING:
+    from webhooks_lab.jobs.broker import BrokerRunner
+
 
 class Lab:
     """A running lab: ``lab.receiver``, ``lab.sender``, ``lab.clock``, and ``lab.stop()``."""
@@ -37,6 +40,7 @@ class Lab:
         max_body: int | None = None,
         outbox: str | None = None,
         limits: Limits | None = None,
+        broker: str | None = None,
     ) -> None:
         self.options: dict[str, Any] = {
             "host": host,
@@ -45,15 +49,15 @@ class Lab:
             "max_body": max_body,
             "outbox": outbox,
             "limits": limits,
+            "broker": broker,
         }
         self.limits = (limits or DEFAULT_LIMITS).with_options(max_body=max_body)
         self.clock = Clock(speed)
         self.receiver = Receiver(clock=self.clock, limits=self.limits)
         self.loop = LabLoop()
         # Jobs run on the lab loop; their completion webhooks go out through the lab's sender.
-        self.jobs = register_lesson_kinds(
-            JobRunner(self.loop, clock=self.clock, notify=self._notify)
-        )
+        # With a broker they run in worker processes instead (SAQ on Redis); the face stays.
+        self.jobs: JobRunner | BrokerRunner = register_lesson_kinds(self._runner(broker))
         self.app = create_app(
             self.receiver,
             extra_routes=[job_routes(self.jobs)],
@@ -78,6 +82,19 @@ class Lab:
             self.loop.stop()
             raise
         self._stopped = False
+
+    def _runner(self, broker: str | None) -> Any:  # JobRunner | BrokerRunner
+        if broker is None:
+            return JobRunner(self.loop, clock=self.clock, notify=self._notify)
+        from webhooks_lab.jobs.broker import BrokerRunner  # SAQ and redis load only here
+
+        runner = BrokerRunner(broker, self.loop, clock=self.clock, notify=self._notify)
+        try:
+            self.loop.run(runner.connect(), timeout=10)
+        except BaseException:
+            self.loop.stop()
+            raise
+        return runner
 
     @property
     def url(self) -> str:
@@ -144,7 +161,9 @@ def start(**options: Any) -> Lab:
     Options: ``host`` (default ``"127.0.0.1"``), ``port`` (default 0: a free one), ``speed`` (the
     lab clock's speed-up, default 1), ``max_body`` (bytes a delivery may have, default 256 KiB),
     ``outbox`` (the sender's SQLite file, or ``":memory:"``; default a temporary file),
-    ``limits`` (a :class:`~webhooks_lab.limits.Limits`: every limit on what clients may send).
+    ``limits`` (a :class:`~webhooks_lab.limits.Limits`: every limit on what clients may send),
+    ``broker`` (``"redis://127.0.0.1:PORT"``: ``lab.jobs`` runs jobs by kind in
+    ``webhooks-lab worker`` processes on that Redis, through SAQ; default: in this kernel).
     If the running lab was started with different options, it is stopped and replaced.
     """
     global _current
