@@ -235,6 +235,7 @@ def _serve(args: argparse.Namespace) -> int:
             return await sender.deliver_to(url, event, secret=secret, wait=False)
 
         first_secret = args.secret[0] if args.secret else None
+        broker_note = None
         if args.broker:
             from webhooks_lab.jobs.broker import BrokerRunner
             from webhooks_lab.jobs.model import Unavailable
@@ -248,7 +249,7 @@ def _serve(args: argparse.Namespace) -> int:
             try:
                 await jobs.connect()
             except Unavailable as exc:  # serve anyway: /jobs answers 503 until it is back
-                print(f"webhooks-lab serve: {exc}; /jobs answers 503 until it is", flush=True)
+                broker_note = f"{exc}; /jobs answers 503 until it does"
         else:
             jobs = JobRunner(secret=first_secret, notify=notify)
         register_lesson_kinds(jobs)  # type: ignore[arg-type]
@@ -263,6 +264,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  jobs:     POST {server.url}/jobs   (kinds: {kinds})", flush=True)
         if args.broker:
             print(f"            run by workers on {args.broker}", flush=True)
+            if broker_note:
+                print(f"            {broker_note}", flush=True)
         if not args.secret:
             print(f"            job webhooks are signed with {jobs.secret}", flush=True)
         print(f"  api:      {server.url}/openapi.json", flush=True)

@@ -169,6 +169,8 @@ def mirror(saq_job: Any, job: Job) -> None:
         job.result = saq_job.result
     elif status in (FAILED, CANCELLED):
         job.error = meta.get("error") or _last_line(saq_job.error) or status
+        if status == CANCELLED and job.error == "abort":  # SAQ's word when it lost ours
+            job.error = "cancelled"
         if status == FAILED:
             said = meta.get("said") or job.error
             job.exception = JobTimeout(said) if meta.get("timed_out") else JobError(job.error)
@@ -592,7 +594,7 @@ class BrokerRunner:
             return True
         return self._call_on_loop(self.revoke(found))
 
-    async def revoke(self, job: Job, wait: float = 3.0) -> bool:
+    async def revoke(self, job: Job, wait: float = 5.0) -> bool:
         """Tell the broker to abort ``job``; wait up to ``wait`` s for it to stop."""
         queue = await self._ready()
         async with self._broker():

@@ -238,6 +238,9 @@ def make_worker(
         after_process=after_process,
         shutdown=shutdown,
         shutdown_grace_period_s=int(grace),
+        # An idle slot asks again each second rather than blocking for ever, so a stopping
+        # worker waits only for jobs that are really running, not the whole grace period.
+        dequeue_timeout=1,
         metadata={"kinds": [kind.name for kind in kinds], "concurrency": concurrency},
     )
 
