@@ -10,6 +10,7 @@ printed into a cell.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -110,6 +111,10 @@ class Fleet:
     def start(cls, workers: int = 2, *, concurrency: int = 2, secret: str | None = None) -> Fleet:
         """A new ``redis-server`` and ``workers`` worker processes on it (raises
         :class:`~webhooks_lab.runtime.redis_server.RedisMissing` if there is no redis-server)."""
+        global _current
+        if _current is not None:  # a re-run cell replaces the fleet, it never adds a second
+            _current.stop()
+            _current = None
         fleet = cls(RedisServer.start(), concurrency=concurrency, secret=secret)
         try:
             for _ in range(workers):
@@ -117,6 +122,7 @@ class Fleet:
         except BaseException:
             fleet.stop()
             raise
+        _current = fleet
         return fleet
 
     def add(self, name: str | None = None) -> WorkerProcess:
@@ -144,6 +150,9 @@ class Fleet:
                 worker.process.wait(max(0.1, deadline - time.monotonic()))
             worker.kill()
         self.redis.stop()
+        global _current
+        if _current is self:
+            _current = None
 
     def __enter__(self) -> Fleet:
         return self
@@ -155,5 +164,15 @@ class Fleet:
         alive = sum(worker.running for worker in self.workers.values())
         return f"<Fleet {self.broker}: {alive} of {len(self.workers)} workers running>"
 
+
+_current: Fleet | None = None
+
+
+def _stop_current() -> None:
+    if _current is not None:
+        _current.stop()
+
+
+atexit.register(_stop_current)  # a kernel that ends takes its broker and workers with it
 
 __all__ = ["Fleet", "WorkerProcess"]
