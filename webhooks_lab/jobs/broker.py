@@ -47,6 +47,7 @@ import contextlib
 import inspect
 import json
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -224,6 +225,9 @@ class BrokerRunner:
     thread (``webhooks-lab serve --broker``). Call ``await runner.connect()`` on that loop
     before use (the lab does). ``notify`` and ``secret`` send the completion webhook of a job
     cancelled before any worker took it; workers send the others, with their own secret.
+
+    Timeouts, and the waits inside the kinds, run on each worker's own clock in real seconds:
+    a sped-up lab clock (``start(speed=...)``) does not reach other processes.
     """
 
     def __init__(
@@ -252,7 +256,8 @@ class BrokerRunner:
         self.secret = secret or signing.generate_secret()
         self.callback_guard = callback_guard
         self.listeners: Listeners[[Job]] = Listeners("broker job runner")
-        self.refusals: list[dict[str, Any]] = []
+        #: Recent requests the HTTP API refused, and why (as ``JobRunner.refusals``).
+        self.refusals: deque[dict[str, Any]] = deque(maxlen=1000)
         self._errors: list[str] = []
         self._host = _Host(self)
         self._kinds: dict[str, Kind] = {}
