@@ -7,6 +7,7 @@ on a fixed sleep. Worst case for the whole file is a few tens of seconds.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -21,6 +22,8 @@ from webhooks_lab.jobs.broker import BrokerRefused, BrokerRunner, check_broker_u
 from webhooks_lab.jobs.kinds import count_primes, register_lesson_kinds
 from webhooks_lab.jobs.model import JobCancelled, JobTimeout, Unavailable
 from webhooks_lab.lab import Lab
+from webhooks_lab.lessons.production import WorkerProcess
+from webhooks_lab.runtime.redis_server import RedisServer
 
 # -- without a broker running ------------------------------------------------------------------
 
@@ -260,3 +263,40 @@ def test_sigterm_stops_a_worker_cleanly_and_its_running_job_still_ends(broker_la
     assert worker.stop() == 0  # SIGTERM: it lets the job finish (within its grace), then exits
     assert job.wait(30) == {"slept": 1.5}
     assert "webhooks-lab worker stopped" in worker.lines
+
+
+def cpu_seconds(pid: int) -> float:
+    from pathlib import Path
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads CPU time from /proc")
+def test_a_worker_whose_broker_goes_away_waits_quietly_and_carries_on_when_it_is_back(redis):  # noqa: F811
+    worker = WorkerProcess(redis.url, "patient")
+    try:
+        lab = Lab(broker=redis.url)
+        try:
+            assert lab.jobs.start("sleep", {"seconds": 0.1}).wait(30) == {"slept": 0.1}
+            port = redis.port
+            redis.stop()
+            with pytest.raises(Unavailable):
+                lab.jobs.start("sleep")
+            before = cpu_seconds(worker.pid)
+            time.sleep(2)  # measuring how busy it is while it waits: the wait is the point
+            assert cpu_seconds(worker.pid) - before < 0.5, (
+                "the worker spins while the broker is away"
+            )
+            assert worker.running
+            back = RedisServer.start(port=port)
+            try:
+                job = lab.jobs.start("sleep", {"seconds": 0.1})
+                assert job.wait(30) == {"slept": 0.1}
+                assert job.worker == "patient"
+            finally:
+                back.stop()
+        finally:
+            lab.stop()
+    finally:
+        worker.stop()

@@ -118,6 +118,17 @@ class Queue(RedisQueue):
     async def sweep(self, lock: int = 60, abort: float = SWEEP_ABORT_WAIT) -> list[str]:
         return await super().sweep(lock, abort=min(abort, SWEEP_ABORT_WAIT))
 
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Any:
+        try:
+            return await super().dequeue(timeout, poll_interval)
+        except Exception as exc:
+            if not (isinstance(exc, OSError) or _is_connection_error(exc)):
+                raise
+            # The broker is away. SAQ would ask again at once, in a loop that eats a core;
+            # ask once a second instead, and carry on when it is back.
+            await asyncio.sleep(1)
+            return None
+
 
 def check_broker_url(url: str, *, allow_remote: bool = False) -> str:
     """``url`` if it is a Redis URL on this machine (or ``allow_remote``); else ``ValueError``."""

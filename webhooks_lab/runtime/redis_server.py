@@ -46,21 +46,24 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{port}"
 
     @classmethod
-    def start(cls, *, timeout: float = 10.0, executable: str | None = None) -> RedisServer:
-        """Start one; raise :class:`RedisMissing` if there is none to start."""
+    def start(
+        cls, *, timeout: float = 10.0, executable: str | None = None, port: int | None = None
+    ) -> RedisServer:
+        """Start one (on ``port``, or a free one); raise :class:`RedisMissing` if there is
+        none to start."""
         found = executable or shutil.which("redis-server")
         if found is None:
             raise RedisMissing()
         last: Exception | None = None
         for _ in range(3):  # another program may take the free port between our look and its bind
             folder = Path(tempfile.mkdtemp(prefix="webhooks-lab-redis-"))
-            port = _free_port()
-            command = [found, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+            chosen = port or _free_port()
+            command = [found, "--port", str(chosen), "--bind", "127.0.0.1", "--save", ""]
             command += ["--appendonly", "no", "--dir", str(folder), "--protected-mode", "yes"]
             process = subprocess.Popen(
                 command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder
             )
-            server = cls(process, port, folder)
+            server = cls(process, chosen, folder)
             try:
                 server._wait_ready(timeout)
                 return server
