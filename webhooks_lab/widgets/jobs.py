@@ -66,7 +66,14 @@ class JobRow:
     def update(self, job: Any) -> int:
         """Show the job's current state; return how many widget messages that took."""
         self.job = job
-        state = (job.id, job.status, round(float(job.progress), 1), job.message, job.error)
+        state = (
+            job.id,
+            job.status,
+            round(float(job.progress), 1),
+            job.message,
+            job.error,
+            getattr(job, "worker", None),
+        )
         if state == self.shown:
             return 0
         sent = 0
@@ -92,9 +99,11 @@ def _describe(job: Any) -> str:
     said = job.error or job.message or ""
     said = said if len(said) <= 40 else said[:39] + "…"
     tail = f" · {escape(said)}" if said else ""
+    worker = getattr(job, "worker", None)  # with a broker: the worker process that runs it
+    where = f" <i>on {escape(str(worker))}</i>" if worker else ""
     return (
         f"<b>{escape(str(job.name))}</b> <span style='color:{colour}'>{job.status} "
-        f"{float(job.progress):.0f}%</span>{tail}"
+        f"{float(job.progress):.0f}%</span>{where}{tail}"
     )
 
 
