@@ -28,7 +28,8 @@ READY = "webhooks-lab worker "
 
 
 class WorkerProcess:
-    """One ``webhooks-lab worker`` process: ``name``, ``pid``, ``lines``, ``stop()``, ``kill()``."""
+    """One ``webhooks-lab worker`` process: ``name``, ``pid``, ``lines``, ``wait_for(text)``,
+    ``stop()``, ``kill()``."""
 
     def __init__(
         self,
@@ -46,6 +47,7 @@ class WorkerProcess:
             command += ["--secret", secret]
         self.lines: deque[str] = deque(maxlen=1000)
         self._ready = threading.Event()
+        self._said = threading.Condition()  # notified on each line the worker prints
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -65,10 +67,23 @@ class WorkerProcess:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
+            with self._said:
+                self.lines.append(line.rstrip("\n"))
+                self._said.notify_all()
             if line.startswith(READY):
                 self._ready.set()
         self._ready.set()  # the process ended: nobody should wait any longer
+        with self._said:
+            self._said.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> bool:
+        """Whether the worker prints a line containing ``text`` within ``timeout`` seconds (its
+        output reaches this process a moment after the broker's news does)."""
+        with self._said:
+            return self._said.wait_for(
+                lambda: any(text in line for line in self.lines) or not self._reader.is_alive(),
+                timeout,
+            ) and any(text in line for line in self.lines)
 
     @property
     def running(self) -> bool:
