@@ -162,13 +162,14 @@ class EndpointHealth:
         if count == 1:
             self._record(HealthChange(endpoint_id, now, "failing", attempt.outcome))
         window = self.window
-        if window is None or count < self.min_failures or now - first < window:
+        failing_for = attempt.started_at - first  # when the attempts were made, not answered
+        if window is None or count < self.min_failures or failing_for < window:
             return
         endpoint = self.sender._endpoints.get(endpoint_id)
         if endpoint is None or not endpoint.enabled:
             return
         reason = (
-            f"every attempt failed for {describe_seconds(now - first)} "
+            f"every attempt failed for {_span(failing_for)} "
             f"({count} failures, last: {attempt.outcome})"
         )
         self.sender.disable(endpoint, reason)
@@ -223,6 +224,14 @@ class EndpointHealth:
         failing = len(self.failing_since)
         disabled = sum(not e.enabled for e in self.sender.endpoints)
         return (
-            f"<EndpointHealth disable after {describe_seconds(self.window)} of failures; "
+            f"<EndpointHealth disable after {_span(self.window)} of failures; "
             f"{failing} failing, {disabled} disabled>"
         )
+
+
+def _span(seconds: float) -> str:
+    """A span in days once it is a day or more: five lab-days read as "5 days", not "120 h"."""
+    if seconds >= DAY:
+        days = seconds / DAY
+        return f"{days:.3g} day{'s' if days != 1 else ''}"
+    return describe_seconds(seconds)
