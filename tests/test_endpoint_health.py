@@ -53,8 +53,12 @@ def one_event_a_day(sender: Sender, clock: FakeClock, start: float, days: range)
         clock.advance(start + day * DAY - clock.time())
         found = sender.send("order.paid", {"day": day})
         sent.extend(found)
+        deadline = time.monotonic() + 10
         for delivery in found:
-            while not delivery.done:  # advance until its retry has been made, however long
+            # the first attempt goes out at the day's very moment, before the clock moves on
+            eventually(lambda d=delivery: bool(d.attempts) and d.attempts[0].state != "trying")
+            while not delivery.done:  # advance until its retry has been made
+                assert time.monotonic() < deadline, f"day {day}: {delivery!r} never ended"
                 clock.advance(HOUR / 4)
                 time.sleep(0.005)
     return sent
