@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from helpers import eventually
 
 from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.clock import FakeClock
@@ -16,14 +17,6 @@ from webhooks_lab.sender.health import DAY
 from webhooks_lab.sender.sender import Sender
 
 HOUR = 3600.0
-
-
-def eventually(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not become true in time")
-        time.sleep(0.005)
 
 
 @pytest.fixture
@@ -56,7 +49,9 @@ def one_event_a_day(sender: Sender, clock: FakeClock, start: float, days: range)
         deadline = time.monotonic() + 10
         for delivery in found:
             # the first attempt goes out at the day's very moment, before the clock moves on
-            eventually(lambda d=delivery: bool(d.attempts) and d.attempts[0].state != "trying")
+            assert eventually(
+                lambda d=delivery: bool(d.attempts) and d.attempts[0].state != "trying"
+            )
             while not delivery.done:  # advance until its retry has been made
                 assert time.monotonic() < deadline, f"day {day}: {delivery!r} never ended"
                 clock.advance(HOUR / 4)
@@ -82,7 +77,7 @@ def test_an_endpoint_failing_for_five_lab_days_is_disabled_reported_and_recovere
     assert "every attempt failed for 5 days" in endpoint.disabled_reason
     assert fifth.state == "disabled"  # its retry never went out
 
-    eventually(lambda: len(lab.receiver.inbox.for_endpoint("ops")) == 1)
+    assert eventually(lambda: len(lab.receiver.inbox.for_endpoint("ops")) == 1)
     (report,) = lab.receiver.inbox.for_endpoint("ops")
     assert report.event_type == "endpoint.disabled"
     assert report.json()["data"]["endpoint_id"] == endpoint.id

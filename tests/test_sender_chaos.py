@@ -10,6 +10,7 @@ import math
 import time
 
 import pytest
+from helpers import eventually
 
 from webhooks_lab.events import Event
 from webhooks_lab.retry import RetryPolicy
@@ -17,14 +18,6 @@ from webhooks_lab.runtime.clock import FakeClock
 from webhooks_lab.sender.chaos import SenderChaos
 from webhooks_lab.sender.records import OutgoingDelivery
 from webhooks_lab.sender.sender import Sender
-
-
-def eventually(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not become true in time")
-        time.sleep(0.005)
 
 
 @pytest.fixture
@@ -53,7 +46,7 @@ def play(clock: FakeClock, sender: Sender, lab, seconds: int) -> None:
             if c.duplicate_id
             and c.hold + sender.chaos.duplicate_after <= clock.time() - start_of(sender)
         )
-        eventually(lambda n=expected: len(lab.receiver.inbox) >= n)
+        assert eventually(lambda n=expected: len(lab.receiver.inbox) >= n)
 
 
 def start_of(sender: Sender) -> float:
@@ -157,7 +150,7 @@ def test_a_duplicated_delivery_reaches_the_receiver_twice_with_one_webhook_id(la
     sender.chaos.duplicate(1.0, after=2)
     sent = sender.send("order.paid", {"n": 1})
     assert len(sent) == 2 and sent[0].event_id == sent[1].event_id
-    eventually(lambda: len(lab.receiver.inbox) == 1)
+    assert eventually(lambda: len(lab.receiver.inbox) == 1)
     play(clock, sender, lab, 3)
     first, second = lab.receiver.inbox
     assert first.webhook_id == second.webhook_id == sent[0].event_id
