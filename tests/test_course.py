@@ -97,3 +97,17 @@ def test_other_commands_still_refuse_options_they_do_not_know():
     )
     assert result.returncode == 2
     assert "unrecognized arguments: --bogus" in result.stderr
+
+
+def test_as_root_jupyterlab_is_told_to_allow_it(monkeypatch, tmp_path):
+    # JupyterLab exits at once as root without --allow-root (Docker, many cloud machines).
+    monkeypatch.setattr(course.os, "geteuid", lambda: 0, raising=False)
+    command = course.jupyter_command(tmp_path, ["--no-browser"])
+    assert command.count("--allow-root") == 1
+    assert command[-2:] == [str(tmp_path / course.FIRST_LESSON), "--no-browser"]
+    assert course.jupyter_command(tmp_path, ["--allow-root"]).count("--allow-root") == 1
+
+
+def test_as_another_user_jupyterlab_keeps_its_own_guard(monkeypatch, tmp_path):
+    monkeypatch.setattr(course.os, "geteuid", lambda: 1000, raising=False)
+    assert "--allow-root" not in course.jupyter_command(tmp_path)

@@ -51,7 +51,10 @@ def test_every_signature_failure_is_a_lab_error_and_still_a_value_error(headers,
 def test_an_unknown_scheme_is_one_lab_error_wherever_it_is_named():
     error = caught(signing.check_scheme, "rot13")
     assert isinstance(error, signing.UnknownScheme) and isinstance(error, ValueError)
-    assert str(error) == "unknown scheme 'rot13'; choose one of standard, github, stripe, none"
+    assert (
+        str(error)
+        == "unknown scheme 'rot13'; choose one of standard, github, stripe, slack, shopify, none"
+    )
     assert signing.check_scheme("github") == "github"
 
 
@@ -68,7 +71,9 @@ def test_an_unknown_scheme_reads_the_same_from_receiver_sender_and_signing():
         lambda: signing.verify_scheme("rot13", [SECRET], {}, b""),
     ]
     messages = {str(caught(place)) for place in places}
-    assert messages == {"unknown scheme 'rot13'; choose one of standard, github, stripe, none"}
+    assert messages == {
+        "unknown scheme 'rot13'; choose one of standard, github, stripe, slack, shopify, none"
+    }
 
 
 def test_a_payload_that_is_not_an_event_is_a_lab_error():

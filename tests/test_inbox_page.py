@@ -328,3 +328,42 @@ async def _until(condition: Any, timeout: float = WAIT) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition never became true")
         await asyncio.sleep(0.01)
+
+
+# -- the Wire tab -------------------------------------------------------------------------------
+
+
+def test_with_wire_the_feed_also_streams_the_sequence_diagram_of_each_exchange(lab, client):
+    post(client, 1)
+    with feed(f"{lab.url}/inbox/events?wire=1") as events:
+        opening = events.next("wire")["data"]
+        assert opening["svg"].startswith("<svg") and opening["total"] == 1
+        assert 'data-party="Your receiver"' in opening["svg"]
+        assert opening["svg"].count('<g class="exchange"') == 1
+        client.get("/jobs/kinds")
+        live = events.next("wire")["data"]
+        assert live["total"] == 2 and 'data-party="Jobs API"' in live["svg"]
+    with feed(f"{lab.url}/inbox/events") as plain:  # without wire=1: deliveries only
+        plain.next()
+        post(client, 2)
+        assert plain.next()["event"] == "deliveries"
+        assert all(e["event"] != "wire" for e in list(plain.events.queue))
+
+
+def test_a_replay_from_the_page_is_on_the_wire_as_the_replays_own_exchange(lab, client):
+    post(client, 1, headers={"webhook-id": "msg_again"})
+    since = lab.trace.last_seq
+    assert client.post("/inbox/1/replay").status_code == 200
+    (replay,) = lab.trace.exchanges(since)  # the page's own request is not part of the wire
+    assert (replay.client, replay.server, replay.status) == ("Replay", "Your receiver", 200)
+    assert replay.webhook_id == "msg_again"
+
+
+def test_the_feed_stops_listening_to_the_trace_when_the_last_wire_page_goes(lab, client):
+    before = len(lab.trace.listeners)
+    with feed(f"{lab.url}/inbox/events?wire=1") as events:
+        events.next("wire")
+        assert len(lab.trace.listeners) == before + 1
+    post(client, 1)  # the server notices a closed connection when it next has something to do
+    lab.loop.run(_until(lambda: not lab.app.feed.clients))
+    assert len(lab.trace.listeners) == before

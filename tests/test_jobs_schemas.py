@@ -91,8 +91,8 @@ def test_a_field_the_models_do_not_know_fails_validation(lab, client, document):
     body = check(document, client.post("/jobs", json={"kind": "sleep"}))
     for where in (body, body["links"]):
         stranger = copy.deepcopy(body)
-        (stranger if where is body else stranger["links"])["worker"] = "w1"
-        with pytest.raises(ValidationError, match="worker"):
+        (stranger if where is body else stranger["links"])["assignee"] = "w1"
+        with pytest.raises(ValidationError, match="assignee"):
             component(document, "JobStatus").validate(stranger)
     finished(lab, client.get(f"/jobs/{body['id']}"))
 

@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "events": 0,
     "signing": 0,
     "cloud_events": 0,
+    "handshakes": 0,
     "retry": 0,
     "course": 0,
     "runtime": 1,  # clock, loop thread, server, listeners

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import pytest
 
@@ -64,6 +65,34 @@ def test_attempts_are_written_behind_and_all_land_at_the_next_flush(path):
     assert outbox.flush() == 2
     assert rows(path, "SELECT number, status, state FROM attempts") == [(1, 200, "delivered")]
     assert rows(path, "SELECT state, attempts FROM deliveries") == [("delivered", 1)]
+
+
+def test_a_batch_taken_to_write_elsewhere_is_committed_before_any_later_one(path):
+    # The sender takes a batch on its loop and writes it on a worker thread; a flush meanwhile
+    # (a cell asking for counts) must not commit newer rows that the older batch then undoes.
+    outbox = Outbox(path)
+    d = delivery(1)
+    outbox.add([d])
+    d.state = "retrying"
+    outbox.note(d)
+    older = outbox.take()
+    assert older is not None and outbox.unflushed == 1  # taken, not yet written
+    d.state = "delivered"
+    outbox.note(d)
+    later = threading.Thread(target=outbox.flush)
+    later.start()
+    later.join(timeout=0.2)
+    assert later.is_alive()  # waits for the older batch
+    assert outbox.write(older) == 1
+    later.join(timeout=10)
+    assert not later.is_alive() and outbox.unflushed == 0
+    assert rows(path, "SELECT state FROM deliveries") == [("delivered",)]
+
+
+def test_nothing_to_write_is_no_batch(path):
+    outbox = Outbox(path)
+    assert outbox.take() is None
+    assert outbox.flush() == 0  # and taking again does not wait
 
 
 def test_flush_interval_zero_writes_every_change_at_once(path):

@@ -87,7 +87,7 @@ def test_an_event_goes_to_every_enabled_endpoint_that_wants_its_type(lab, sender
     assert arrived == {"users": deliveries[0].event_id, "everything": deliveries[0].event_id}
 
 
-@pytest.mark.parametrize("scheme", ["standard", "github", "stripe"])
+@pytest.mark.parametrize("scheme", ["standard", "github", "stripe", "slack", "shopify"])
 def test_deliveries_are_signed_so_the_receiver_verifies_them(lab, sender, scheme):
     secret = signing.generate_secret()
     lab.receiver.endpoint("signed").require(secret, scheme)
@@ -96,6 +96,47 @@ def test_deliveries_are_signed_so_the_receiver_verifies_them(lab, sender, scheme
     sender.wait_idle(10)
     assert delivery.state == "delivered"
     assert lab.receiver.inbox.last.verified is True
+
+
+def test_an_ed25519_sender_is_verified_by_a_receiver_holding_only_the_public_key(lab, sender):
+    secret_key, public_key = signing.generate_keypair()
+    lab.receiver.endpoint("asymmetric").require(public_key)
+    sender.add_endpoint(lab.receiver.url_for("asymmetric"), secret=secret_key)
+    (delivery,) = sender.send("invoice.paid", {"amount": 42})
+    sender.wait_idle(10)
+    assert delivery.state == "delivered"
+    assert lab.receiver.inbox.last.headers["webhook-signature"].startswith("v1a,")
+    assert lab.receiver.inbox.last.verified is True
+
+
+def test_a_sender_rotating_from_hmac_to_ed25519_signs_both_ways_at_once(lab, sender):
+    hmac_secret = signing.generate_secret()
+    secret_key, public_key = signing.generate_keypair()
+    lab.receiver.endpoint("old-receiver").require(hmac_secret)
+    lab.receiver.endpoint("new-receiver").require(public_key)
+    for name in ("old-receiver", "new-receiver"):
+        sender.add_endpoint(lab.receiver.url_for(name), secret=[hmac_secret, secret_key])
+    deliveries = sender.send("invoice.paid", {"amount": 42})
+    sender.wait_idle(10)
+    assert [d.state for d in deliveries] == ["delivered", "delivered"]
+    for name in ("old-receiver", "new-receiver"):
+        (arrived,) = lab.receiver.inbox.for_endpoint(name)
+        assert arrived.verified is True
+        versions = [e.partition(",")[0] for e in arrived.headers["webhook-signature"].split()]
+        assert versions == ["v1", "v1a"]
+
+
+def test_only_standard_webhooks_signs_with_several_secrets(sender):
+    with pytest.raises(ValueError, match="only 'standard'"):
+        sender.add_endpoint("http://127.0.0.1:9/webhooks/x", secret=["a", "b"], scheme="github")
+    with pytest.raises(ValueError, match="no spaces"):
+        sender.add_endpoint("http://127.0.0.1:9/webhooks/x", secret="a b", scheme="github")
+
+
+def test_a_sender_refuses_a_public_key_as_its_signing_key(sender):
+    _, public_key = signing.generate_keypair()
+    with pytest.raises(signing.InvalidKey, match="cannot sign"):
+        sender.add_endpoint("http://127.0.0.1:9/webhooks/x", secret=public_key)
 
 
 def test_a_wrong_secret_is_rejected_and_retried_not_delivered(lab, sender, clock, attempts):

@@ -499,8 +499,8 @@ def test_stripe_verify_rejects_a_tampered_body_or_the_wrong_secret():
 # -- choosing a scheme by name ---------------------------------------------------------------------
 
 
-def test_schemes_are_standard_github_stripe_and_none():
-    assert SCHEMES == ("standard", "github", "stripe", "none")
+def test_schemes_are_standard_github_stripe_slack_shopify_and_none():
+    assert SCHEMES == ("standard", "github", "stripe", "slack", "shopify", "none")
 
 
 def test_headers_for_standard_are_the_three_webhook_headers():
@@ -533,7 +533,7 @@ def test_headers_for_none_carry_only_the_id_and_timestamp():
 
 
 def test_headers_for_an_unknown_scheme_lists_the_known_ones():
-    with pytest.raises(ValueError, match="standard, github, stripe, none"):
+    with pytest.raises(ValueError, match="standard, github, stripe, slack, shopify, none"):
         headers_for("hmac-md5", SECRET, BODY, msg_id=MSG_ID, timestamp=TIMESTAMP)
 
 

@@ -87,3 +87,38 @@ def test_a_number_one_character_over_the_limit_is_refused_however_it_is_written(
             loads(raw, max_number_chars=limit)
         assert refused.value.code in ("number_too_long", "not_a_number"), shaped
     assert loads(b'{"n": %s}' % (b"7" * limit), max_number_chars=limit) == {"n": int("7" * limit)}
+
+
+@given(
+    number=st.from_regex(r"\A-?(0|[1-9][0-9]{0,80})(\.[0-9]{1,80})?([eE][+-]?[0-9]{1,4})?\Z"),
+    limit=st.integers(min_value=3, max_value=120),
+)
+def test_a_number_is_refused_exactly_when_too_long_or_not_finite(number, limit):
+    raw = f'{{"n": {number}}}'.encode()
+    value = json.loads(raw)["n"]
+    too_long = len(number) > limit
+    infinite = isinstance(value, float) and value in (float("inf"), float("-inf"))
+    if too_long or infinite:
+        with pytest.raises(JSONRefused) as refused:
+            loads(raw, max_number_chars=limit)
+        assert refused.value.code == ("number_too_long" if too_long else "not_a_number")
+    else:
+        assert loads(raw, max_number_chars=limit) == {"n": value}
+
+
+def test_a_float_too_large_is_refused_with_a_generous_number_limit():
+    # A long mantissa with a two-digit exponent overflows as surely as 1e999.
+    raw = b'{"n": 1%se99}' % (b"0" * 247)
+    with pytest.raises(JSONRefused) as refused:
+        loads(raw, max_number_chars=1000)
+    assert refused.value.code == "not_a_number"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_numbers_are_checked_in_every_encoding_json_reads(encoding):
+    assert loads('{"n": [1, 2.5]}'.encode(encoding)) == {"n": [1, 2.5]}
+    too_long = '{"n": %s}' % ("9" * 80)
+    for raw, code in (('{"n": 1e999}', "not_a_number"), (too_long, "number_too_long")):
+        with pytest.raises(JSONRefused) as refused:
+            loads(raw.encode(encoding))
+        assert refused.value.code == code

@@ -180,3 +180,42 @@ def test_views_on_different_endpoints_live_side_by_side(lab):
     assert not shop.closed and not crm.closed
     shop.close()
     crm.close()
+
+
+def screen_column(label: str, text: str) -> int:
+    """Where ``text`` starts in ``label`` on screen, in monospace columns (wcwidth measures)."""
+    from wcwidth import wcswidth
+
+    return wcswidth(label[: label.index(text)])
+
+
+def test_long_and_wide_event_types_keep_every_column_in_place(lab, client):
+    long_type = "invoice.payment_action_required.for.a.customer.in.another.region"
+    kinds = ["order.created", long_type, "주문.생성됨.결제.완료.배송.준비.중"]
+    view = InboxView(lab)
+    for n, kind in enumerate(kinds):  # as any client may send them, not only the lab's Event
+        endpoint = f"shop{'-with-a-long-endpoint-name' * (n == 1)}"
+        body = {"type": kind, "data": {}}
+        client.post(f"/webhooks/{endpoint}", json=body, headers={"webhook-id": f"msg_wide{n}"})
+    settle(view, 3)
+
+    labels = [label for label, _ in view.table.options]
+    assert len({screen_column(label, "unsigned") for label in labels}) == 1
+    assert len({screen_column(label, " 200 ") for label in labels}) == 1
+    assert len({screen_column(label, " accepted") for label in labels}) == 1
+    assert long_type not in labels[1] and "invoice.payment_action_…" in labels[1]
+    assert "order.created" in labels[2]
+
+    view.select(2)  # the long one: shown whole where there is room
+    assert long_type in view.table.tooltip
+    assert long_type in view.detail.value
+    view.close()
+
+
+def test_a_value_with_a_newline_cannot_break_a_row():
+    from webhooks_lab.widgets.inbox import fit
+
+    assert fit("order\ncreated", 14) == "order created "
+    assert fit("a" * 30, 10) == "a" * 9 + "…"
+    assert fit("한국어", 5) == "한국…"  # two columns each: 4 + the ellipsis
+    assert fit("ok", 5, pad=False) == "ok"

@@ -1,4 +1,5 @@
-"""The ``webhooks-lab`` command: open the course, run a receiver, send a test event."""
+"""The ``webhooks-lab`` command: open the course, run a receiver, send a test event, and
+diagnose a delivery whose signature check fails."""
 
 from __future__ import annotations
 
@@ -23,10 +24,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "serve":
         return _serve(args)
+    if args.command == "worker":
+        return _worker(args)
     if args.command == "demo":
         return _demo(args)
     if args.command == "send":
         return _send(args)
+    if args.command == "doctor":
+        return _doctor(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 
@@ -86,6 +91,25 @@ def _parser() -> argparse.ArgumentParser:
         f"names: {', '.join(f.name for f in dataclasses.fields(Limits))}",
     )
     serve.add_argument("--quiet", action="store_true", help="do not print a line per delivery")
+    _broker_options(serve, required=False)
+
+    worker = sub.add_parser(
+        "worker", help="run the course's job kinds from a broker (SAQ on Redis) until stopped"
+    )
+    _broker_options(worker, required=True)
+    worker.add_argument(
+        "--concurrency", type=int, default=4, help="jobs this worker runs at once (default 4)"
+    )
+    worker.add_argument("--name", help="this worker's name, shown on its jobs (default worker-PID)")
+    worker.add_argument(
+        "--secret", help="signing secret for completion webhooks (default: a new one, printed)"
+    )
+    worker.add_argument(
+        "--grace",
+        type=float,
+        default=5.0,
+        help="seconds running jobs may take to finish when stopped, before they go back (5)",
+    )
 
     demo = sub.add_parser(
         "demo", help="run one of the course's cases end to end and print what happens"
@@ -126,7 +150,61 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--allow-private", action="store_true", help="allow private network addresses"
     )
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="say why a delivery's signature check fails; exit 0 if valid, 1 if not",
+        description="Diagnose one delivery: a JSON fixture downloaded from the inbox page, or "
+        "its headers and raw body in two files. Exit 0 when the signature is valid, 1 when "
+        "not (with the reason), 2 when the input cannot be read.",
+    )
+    doctor.add_argument("fixture", nargs="?", type=Path, help="a delivery-N.json fixture")
+    doctor.add_argument(
+        "--secret",
+        action="append",
+        required=True,
+        help="the secret the check uses; repeat to add others you have (the previous one, the "
+        "CLI's): the doctor says if one of those signed it",
+    )
+    doctor.add_argument(
+        "--accepted",
+        type=int,
+        default=1,
+        help="how many of the --secret values the check accepts (default 1, the first)",
+    )
+    doctor.add_argument(
+        "--scheme", choices=signing.SCHEMES, help="signature scheme (default: read the headers)"
+    )
+    doctor.add_argument(
+        "--headers", type=Path, help="a file of headers: JSON, or 'Name: value' lines"
+    )
+    doctor.add_argument("--body", type=Path, help="a file holding the raw body, byte for byte")
+    doctor.add_argument(
+        "--tolerance", type=int, default=signing.DEFAULT_TOLERANCE, help="seconds (default 300)"
+    )
+    doctor.add_argument(
+        "--now",
+        type=float,
+        help="Unix time of the check (default: when the receiver checked it, if the fixture "
+        "says, else now)",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     return parser
+
+
+def _broker_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument(
+        "--broker",
+        required=required,
+        metavar="redis://HOST:PORT",
+        help="the Redis that SAQ keeps the jobs in"
+        + ("" if required else "; jobs then run in `webhooks-lab worker` processes"),
+    )
+    parser.add_argument(
+        "--allow-remote-broker",
+        action="store_true",
+        help="allow a broker on another machine (default: loopback only)",
+    )
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -201,18 +279,40 @@ def _serve(args: argparse.Namespace) -> int:
             return await sender.deliver_to(url, event, secret=secret, wait=False, party="Jobs API")
 
         first_secret = args.secret[0] if args.secret else None
-        jobs = register_lesson_kinds(JobRunner(secret=first_secret, notify=notify))
+        broker_note = None
+        if args.broker:
+            from webhooks_lab.jobs.broker import BrokerRunner
+            from webhooks_lab.jobs.model import Unavailable
+
+            jobs = BrokerRunner(
+                args.broker,
+                secret=first_secret,
+                notify=notify,
+                allow_remote=args.allow_remote_broker,
+            )
+            try:
+                await jobs.connect()
+            except Unavailable as exc:  # serve anyway: /jobs answers 503 until it is back
+                broker_note = f"{exc}; /jobs answers 503 until it does"
+        else:
+            jobs = JobRunner(secret=first_secret, notify=notify)
+        register_lesson_kinds(jobs)  # type: ignore[arg-type]
         app = create_app(receiver, extra_routes=[job_routes(jobs)], limits=limits, trace=trace)
-        served = trace.serve(app, lab_server_party)
+        served = trace.serve(app, lab_server_party, inbox=receiver.inbox)
         refused = served.record_refusal
         server = Server(served, args.host, args.port, limits=limits, on_refusal=refused)
         await server.start()
+        served.watch(server.port)
         receiver.url = server.url
         print(f"webhooks-lab receiver listening on {server.url}", flush=True)
         print(f"  deliver:  POST {server.url}/webhooks/<name>   ({_describe(scheme)})", flush=True)
         print(f"  inbox:    {server.url}/", flush=True)
         kinds = ", ".join(kind.name for kind in jobs.kinds())
         print(f"  jobs:     POST {server.url}/jobs   (kinds: {kinds})", flush=True)
+        if args.broker:
+            print(f"            run by workers on {args.broker}", flush=True)
+            if broker_note:
+                print(f"            {broker_note}", flush=True)
         if not args.secret:
             print(f"            job webhooks are signed with {jobs.secret}", flush=True)
         print(f"  api:      {server.url}/openapi.json", flush=True)
@@ -236,6 +336,76 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Run the lesson kinds from the broker until SIGTERM or Ctrl+C."""
+    from webhooks_lab.events import Event
+    from webhooks_lab.jobs.broker import check_broker_url
+    from webhooks_lab.jobs.broker_worker import make_worker, run_worker
+    from webhooks_lab.jobs.kinds import lesson_kinds
+    from webhooks_lab.sender.sender import Sender
+
+    def fail(message: str, code: int = 2) -> int:
+        print(f"webhooks-lab worker: {message}", file=sys.stderr, flush=True)
+        return code
+
+    if args.concurrency < 1:
+        return fail(f"--concurrency must be at least 1, got {args.concurrency}")
+    try:
+        check_broker_url(args.broker, allow_remote=args.allow_remote_broker)
+    except ValueError as exc:
+        return fail(str(exc))
+    secret = args.secret or signing.generate_secret()
+    kinds = lesson_kinds()
+
+    async def run() -> None:
+        # Completion webhooks go out through a sender: signed, retried, loopback only.
+        sender = await Sender(outbox=":memory:", allow_loopback=True).start()
+
+        async def notify(url: str, event: Event, *, secret: str | None = None) -> object:
+            return await sender.deliver_to(url, event, secret=secret, wait=False)
+
+        worker = make_worker(
+            args.broker,
+            kinds,
+            concurrency=args.concurrency,
+            name=args.name,
+            notify=notify,
+            secret=secret,
+            grace=args.grace,
+            allow_remote=args.allow_remote_broker,
+            log=lambda line: print(line, flush=True),
+        )
+
+        def ready() -> None:
+            names = ", ".join(kind.name for kind in kinds)
+            print(f"webhooks-lab worker {worker.id} on {args.broker}", flush=True)
+            print(f"  kinds:       {names}", flush=True)
+            print(f"  concurrency: {args.concurrency}", flush=True)
+            if not args.secret:
+                print(f"  completion webhooks are signed with {secret}", flush=True)
+            print("  stop:        Ctrl+C or SIGTERM (running jobs finish or go back)", flush=True)
+
+        try:
+            await run_worker(worker, ready=ready)
+        finally:
+            await sender.close()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        return fail(f"the broker at {args.broker} does not answer ({exc})", 1)
+    except Exception as exc:
+        from webhooks_lab.jobs.broker import _is_connection_error
+
+        if _is_connection_error(exc):
+            return fail(f"the broker at {args.broker} does not answer ({exc})", 1)
+        raise
+    print("webhooks-lab worker stopped", flush=True)
     return 0
 
 
@@ -326,6 +496,46 @@ def _send(args: argparse.Namespace) -> int:
         "it ended as a dead letter",
         1,
     )
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    """Read one delivery, diagnose it, print the diagnosis; 0 valid, 1 refused, 2 unreadable."""
+    import json
+
+    from webhooks_lab.signing.doctor import read_delivery
+
+    def fail(message: str) -> int:
+        print(f"webhooks-lab doctor: {message}", file=sys.stderr, flush=True)
+        return 2
+
+    if (args.fixture is None) == (args.headers is None or args.body is None):
+        return fail("give a FIXTURE.json, or both --headers FILE and --body FILE")
+    try:
+        if args.fixture is not None:
+            headers, body, checked_at = read_delivery(args.fixture.read_bytes())
+        else:
+            headers, body, checked_at = read_delivery(
+                args.body.read_bytes(), headers=args.headers.read_bytes()
+            )
+        now = args.now if args.now is not None else checked_at
+        found = signing.diagnose(
+            args.secret,
+            headers,
+            body,
+            scheme=args.scheme,
+            tolerance=args.tolerance,
+            now=now,
+            accepted=args.accepted,
+        )
+    except (OSError, ValueError, TypeError) as exc:
+        return fail(str(exc))
+    if args.json:
+        print(json.dumps(found.as_dict(), indent=2))
+    else:
+        print(found)
+        if found.reason == "timestamp_too_old" and now is None:
+            print("(checked against the time now; pass --now for the time it arrived)")
+    return 0 if found.ok else 1
 
 
 def _describe(scheme: str) -> str:

@@ -7,6 +7,7 @@ learner already has there is never overwritten.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -58,12 +59,24 @@ def copy_missing(source: Path, target: Path) -> list[Path]:
 
 
 def jupyter_command(folder: Path, extra: list[str] | None = None) -> list[str]:
-    """The command that opens JupyterLab on the first lesson in ``folder``."""
+    """The command that opens JupyterLab on the first lesson in ``folder``.
+
+    As root (Docker, many cloud machines) JupyterLab refuses to start without ``--allow-root``;
+    a learner there has no other user to switch to, so the command says it for them.
+    """
+    extra = list(extra or [])
+    as_root = ["--allow-root"] if running_as_root() and "--allow-root" not in extra else []
     return [
         sys.executable,
         "-m",
         "jupyterlab",
         f"--ServerApp.root_dir={folder}",
+        *as_root,
         str(folder / FIRST_LESSON),
-        *(extra or []),
+        *extra,
     ]
+
+
+def running_as_root() -> bool:
+    geteuid = getattr(os, "geteuid", None)  # Windows has no such thing
+    return geteuid is not None and geteuid() == 0

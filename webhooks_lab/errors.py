@@ -8,6 +8,8 @@
     │   ├── StaleTimestamp  FutureTimestamp
     │   └── NoMatchingSignature
     ├── UnknownScheme (ValueError)         signing: a scheme name that is not one of SCHEMES
+    ├── InvalidKey (ValueError)            signing.ed25519: a whsk_/whpk_ key that is not one
+    ├── HandshakeError (ValueError)        handshakes: a handshake request or answer not right (400)
     ├── PortInUseError (OSError)           runtime: the port asked for is taken
     ├── JSONRefused (ValueError)           strict_json: a body too deep, a number too long (400)
     ├── BodyTooLarge (ValueError)          http: a request body over its limit (413)

@@ -27,6 +27,7 @@ from webhooks_lab.sender.sender import Sender
 from webhooks_lab.service.app import create_app, job_routes
 
 if TYPE_CHECKING:
+    from webhooks_lab.jobs.broker import BrokerRunner
     from webhooks_lab.widgets.wire import WireView
 
 
@@ -42,6 +43,7 @@ class Lab:
         max_body: int | None = None,
         outbox: str | None = None,
         limits: Limits | None = None,
+        broker: str | None = None,
     ) -> None:
         self.options: dict[str, Any] = {
             "host": host,
@@ -50,6 +52,7 @@ class Lab:
             "max_body": max_body,
             "outbox": outbox,
             "limits": limits,
+            "broker": broker,
         }
         self.limits = (limits or DEFAULT_LIMITS).with_options(max_body=max_body)
         self.clock = Clock(speed)
@@ -58,16 +61,15 @@ class Lab:
         self.trace = use(Trace(self.clock))
         self.loop = LabLoop()
         # Jobs run on the lab loop; their completion webhooks go out through the lab's sender.
-        self.jobs = register_lesson_kinds(
-            JobRunner(self.loop, clock=self.clock, notify=self._notify)
-        )
+        # With a broker they run in worker processes instead (SAQ on Redis); the face stays.
+        self.jobs: JobRunner | BrokerRunner = register_lesson_kinds(self._runner(broker))
         self.app = create_app(
             self.receiver,
             extra_routes=[job_routes(self.jobs)],
             limits=self.limits,
             trace=self.trace,
         )
-        served = self.trace.serve(self.app, lab_server_party)
+        served = self.trace.serve(self.app, lab_server_party, inbox=self.receiver.inbox)
         self.server = Server(
             served, host, port, limits=self.limits, on_refusal=served.record_refusal
         )
@@ -77,6 +79,7 @@ class Lab:
             self.loop.stop()
             raise
         self.receiver.url = self.server.url
+        served.watch(self.server.port)  # deliveries: the trace reads what the inbox records
         # The sender may reach loopback (that is where the lab's receiver lives), nothing private.
         self.sender = Sender(outbox=outbox, clock=self.clock, allow_loopback=True, trace=self.trace)
         self.outbox = self.sender.outbox
@@ -87,6 +90,19 @@ class Lab:
             self.loop.stop()
             raise
         self._stopped = False
+
+    def _runner(self, broker: str | None) -> Any:  # JobRunner | BrokerRunner
+        if broker is None:
+            return JobRunner(self.loop, clock=self.clock, notify=self._notify)
+        from webhooks_lab.jobs.broker import BrokerRunner  # SAQ and redis load only here
+
+        runner = BrokerRunner(broker, self.loop, clock=self.clock, notify=self._notify)
+        try:
+            self.loop.run(runner.connect(), timeout=10)
+        except BaseException:
+            self.loop.stop()
+            raise
+        return runner
 
     @property
     def url(self) -> str:
@@ -161,7 +177,9 @@ def start(**options: Any) -> Lab:
     Options: ``host`` (default ``"127.0.0.1"``), ``port`` (default 0: a free one), ``speed`` (the
     lab clock's speed-up, default 1), ``max_body`` (bytes a delivery may have, default 256 KiB),
     ``outbox`` (the sender's SQLite file, or ``":memory:"``; default a temporary file),
-    ``limits`` (a :class:`~webhooks_lab.limits.Limits`: every limit on what clients may send).
+    ``limits`` (a :class:`~webhooks_lab.limits.Limits`: every limit on what clients may send),
+    ``broker`` (``"redis://127.0.0.1:PORT"``: ``lab.jobs`` runs jobs by kind in
+    ``webhooks-lab worker`` processes on that Redis, through SAQ; default: in this kernel).
     If the running lab was started with different options, it is stopped and replaced.
     """
     global _current

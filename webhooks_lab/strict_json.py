@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 from typing import Any
 
 from webhooks_lab.errors import Error
@@ -38,12 +37,16 @@ def loads(
 ) -> Any:
     """Parse ``raw`` as JSON, refusing what is too deep, too long a number, or not JSON."""
     text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    # The number hooks cost a Python call per number: use them only when the text holds what
-    # they would refuse (a long run of digits, NaN, Infinity, a three-digit exponent). A match
-    # inside a string only costs the slower parse; it never refuses anything by itself.
-    hooks = _hooks(max_number_chars) if _suspect(max_number_chars).search(text) else {}
+    # Read as json.loads reads bytes; text that opens as UTF-8 JSON does needs no closer look.
+    plain = text[:1] in _OPENERS and text[1:2] != b"\x00"
+    # The number hooks cost a Python call per number: use them only when the text may hold
+    # what they would refuse (a false alarm, digits inside a string, only costs the slower
+    # parse), or when it is not UTF-8, where the look for suspect numbers sees nothing.
+    suspect = not plain or _suspect(text, max_number_chars)
+    decoder = _checking(max_number_chars) if suspect else _PLAIN
     try:
-        value = json.loads(text, **hooks)
+        text_str = text.decode("utf-8" if plain else json.detect_encoding(text), "surrogatepass")
+        value = decoder.decode(text_str)
     except JSONRefused:
         raise
     except RecursionError:
@@ -60,7 +63,21 @@ def loads(
     return value
 
 
-def _hooks(max_number_chars: int) -> dict[str, Any]:
+def _refuse_constant(name: str) -> Any:
+    raise JSONRefused("not_a_number", f"{name} is not a JSON number")
+
+
+_OPENERS = (b"{", b"[")
+
+# NaN and Infinity cost nothing to watch for: the decoder calls parse_constant only when it
+# meets one. Made once, not per body (json.loads with hooks builds a decoder each call).
+_PLAIN = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+@functools.lru_cache(maxsize=8)
+def _checking(max_number_chars: int) -> json.JSONDecoder:
+    """A decoder that also measures every number (one Python call each)."""
+
     def number(text: str, kind: type) -> Any:
         if len(text) > max_number_chars:
             raise JSONRefused(
@@ -72,22 +89,31 @@ def _hooks(max_number_chars: int) -> dict[str, Any]:
             raise JSONRefused("not_a_number", f"the number {text[:30]} is too large for a float")
         return value
 
-    def constant(name: str) -> Any:
-        raise JSONRefused("not_a_number", f"{name} is not a JSON number")
+    return json.JSONDecoder(
+        parse_int=lambda text: number(text, int),
+        parse_float=lambda text: number(text, float),
+        parse_constant=_refuse_constant,
+    )
 
-    return {
-        "parse_int": lambda text: number(text, int),
-        "parse_float": lambda text: number(text, float),
-        "parse_constant": constant,
-    }
+
+# Every digit and the decimal point become "0", so a number is at most two runs of "0" (its
+# mantissa and its exponent) with "-", "e" and a sign between them.
+_NUMBER_SHAPE = bytes.maketrans(b"0123456789.E+", b"00000000000e-")
+
+
+def _suspect(text: bytes, max_number_chars: int) -> bool:
+    """Whether ``text`` may hold a number the checking decoder would refuse: one longer than
+    ``max_number_chars`` or one too large for a float. Three searches in C, no regex."""
+    shape = text.translate(_NUMBER_SHAPE)
+    return _long_run(max_number_chars) in shape or b"0e000" in shape or b"0e-000" in shape
 
 
 @functools.lru_cache(maxsize=8)
-def _suspect(max_number_chars: int) -> re.Pattern[bytes]:
-    # A number longer than the limit has at most four runs of digits (sign, point, exponent
-    # between them), so one run is at least a quarter of it.
-    run = max(1, (max_number_chars - 3) // 4)
-    return re.compile(rb"[0-9]{%d}|NaN|Infinity|[0-9.][eE][+-]?[0-9]{3}" % run)
+def _long_run(max_number_chars: int) -> bytes:
+    # Longer than the limit, a number has a run of at least half of it less its three
+    # separators. Capped at 200 digits: a mantissa of fewer, times at most 10**99 (a
+    # two-digit exponent; three digits are suspect anyway), is a finite float.
+    return b"0" * max(1, min((max_number_chars - 2) // 2, 200))
 
 
 def depth(value: Any, *, stop_past: int | None = None) -> int:

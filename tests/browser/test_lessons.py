@@ -1,10 +1,13 @@
-"""Every lesson runs top to bottom in JupyterLab in real Chromium: no cell errors, every widget
-renders, and a screenshot of the whole notebook lands in ``build/screenshots/<lesson>.png``.
+"""Every lesson runs top to bottom in JupyterLab in real Chromium, and shows what it promises:
+no cell errors, every Mermaid diagram is drawn as an SVG, every figure is visible, every widget
+renders; a screenshot of the whole notebook lands in ``build/screenshots/<lesson>.png``.
 
-This is what nbval cannot see: the widgets' JavaScript really rendering in a browser, and the
-lesson looking right to a learner. The browser opens a copy of each lesson, so the committed
-notebook never changes. One JupyterLab tab serves every lesson in turn; each lesson gets a fresh
-kernel, stopped when it is done.
+This is what nbval cannot see: the diagrams and widgets really drawing in a browser, and the
+lesson looking right to a learner. What counts as a problem is in ``notebook_checks.py``, and
+``test_notebook_checks.py`` proves it catches a broken diagram, a hidden figure and a widget
+that cannot render. The browser opens a copy of each lesson, so the committed notebook never
+changes. One JupyterLab tab serves every lesson in turn; each lesson gets a fresh kernel,
+stopped when it is done.
 """
 
 from __future__ import annotations
@@ -12,82 +15,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .conftest import JupyterLab, lessons
-from .jupyterlab_ui import (
-    EXPECTS_ERROR,
-    FINISHED,
-    PANEL,
-    VIEWPORT,
-    close_notebook,
-    load_jupyterlab,
-    open_notebook,
-)
+from .jupyterlab_ui import VIEWPORT, close_notebook, load_jupyterlab
+from .notebook_checks import run_and_check
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.browser
-
-RUN_TIMEOUT_MS = 180_000  # a lesson should take well under 20 s; this only catches a hang
-MAX_SCREENSHOT_HEIGHT = 30_000
-
-# What a learner would see go wrong, cell by cell.
-PROBLEMS = f"""() => {{
-  const problems = [];
-  const expectsError = {EXPECTS_ERROR};
-  const code = {PANEL}.content.widgets.filter((cell) => cell.model.type === "code");
-  code.forEach((cell, index) => {{
-    const where = `code cell ${{index + 1}} [${{cell.model.executionCount ?? " "}}]`;
-    const outputs = cell.model.outputs.toJSON();
-    if (cell.model.executionCount === null) problems.push(`${{where}} did not run`);
-    if (expectsError(cell)) {{
-      if (!outputs.some((output) => output.output_type === "error")) {{
-        problems.push(`${{where}} is tagged raises-exception but raised nothing`);
-      }}
-      return;
-    }}
-    for (const output of outputs) {{
-      if (output.output_type === "error") {{
-        problems.push(`${{where}} raised ${{output.ename}}: ${{output.evalue}}`);
-      }}
-    }}
-    for (const node of cell.node.querySelectorAll(
-        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')) {{
-      if (node.textContent.includes("Traceback")) {{
-        problems.push(`${{where}} printed a traceback: ${{node.textContent.slice(0, 300)}}`);
-      }}
-    }}
-    const widgets = outputs.filter((output) =>
-      output.data && output.data["application/vnd.jupyter.widget-view+json"]).length;
-    const rendered = cell.node.querySelectorAll(
-      ".jp-OutputArea-output > .jupyter-widgets").length;
-    if (rendered < widgets) {{
-      problems.push(`${{where}}: ${{rendered}} of ${{widgets}} widgets rendered`);
-    }}
-    if (cell.node.textContent.includes("Error displaying widget")) {{
-      problems.push(`${{where}} says "Error displaying widget"`);
-    }}
-  }});
-  return problems;
-}}"""
-
-WIDGETS_RENDERED = f"""() => {{
-  const code = {PANEL}.content.widgets.filter((cell) => cell.model.type === "code");
-  return code.every((cell) => {{
-    const wanted = cell.model.outputs.toJSON().filter((output) =>
-      output.data && output.data["application/vnd.jupyter.widget-view+json"]).length;
-    return cell.node.querySelectorAll(".jp-OutputArea-output > .jupyter-widgets").length >= wanted;
-  }});
-}}"""
-
-STDERR = f"""() => {PANEL}.content.widgets
-  .flatMap((cell) => cell.model.type === "code" ? cell.model.outputs.toJSON() : [])
-  .filter((output) => output.output_type === "stream" && output.name === "stderr")
-  .map((output) => Array.isArray(output.text) ? output.text.join("") : output.text)"""
 
 
 @pytest.fixture(scope="module")
@@ -104,63 +43,21 @@ def jupyterlab_page(browser: Browser, jupyter_lab: JupyterLab) -> Iterator[Page]
 
 
 @pytest.mark.parametrize("lesson", lessons(), ids=lambda path: path.stem)
-def test_the_lesson_runs_in_jupyterlab_with_no_errors_and_every_widget_rendered(
+def test_the_lesson_runs_with_no_errors_and_draws_every_diagram_figure_and_widget(
     lesson: Path, jupyterlab_page: Page, jupyter_lab: JupyterLab, screenshots: Path
 ) -> None:
-    page = jupyterlab_page
     committed = _digest(lesson)
     # The lesson as it is now (it may have changed since the course was copied).
     (jupyter_lab.course / lesson.name).write_bytes(lesson.read_bytes())
     try:
-        open_notebook(page, lesson.name)
-        page.evaluate(
-            "async () => { await jupyterapp.commands.execute('notebook:clear-all-cell-outputs'); }"
+        report = run_and_check(
+            jupyterlab_page, jupyter_lab, lesson.name, screenshots / f"{lesson.stem}.png"
         )
-        page.evaluate("() => { jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        page.wait_for_function(FINISHED, polling=250, timeout=RUN_TIMEOUT_MS)
-        # Widgets render a moment after their output arrives; give them a few seconds.
-        rendered_in_time = True
-        try:
-            page.wait_for_function(WIDGETS_RENDERED, polling=250, timeout=10_000)
-        except Exception:  # reported below, cell by cell
-            rendered_in_time = False
-        problems: list[str] = page.evaluate(PROBLEMS)
-        _screenshot(page, screenshots / f"{lesson.stem}.png")
-        stderr = page.evaluate(STDERR)
     finally:
-        close_notebook(page, jupyter_lab)
-    assert problems == [], f"{lesson.name} in the browser:\n" + "\n".join(problems)
-    assert rendered_in_time
-    assert not any("Traceback" in text for text in stderr), stderr
+        close_notebook(jupyterlab_page, jupyter_lab)
+    assert report.problems == [], f"{lesson.name} in the browser:\n" + "\n".join(report.problems)
+    assert not any("Traceback" in text for text in report.stderr), report.stderr
     assert _digest(lesson) == committed, "running the lesson changed the committed notebook"
-
-
-def _screenshot(page: Page, path: Path) -> None:
-    """The whole notebook, top to bottom, in one picture: grow the window to fit it."""
-    size: dict[str, Any] = page.evaluate(
-        f"""() => {{
-          const scroller = {PANEL}.content.node.querySelector(".jp-WindowedPanel-outer")
-            || {PANEL}.content.node;
-          return {{ content: scroller.scrollHeight, shown: scroller.clientHeight,
-                   page: document.documentElement.clientHeight }};
-        }}"""
-    )
-    height = size["page"] - size["shown"] + size["content"]
-    page.set_viewport_size(
-        {"width": VIEWPORT["width"], "height": min(height, MAX_SCREENSHOT_HEIGHT)}
-    )
-    page.evaluate(
-        f"""() => {{
-          const panel = {PANEL};
-          panel.content.activeCellIndex = 0;
-          panel.content.mode = "command";
-          const scroller = panel.content.node.querySelector(".jp-WindowedPanel-outer")
-            || panel.content.node;
-          scroller.scrollTop = 0;
-        }}"""
-    )
-    page.wait_for_timeout(300)  # let the layout settle at the new size
-    page.screenshot(path=str(path))
 
 
 def _digest(path: Path) -> str:

@@ -41,6 +41,7 @@ from webhooks_lab.jobs.model import (
     Job,
     JobError,
     QueueFull,
+    Unavailable,
     UnknownKind,
     iso,
 )
@@ -100,9 +101,10 @@ class JobsAPI:
         body = await self._read_json(request)
         kind, params, callback_url = self._request_fields(body)
         key = self._idempotency_key(request)
-        replay = key is not None and self.runner.by_idempotency_key(key) is not None
         try:
-            job = self.runner.start(kind, params, callback_url=callback_url, idempotency_key=key)
+            job, replay = await self.runner.admit(
+                kind, params, callback_url=callback_url, idempotency_key=key
+            )
         except UnknownKind as exc:
             raise Problem(
                 422, "unknown-kind", "Unknown job kind", str(exc), kinds=exc.known
@@ -127,6 +129,8 @@ class JobsAPI:
                 str(exc),
                 headers={"Retry-After": str(exc.retry_after)},
             ) from None
+        except Unavailable:
+            raise  # answered 503 with Retry-After by _guard, as on every route
         except JobError as exc:
             raise Problem(503, "unavailable", "Not accepting jobs", str(exc)) from None
         headers = {"Location": f"/jobs/{job.id}", "Retry-After": str(job.retry_after)}
@@ -135,7 +139,7 @@ class JobsAPI:
         return _json(JobStatus.of(job), 202, headers)
 
     async def job(self, request: Request) -> Response:
-        job = self._find(request)
+        job = await self._find(request)
         if request.method == "DELETE":
             if job.done:
                 raise Problem(
@@ -145,14 +149,14 @@ class JobsAPI:
                     f"{job.id} already {job.status} at {iso(job.finished_at)}; "
                     "there is nothing left to cancel",
                 )
-            self.runner.cancel(job)
+            await self.runner.revoke(job)
             return _json(JobStatus.of(job))
         if job.done:
             return _json(JobStatus.of(job), 303, {"Location": f"/jobs/{job.id}/result"})
         return _json(JobStatus.of(job), headers={"Retry-After": str(job.retry_after)})
 
     async def result(self, request: Request) -> Response:
-        job = self._find(request)
+        job = await self._find(request)
         if not job.done:
             raise Problem(
                 409,
@@ -261,9 +265,9 @@ class JobsAPI:
             )
         return key
 
-    def _find(self, request: Request) -> Job:
+    async def _find(self, request: Request) -> Job:
         job_id = request.path_params["job_id"]
-        job = self.runner.get(job_id)
+        job = await self.runner.lookup(job_id)
         if job is None:
             raise Problem(
                 404,
@@ -293,6 +297,15 @@ class JobsAPI:
                         headers={"Allow": allow},
                     )
                 return await endpoint(request)
+            except Unavailable as exc:  # the broker is down: say so, and when to come back
+                problem = Problem(
+                    503,
+                    "broker-unavailable",
+                    "Job broker unavailable",
+                    str(exc),
+                    headers={"Retry-After": str(exc.retry_after)},
+                )
+                return self._answer_problem(request, problem)
             except Problem as problem:
                 return self._answer_problem(request, problem)
 

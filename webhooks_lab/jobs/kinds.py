@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhooks_lab.jobs.model import Progress
-from webhooks_lab.jobs.runner import JobRunner
+from webhooks_lab.jobs.model import Kind, Progress
+from webhooks_lab.jobs.runner import JobRunner, make_kind
 from webhooks_lab.runtime.clock import Clock
 
 
@@ -157,6 +157,11 @@ LESSON_KINDS: dict[str, tuple[Any, dict[str, Any]]] = {
 }
 
 
+def lesson_kinds() -> list[Kind]:
+    """The lesson kinds as records, for whoever runs them without a runner (a worker process)."""
+    return [make_kind(name, fn, params=params) for name, (fn, params) in LESSON_KINDS.items()]
+
+
 def register_lesson_kinds(runner: JobRunner) -> JobRunner:
     """Register ``image.resize``, ``video.encode``, ``primes.count`` and ``sleep``."""
     for name, (fn, params) in LESSON_KINDS.items():
@@ -168,6 +173,7 @@ __all__ = [
     "LESSON_KINDS",
     "count_primes",
     "encode_video",
+    "lesson_kinds",
     "register_lesson_kinds",
     "resize_image",
     "sleep",

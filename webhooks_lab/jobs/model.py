@@ -11,6 +11,7 @@ The errors::
     webhooks_lab.Error
     └── JobError
         ├── QueueFull            come back later (retry_after)
+        ├── Unavailable          the broker cannot be reached: come back later (retry_after)
         ├── JobCancelled         what waiting on a cancelled job raises
         ├── JobTimeout           (also a TimeoutError) the job ran past its timeout
         ├── UnknownKind          (also a LookupError) no kind of job by that name
@@ -50,6 +51,14 @@ class QueueFull(JobError):
     """The queue is full: come back later (``retry_after`` seconds is a fair guess)."""
 
     def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(JobError):
+    """The broker behind the jobs cannot be reached right now (``retry_after`` seconds)."""
+
+    def __init__(self, message: str, retry_after: int = 2) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
@@ -203,6 +212,8 @@ class Job:
         self.callback_url = callback_url
         self.idempotency_key = idempotency_key
         self.retry_after = retry_after
+        #: Which worker process runs or ran it (``None`` in the lab's own process).
+        self.worker: str | None = None
         #: What the completion webhook's sender answered (or why it could not send).
         self.notification: Any = None
         self.created_at = self.updated_at = now
@@ -242,6 +253,7 @@ class Job:
             "updated_at": iso(self.updated_at),
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
+            "worker": self.worker,
         }
 
     def __repr__(self) -> str:
@@ -402,6 +414,7 @@ __all__ = [
     "Kind",
     "Progress",
     "QueueFull",
+    "Unavailable",
     "UnknownKind",
     "describe",
     "iso",

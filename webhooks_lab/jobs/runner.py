@@ -297,6 +297,23 @@ class JobRunner:
         self._schedule_pump()
         return job
 
+    async def admit(
+        self,
+        kind: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[Job, bool]:
+        """``start()`` for the HTTP API, on the loop: the job, and whether this
+        ``idempotency_key`` had already started it (a replay). A broker's runner does the same
+        over the network, so the API awaits it."""
+        replay = (
+            idempotency_key is not None and self.by_idempotency_key(idempotency_key) is not None
+        )
+        job = self.start(kind, params, callback_url=callback_url, idempotency_key=idempotency_key)
+        return job, replay
+
     def _submit(
         self,
         fn: Callable[..., Any],
@@ -371,23 +388,14 @@ class JobRunner:
                 return func
 
             return decorate
-        if not isinstance(name, str) or not _KIND_NAME.match(name):
-            raise ValueError(f"a kind name looks like 'video.encode', got {name!r}")
-        if params is None:
-            schema = schema_from_signature(fn)
-        elif params.get("type") == "object":
-            schema = dict(params)
-        else:
-            schema = object_schema(params)
-        try:
-            check = checker(schema)  # the very schema GET /jobs/kinds publishes
-        except ValueError as exc:
-            raise ValueError(f"the params of job kind {name!r}: {exc}") from None
-        if description is None:
-            doc = inspect.getdoc(fn) or ""
-            description = doc.strip().splitlines()[0] if doc.strip() else ""
-        retry = max(1, int(retry_after))
-        kind = Kind(name, fn, schema, description, timeout, retry, check=check)
+        kind = make_kind(
+            name,
+            fn,
+            params=params,
+            description=description,
+            timeout=timeout,
+            retry_after=retry_after,
+        )
         self._kinds[name] = kind
         return kind
 
@@ -403,6 +411,10 @@ class JobRunner:
     def get(self, job_id: str) -> Job | None:
         """The job with this id, if the runner still remembers it."""
         return self._jobs.get(job_id)
+
+    async def lookup(self, job_id: str) -> Job | None:
+        """``get()`` for the HTTP API, on the loop (a broker's runner asks the broker)."""
+        return self.get(job_id)
 
     def by_idempotency_key(self, key: str) -> Job | None:
         found = self._by_key.get(key)
@@ -479,6 +491,10 @@ class JobRunner:
         if self._on_loop():
             return self._cancel(found)
         return self._call_on_loop(self._cancel, found)
+
+    async def revoke(self, job: Job) -> bool:
+        """``cancel()`` for the HTTP API, on the loop (a broker's runner tells the broker)."""
+        return self.cancel(job)
 
     def close(self) -> None:
         """Stop: cancel what is queued and running, refuse new jobs. From outside the loop."""
@@ -722,6 +738,35 @@ class JobRunner:
 # -- small helpers ---------------------------------------------------------------------------------
 
 
+def make_kind(
+    name: str,
+    fn: Callable[..., Any],
+    *,
+    params: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    retry_after: int = 1,
+) -> Kind:
+    """A :class:`Kind` checked and ready: what ``register`` keeps, for any runner."""
+    if not isinstance(name, str) or not _KIND_NAME.match(name):
+        raise ValueError(f"a kind name looks like 'video.encode', got {name!r}")
+    if params is None:
+        schema = schema_from_signature(fn)
+    elif params.get("type") == "object":
+        schema = dict(params)
+    else:
+        schema = object_schema(params)
+    try:
+        check = checker(schema)  # the very schema GET /jobs/kinds publishes
+    except ValueError as exc:
+        raise ValueError(f"the params of job kind {name!r}: {exc}") from None
+    if description is None:
+        doc = inspect.getdoc(fn) or ""
+        description = doc.strip().splitlines()[0] if doc.strip() else ""
+    retry = max(1, int(retry_after))
+    return Kind(name, fn, schema, description, timeout, retry, check=check)
+
+
 def _positive(value: int, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{what} must be a whole number of at least 1, got {value!r}")
@@ -755,4 +800,4 @@ def _injections(fn: Callable[..., Any]) -> frozenset[str]:
         return _injections_cached.__wrapped__(fn)
 
 
-__all__ = ["JobRunner", "Listener", "Submitter"]
+__all__ = ["JobRunner", "Listener", "Submitter", "make_kind"]

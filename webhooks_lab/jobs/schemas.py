@@ -57,6 +57,10 @@ class JobStatus(Closed):
     updated_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None
+    worker: str | None = Field(
+        default=None,
+        description="the worker process that runs or ran it (with a broker); null in-process",
+    )
     links: JobLinks
 
     @classmethod

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Callable
 
 from webhooks_lab.receiver.inbox import Delivery
@@ -34,7 +33,7 @@ class DeliveryLog:
         self.write, self.per_second, self.now = write, per_second, now
         self._second = -1
         self._shown = 0
-        self._held: Counter[str] = Counter()
+        self._held: dict[int, int] = {}  # status // 100 (0: no answer) -> deliveries held back
         self._task: asyncio.Task[None] | None = None
 
     def __call__(self, delivery: Delivery) -> None:
@@ -45,15 +44,17 @@ class DeliveryLog:
         if self._shown < self.per_second:
             self._shown += 1
             self.write(line(delivery))
-        else:
-            self._held[f"{delivery.status // 100}xx" if delivery.status else "no answer"] += 1
+        else:  # the flood's hot path: count, and name the kinds only in the summary
+            held, kind = self._held, delivery.status // 100
+            held[kind] = held.get(kind, 0) + 1
 
     def flush(self) -> None:
         """Print the summary of what was held back, if anything was."""
         if not self._held:
             return
         total = sum(self._held.values())
-        parts = ", ".join(f"{n:,} {kind}" for kind, n in sorted(self._held.items()))
+        named = sorted((f"{kind}xx" if kind else "no answer", n) for kind, n in self._held.items())
+        parts = ", ".join(f"{n:,} {kind}" for kind, n in named)
         self.write(f"... {total:,} more deliveries in the last second: {parts}")
         self._held.clear()
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from webhooks_lab import signing
+from webhooks_lab import handshakes, signing
 from webhooks_lab.events import Event, EventError
 from webhooks_lab.receiver.chaos import Chaos
 
@@ -77,6 +77,7 @@ class Endpoint:
         self.chaos = Chaos()
         self.handlers: dict[str, list[Handler]] = {}
         self.seen = SeenIds(remember)
+        self.handshake: tuple[str, str | None] | None = None
 
     def require(
         self, secret: str | Sequence[str], scheme: str = "standard", *, tolerance: int = 300
@@ -84,6 +85,21 @@ class Endpoint:
         """Only accept deliveries signed with ``secret`` (or any of several, during rotation)."""
         self.secrets = usable_secrets(secret, scheme, tolerance)
         self.scheme, self.tolerance = scheme, tolerance
+        return self
+
+    def answer_handshake(self, kind: str | None, secret: str | None = None) -> Endpoint:
+        """Answer provider ``kind``'s handshake (one of ``handshakes.KINDS``; ``None``: stop).
+
+        Zoom's and X's answers are keyed with ``secret`` (the app's secret token, the consumer
+        secret). Each handshake is answered and kept in the inbox with ``handshake`` set.
+        """
+        if kind is None:
+            self.handshake = None
+            return self
+        handshakes.check_kind(kind)
+        if kind in handshakes.NEEDS_SECRET and (not isinstance(secret, str) or not secret):
+            raise ValueError(f"the {kind} handshake is answered with an HMAC: give its secret")
+        self.handshake = (kind, secret)
         return self
 
     def open(self) -> Endpoint:
@@ -108,6 +124,8 @@ class Endpoint:
         return register
 
     def handlers_for(self, event_type: str | None) -> list[Handler]:
+        if not self.handlers:  # most endpoints under load: nothing to run, nothing to build
+            return []
         return self.handlers.get(event_type or "", []) + self.handlers.get("*", [])
 
     def forget(self) -> None:
@@ -131,8 +149,8 @@ def usable_secrets(secret: str | Sequence[str], scheme: str, tolerance: int) -> 
         raise ValueError("a signed endpoint needs at least one secret")
     if tolerance < 0:
         raise ValueError(f"tolerance is a number of seconds >= 0, got {tolerance!r}")
-    for each in secrets:  # signing once raises if, say, a Standard Webhooks secret is not base64
-        signing.headers_for(scheme, each, b"", msg_id="msg_check", timestamp=0)
+    for each in secrets:  # raises if, say, a Standard Webhooks secret is not base64
+        signing.check_secret(scheme, each)
     return secrets
 
 

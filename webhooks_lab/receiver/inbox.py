@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from webhooks_lab import strict_json
+from webhooks_lab import signing, strict_json
 from webhooks_lab.events import Event, EventError
 from webhooks_lab.limits import DEFAULT
 from webhooks_lab.runtime.listeners import Listeners
@@ -20,7 +20,8 @@ class Delivery:
     """One request to a webhook endpoint and what the receiver answered.
 
     ``verified`` is ``None`` when the endpoint checks no signature, ``True``/``False`` otherwise;
-    ``reason`` says why a delivery was rejected or failed, in words a learner can read.
+    ``reason`` says why a delivery was rejected or failed, in words a learner can read, and
+    ``diagnosis`` why a signature was refused, from the signature doctor.
     """
 
     seq: int
@@ -39,7 +40,14 @@ class Delivery:
     duplicate: bool = False
     error: str | None = None
     duration_ms: float = 0.0
+    handshake: str | None = None  # "slack", "zoom", ...: a provider's handshake, not a delivery
     response_body: bytes | None = field(default=None, repr=False, compare=False)
+    # How a refused signature was checked: (scheme, secrets, tolerance, wall time). Kept, not
+    # diagnosed: a flood of forgeries costs one tuple each, and the doctor runs when asked.
+    refused_check: tuple[str, list[str], int, float] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _diagnosis: signing.Diagnosis | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -58,6 +66,26 @@ class Delivery:
     def event(self) -> Event:
         """The body as an :class:`Event` (raises :class:`EventError` if it is not one)."""
         return Event.from_body(self.body, id=self.webhook_id)
+
+    @property
+    def diagnosis(self) -> signing.Diagnosis | None:
+        """Why the signature check refused this delivery, in plain words (``None`` if it didn't).
+
+        The doctor (:func:`webhooks_lab.signing.diagnose`) runs on first use, with the scheme,
+        secrets, tolerance and time the receiver checked with, and its answer is kept.
+        """
+        if self._diagnosis is None and self.refused_check is not None:
+            scheme, secrets, tolerance, now = self.refused_check
+            self._diagnosis = signing.diagnose(
+                secrets,
+                self.headers,
+                self.body,
+                scheme=scheme,
+                tolerance=tolerance,
+                now=now,
+                accepted=len(secrets),
+            )
+        return self._diagnosis
 
     @property
     def outcome(self) -> str:
@@ -84,6 +112,7 @@ class Delivery:
             "duplicate": self.duplicate,
             "error": self.error,
             "duration_ms": round(self.duration_ms, 3),
+            "handshake": self.handshake,
             "headers": self.headers,
             "response": self.response,
         }
@@ -119,12 +148,14 @@ class Inbox:
         self._bytes = 0
         self.evicted = 0
         self._seq = 0
-        self._changed = threading.Condition()
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._waiting = 0  # threads in wait_for: with none, a delivery wakes nobody (hot path)
         self.listeners: Listeners[[Delivery]] = Listeners("inbox")
 
     def record(self, delivery: Delivery) -> None:
         """Append ``delivery``, numbering it in arrival order (``delivery.seq``)."""
-        with self._changed:
+        with self._lock:  # the condition's own lock, entered without its Python-level wrapper
             self._seq += 1
             delivery.seq = self._seq
             size = _size(delivery)
@@ -137,7 +168,8 @@ class Inbox:
                 self._items.popleft()
                 self._bytes -= self._sizes.popleft()
                 self.evicted += 1
-            self._changed.notify_all()
+            if self._waiting:
+                self._changed.notify_all()
         self.listeners.notify(delivery)
 
     @property
@@ -204,7 +236,11 @@ class Inbox:
                     raise TimeoutError(
                         f"waited {timeout:g} s for {count} deliveries, {len(found)} arrived"
                     )
-                self._changed.wait(remaining)
+                self._waiting += 1
+                try:
+                    self._changed.wait(remaining)
+                finally:
+                    self._waiting -= 1
             return found
 
     def size_text(self) -> str:
@@ -230,7 +266,8 @@ class Inbox:
 
 def _size(delivery: Delivery) -> int:
     """What a delivery costs the inbox: its body and headers (the rest is small and fixed)."""
-    return len(delivery.body) + sum(len(k) + len(v) for k, v in delivery.headers.items()) + 200
+    headers = delivery.headers
+    return len(delivery.body) + sum(map(len, headers)) + sum(map(len, headers.values())) + 200
 
 
 def event_type_of(body: bytes) -> str | None:

@@ -153,8 +153,14 @@ def find(inbox: Inbox, seq: int) -> Delivery | None:
 
 
 def fixture(delivery: Delivery) -> dict[str, Any]:
-    """A delivery as JSON, body and all; bodies that are not UTF-8 also come as base64."""
+    """A delivery as JSON, body and all; bodies that are not UTF-8 also come as base64.
+
+    A refused signature comes with the doctor's ``diagnosis``, made now that it is asked for.
+    """
     record = delivery.to_dict()
+    if delivery.diagnosis is not None and delivery.refused_check is not None:
+        record["diagnosis"] = delivery.diagnosis.as_dict()
+        record["checked_at"] = delivery.refused_check[3]  # so `webhooks-lab doctor` judges then
     try:
         delivery.body.decode("utf-8")
     except UnicodeDecodeError:

@@ -30,6 +30,7 @@ from webhooks_lab.events import Event, EventError
 from webhooks_lab.http.body import DELIVERY_BODY_LIMIT, BodyTooLarge, ClientDisconnected, read_body
 from webhooks_lab.limits import DEFAULT as DEFAULT_LIMITS
 from webhooks_lab.limits import Limits
+from webhooks_lab.receiver import handshake
 from webhooks_lab.receiver.chaos import Chaos
 from webhooks_lab.receiver.endpoint import (
     Endpoint,
@@ -204,6 +205,7 @@ class Receiver:
 
     async def _process(self, endpoint: Endpoint, d: Delivery) -> None:
         if endpoint.scheme != "none":
+            now = self.clock.wall()  # real time: senders sign with it
             try:
                 signing.verify_scheme(
                     endpoint.scheme,
@@ -211,10 +213,11 @@ class Receiver:
                     d.headers,
                     d.body,
                     tolerance=endpoint.tolerance,
-                    now=self.clock.wall(),  # real time: senders sign with it
+                    now=now,
                 )
             except signing.SignatureError as exc:
                 d.verified = False
+                d.refused_check = (endpoint.scheme, endpoint.secrets, endpoint.tolerance, now)
                 _answer(d, 401, "invalid_signature", str(exc), reason_code=exc.code)
                 return
             d.verified = True
@@ -310,6 +313,16 @@ class _WebhookApp:
         receiver = self.receiver
         name = scope["path_params"]["name"]
         method = scope["method"]
+        endpoint = receiver.endpoints.get(name)
+        shakes = endpoint is not None and endpoint.handshake is not None
+        if (
+            shakes
+            and method != "POST"
+            and await handshake.answer(  # X, WebSub, CloudEvents
+                receiver, endpoint, scope, b"", started, send
+            )
+        ):
+            return
         if method in ("GET", "HEAD"):
             await _send_json(send, 200, _listing(receiver, name, scope.get("query_string", b"")))
             return
@@ -340,6 +353,8 @@ class _WebhookApp:
             # Nobody is left to read an answer, but the inbox shows that a request came and why
             # it was not processed: half a body is not a delivery.
             await self._refuse(scope, send, headers, 400, "incomplete_body", str(gone), _CLOSE)
+            return
+        if shakes and await handshake.answer(receiver, endpoint, scope, body, started, send):
             return
         delivery = await receiver.deliver(name, method, scope["path"], headers, body, started)
         extra = []

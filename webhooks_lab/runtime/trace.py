@@ -45,6 +45,7 @@ from webhooks_lab.runtime.listeners import Listeners
 __all__ = [
     "DEFAULT_KEEP",
     "Exchange",
+    "Names",
     "Pending",
     "Trace",
     "TracedApp",
@@ -63,6 +64,8 @@ DEFAULT_KEEP = 5_000
 
 # A server's party for a request path, or None to leave the request out of the trace.
 PartyFor = Callable[[str], "str | None"]
+# What a lesson calls the parties: {"Sender": "Shop", "/webhooks/mail": ("Shop", "Mailer")}.
+Names = Mapping[str, "str | tuple[str, str]"]
 
 
 def outcome_of(status: int | None, error: str | None = None) -> str:
@@ -128,14 +131,15 @@ class Trace:
         self.clock = clock or Clock()
         self.keep = keep
         self.listeners: Listeners[[Exchange]] = Listeners("trace")
-        self._items: deque[Exchange] = deque(maxlen=keep)
+        # Exchanges, and the raw (seq, record) tuples traced servers leave (see TracedApp).
+        self._items: deque[Exchange | tuple[int, tuple[Any, ...]]] = deque(maxlen=keep)
         self._seq = itertools.count(1)
         self._claims: dict[tuple[int, str, str], deque[Pending]] = {}
         self._claims_lock = threading.Lock()
         self._servers: dict[int, PartyFor] = {}  # port -> how that lab server names itself
         # What a lesson calls the parties ({"Sender": "Shop", "/webhooks/mail": "Mailer"}): every
         # view and export of this trace uses it (see display_parties).
-        self.names: dict[str, str] = {}
+        self.names: dict[str, str | tuple[str, str]] = {}
         self.total = 0  # every exchange ever recorded, kept or not
         self.serving = 0  # requests a traced server is answering right now, unclaimed ones
 
@@ -241,10 +245,14 @@ class Trace:
             )
         )
 
-    def serve(self, app: Any, party: str | PartyFor = "Server") -> TracedApp:
+    def serve(self, app: Any, party: str | PartyFor = "Server", *, inbox: Any = None) -> TracedApp:
         """``app`` (ASGI), recording every request no lab client claimed; ``party`` names the
-        server: a name, or a function of the path (``None`` leaves a path out of the trace)."""
-        return TracedApp(app, self, party)
+        server: a name, or a function of the path (``None`` leaves a path out of the trace).
+        With the receiver's ``inbox``, deliveries are read from what it records (call
+        :meth:`TracedApp.watch` with the port once the server listens)."""
+        traced = TracedApp(app, self, party)
+        traced.inbox = inbox
+        return traced
 
     def _add(self, exchange: Exchange) -> Exchange:
         self._items.append(exchange)
@@ -252,6 +260,44 @@ class Trace:
         if self.listeners:
             self.listeners.notify(exchange)
         return exchange
+
+    def _add_raw(self, raw: tuple[Any, ...]) -> None:
+        """A traced server's record: kept raw, made an :class:`Exchange` when first read."""
+        seq = next(self._seq)
+        if self.listeners._listeners:  # the tuple itself: its __bool__ is a call too many here
+            self._add(_exchange_of(seq, raw))
+            return
+        self._items.append((seq, raw))
+        self.total += 1
+
+    def watch_inbox(self, inbox: Any, port: int, party: PartyFor) -> Any:
+        """Write down each POST to ``/webhooks/...`` from what ``inbox`` records of it (the
+        receiver on ``port`` keeps it anyway: status, webhook id, how long it took), so the
+        delivery path pays one listener call and no more. Returns the way to stop."""
+
+        def recorded(delivery: Any) -> None:
+            method, path = delivery.method, delivery.path
+            if not _FROM_INBOX(method, path):
+                return  # the traced app itself writes those down
+            if self._claims and self._take_claim(port, method, path):
+                return  # a lab client's: it writes the exchange down
+            headers = delivery.headers
+            self._add_raw(
+                (
+                    delivery.received_at,
+                    0.0,
+                    delivery.duration_ms / 1000,
+                    party(path) or "Your receiver",
+                    method,
+                    path,
+                    delivery.status,
+                    delivery.webhook_id,
+                    headers.get("user-agent"),
+                    None,
+                )
+            )
+
+        return inbox.subscribe(recorded)
 
     def _take_claim(self, port: int, method: str, path: str) -> bool:
         with self._claims_lock:
@@ -290,15 +336,20 @@ class Trace:
 
     def exchanges(self, since: int = 0) -> list[Exchange]:
         """What is kept, numbered above ``since``, in the order the exchanges ended."""
-        items = list(self._items)
-        if since and items and items[0].seq <= since:
-            items = [x for x in items if x.seq > since]
+        items = [
+            x if isinstance(x, Exchange) else _exchange_of(*x)
+            for x in list(self._items)
+            if (x.seq if isinstance(x, Exchange) else x[0]) > since
+        ]
         return items
 
     @property
     def last_seq(self) -> int:
         items = self._items
-        return items[-1].seq if items else 0
+        if not items:
+            return 0
+        last = items[-1]
+        return last.seq if isinstance(last, Exchange) else last[0]
 
     def subscribe(self, listener: Callable[[Exchange], object]) -> Callable[[], None]:
         return self.listeners.subscribe(listener)
@@ -306,11 +357,11 @@ class Trace:
     def clear(self) -> None:
         self._items.clear()
 
-    def to_json(self, since: int = 0, *, names: Mapping[str, str] | None = None) -> str:
+    def to_json(self, since: int = 0, *, names: Names | None = None) -> str:
         """The kept exchanges as a JSON array, oldest first, parties as ``names`` renames them."""
         return to_json(self.exchanges(since), {**self.names, **(names or {})})
 
-    def to_mermaid(self, since: int = 0, *, names: Mapping[str, str] | None = None) -> str:
+    def to_mermaid(self, since: int = 0, *, names: Names | None = None) -> str:
         """The kept exchanges as a Mermaid ``sequenceDiagram``, ready to paste into docs."""
         return mermaid(self.exchanges(since), {**self.names, **(names or {})})
 
@@ -325,17 +376,37 @@ class Trace:
 
 
 class TracedApp:
-    """An ASGI app that writes each request nobody claimed into a :class:`Trace`."""
+    """An ASGI app that writes each request nobody claimed into a :class:`Trace`.
+
+    This is on every request the lab serves, so it does as little as it can: it notes the
+    status on the way out, and leaves a plain tuple that becomes an :class:`Exchange` only
+    when someone reads the trace (or at once, while a view listens).
+    """
 
     def __init__(self, app: Any, trace: Trace, party: str | PartyFor) -> None:
         self.app = app
         self.trace = trace
         self.party: PartyFor = party if callable(party) else (lambda path, _p=party: _p)
+        self._ports: set[int] = set()
+        self.inbox: Any = None  # the receiver's inbox, whose records stand for deliveries
+        self.inbox_watched = False  # set when the trace reads deliveries from it (watch)
+        self._names: dict[str, str | None] = {}  # path -> party, for the paths seen most
+
+    def watch(self, port: int) -> Any:
+        """Start reading deliveries from the inbox given to :meth:`Trace.serve`, for the server
+        listening on ``port``; returns the way to stop."""
+        if self.inbox is None:
+            raise ValueError("this app was traced without an inbox to watch")
+        self.inbox_watched = True
+        self._ports.add(port)
+        self.trace._servers[port] = self.party
+        return self.trace.watch_inbox(self.inbox, port, self.party)
 
     def record_refusal(self, status: int, code: str, method: str, target: str, detail: str) -> None:
         """For ``Server(on_refusal=...)``: a request refused before the app ran (head too big)."""
         path = (target or "?").split("?", 1)[0][:200]
-        self.trace.record("Client", self.party(path) or "Server", method or "?", path, status)
+        if not (self.inbox_watched and _FROM_INBOX(method, path)):  # else the inbox's record
+            self.trace.record("Client", self.party(path) or "Server", method or "?", path, status)
         inner = getattr(self.app, "record_refusal", None)
         if inner is not None:
             inner(status, code, method, target, detail)
@@ -345,56 +416,92 @@ class TracedApp:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        server = self.party(path)
+        # The delivery path, first and in line: the inbox's record of it is the trace's.
+        if self.inbox_watched and scope["method"] == "POST" and path.startswith("/webhooks/"):
+            await self.app(scope, receive, send)
+            return
         trace = self.trace
-        port = (scope.get("server") or ("", 0))[1] or 0
-        if port not in trace._servers:
+        port = scope["server"][1] if scope.get("server") else 0
+        if port not in self._ports:
+            self._ports.add(port)
             trace._servers[port] = self.party
-        if server is None or (trace._claims and trace._take_claim(port, scope["method"], path)):
+        if trace._claims and trace._take_claim(port, scope["method"], path):
+            await self.app(scope, receive, send)  # a lab client's: it writes the exchange down
+            return
+        try:
+            server = self._names[path]
+        except KeyError:
+            server = self.party(path)
+            if len(self._names) < 1024:  # every name a stranger makes up is not kept
+                self._names[path] = server
+        if server is None:
             await self.app(scope, receive, send)
             return
         at, started = trace.clock.time(), time.perf_counter()
-        answer: dict[str, Any] = {}
-        trace.serving += 1  # on the server's loop only, so no lock
+        answer: list[Any] = [None, None]  # status, and the headers of an answer to POST /jobs
 
         async def watch(message: Any) -> None:
             if message["type"] == "http.response.start":
-                answer["status"] = message["status"]
+                answer[0] = message["status"]
                 if path == "/jobs":  # where the new job lives: its id, for the job filter
-                    answer["headers"] = message.get("headers")
+                    answer[1] = message.get("headers")
             await send(message)
 
+        trace.serving += 1  # on the server's loop only, so no lock
         try:
             await self.app(scope, receive, watch)
         finally:
             trace.serving -= 1
-            _served(trace, scope, server, answer, at, started)
+            headers = dict(scope["headers"])
+            trace._add_raw(
+                (
+                    at,
+                    started,
+                    time.perf_counter(),
+                    server,
+                    scope["method"],
+                    path,
+                    answer[0],
+                    headers.get(b"webhook-id") or headers.get(b"ce-id"),
+                    headers.get(b"user-agent"),
+                    answer[1],
+                )
+            )
 
 
-def _served(
-    trace: Trace, scope: Any, server: str, answer: dict[str, Any], at: float, started: float
-) -> None:
-    webhook_id = agent = None
-    for key, value in scope["headers"]:
-        if key == b"webhook-id" or key == b"ce-id":
-            webhook_id = value.decode("latin-1")[:120]
-        elif key == b"user-agent":
-            agent = value.decode("latin-1")
+def _FROM_INBOX(method: str, path: str) -> bool:  # noqa: N802 - a rule, named as one
+    """Requests a watched inbox records (see :meth:`Trace.watch_inbox`), not the traced app."""
+    return method == "POST" and path.startswith("/webhooks/")
+
+
+def _decoded(value: str | bytes | None, limit: int = 200) -> str | None:
+    if value is None:
+        return None
+    return (value.decode("latin-1") if isinstance(value, bytes) else value)[:limit]
+
+
+def _exchange_of(seq: int, raw: tuple[Any, ...]) -> Exchange:
+    """The :class:`Exchange` a traced server's (or a watched inbox's) raw record stands for."""
+    at, started, ended, server, method, path, status, webhook_id, agent, headers = raw
     job_id = None
-    for key, value in answer.get("headers") or ():
+    for key, value in headers or ():
         if key.lower() == b"location":
             job_id = job_id_in(value.decode("latin-1"))
-    trace.record(
-        client_party(agent),
+    return Exchange(
+        seq,
+        at,
+        client_party(_decoded(agent)),
         server,
-        scope["method"],
-        scope["path"][:200],
-        answer.get("status"),
-        latency_ms=(time.perf_counter() - started) * 1000,
-        at=at,
-        webhook_id=webhook_id,
-        job_id=job_id,
-        error=None if answer else "the server gave no answer",
+        method,
+        path[:200],
+        status or None,
+        outcome_of(status, None),
+        (ended - started) * 1000,
+        _decoded(webhook_id, 120),
+        job_id or job_id_in(path),
+        None,
+        None if status else "the server gave no answer",
+        "server",
     )
 
 
@@ -437,25 +544,30 @@ def job_id_in(path: str) -> str | None:
     return found.group(1) if found and found.group(1) != "kinds" else None
 
 
-def display_parties(x: Exchange, names: Mapping[str, str] | None) -> tuple[str, str]:
+def display_parties(x: Exchange, names: Names | None) -> tuple[str, str]:
     """``x``'s client and server as ``names`` renames them.
 
     A key naming a party (``"Sender": "Shop"``) renames that party everywhere; a key starting
-    with ``/`` (``"/webhooks/orders": "Warehouse"``) names the server of every path under it.
+    with ``/`` (``"/webhooks/orders": "Warehouse"``) names the server of every path under it,
+    or both ends with a pair (``"/webhooks/orders": ("Shop", "Warehouse")``).
     """
     client, server = x.client, x.server
     if not names:
         return client, server
     for key, name in names.items():
         if key.startswith("/") and x.path.startswith(key):
-            server = name
-            break
-    else:
-        server = names.get(server, server)
-    return names.get(client, client), server
+            if isinstance(name, str):
+                return _renamed(client, names), name
+            return name[0], name[1]
+    return _renamed(client, names), _renamed(server, names)
 
 
-def to_json(exchanges: Iterable[Exchange], names: Mapping[str, str] | None = None) -> str:
+def _renamed(party: str, names: Names) -> str:
+    name = names.get(party, party)
+    return name if isinstance(name, str) else party
+
+
+def to_json(exchanges: Iterable[Exchange], names: Names | None = None) -> str:
     """``exchanges`` as a JSON array, oldest first, the parties as ``names`` renames them."""
     rows = []
     for x in sorted(exchanges, key=lambda x: (x.at, x.seq)):
@@ -474,7 +586,7 @@ def _text(value: str) -> str:
     return _UNSAFE.sub(" ", value).strip()
 
 
-def mermaid(exchanges: Iterable[Exchange], names: Mapping[str, str] | None = None) -> str:
+def mermaid(exchanges: Iterable[Exchange], names: Names | None = None) -> str:
     """A Mermaid ``sequenceDiagram`` of ``exchanges``: a request arrow and an answer arrow each,
     a crossed answer for a timeout or a broken connection, a note for each long wait."""
     rows = sorted(exchanges, key=lambda x: (x.at, x.seq))

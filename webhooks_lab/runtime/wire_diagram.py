@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from html import escape
 
 from webhooks_lab.retry import describe_seconds
-from webhooks_lab.runtime.trace import Exchange, display_parties
+from webhooks_lab.runtime.trace import Exchange, Names, display_parties
 
 __all__ = ["COLOURS", "MAX_GAP_PX", "Filter", "render_svg", "rows_of"]
 
@@ -62,7 +62,7 @@ class Filter:
     event: str | None = None
     job: str | None = None
 
-    def matches(self, x: Exchange, names: Mapping[str, str] | None = None) -> bool:
+    def matches(self, x: Exchange, names: Names | None = None) -> bool:
         if self.party is not None and self.party not in display_parties(x, names):
             return False
         if self.endpoint is not None:
@@ -112,7 +112,7 @@ def _endpoint(path: str) -> str:
 
 def rows_of(
     exchanges: Iterable[Exchange],
-    names: Mapping[str, str] | None = None,
+    names: Names | None = None,
     *,
     burst: int = 5,
     max_rows: int = 40,
@@ -160,7 +160,7 @@ def _until(row: Row) -> float | None:
 def render_svg(
     exchanges: Sequence[Exchange],
     *,
-    names: Mapping[str, str] | None = None,
+    names: Names | None = None,
     burst: int = 5,
     max_rows: int = 40,
     earlier: int = 0,
@@ -235,7 +235,7 @@ def _lane(name: str, i: int, height: int) -> str:
 
 
 def _exchange(
-    x: Exchange, y: float, lanes: Mapping[str, int], names: Mapping[str, str] | None, t: float
+    x: Exchange, y: float, lanes: Mapping[str, int], names: Names | None, t: float
 ) -> str:
     client, server = display_parties(x, names)
     a, b = _x(lanes[client]), _x(lanes[server])

@@ -35,7 +35,10 @@ from typing import Any
 
 from webhooks_lab.sender.records import Attempt, Destination, OutgoingDelivery
 
-__all__ = ["Outbox"]
+__all__ = ["Batch", "Outbox"]
+
+Batch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+"""Rows to commit: attempts to insert or replace, deliveries to update (:meth:`Outbox.take`)."""
 
 # -- the database ----------------------------------------------------------------------------------
 
@@ -106,7 +109,12 @@ class Outbox:
     def __init__(self, path: str | Path = ":memory:", *, flush_interval: float = 0.05) -> None:
         self.path = str(path)
         self.flush_interval = float(flush_interval)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the connection
+        self._buffer_lock = threading.Lock()  # the changes noted and not yet written
+        # Held from taking a batch of changes until it is written, so batches are committed in
+        # the order they were taken even when one is written on another thread.
+        self._writing = threading.Lock()
+        self._in_flight = 0  # rows taken and not yet committed
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -189,7 +197,7 @@ class Outbox:
 
     def note(self, delivery: OutgoingDelivery, attempt: Attempt | None = None) -> None:
         """Remember that ``delivery`` (and ``attempt``) changed; written at the next flush."""
-        with self._lock:
+        with self._buffer_lock:
             self._dirty_deliveries[delivery.id] = delivery
             if attempt is not None:
                 self._dirty_attempts[(attempt.delivery_id, attempt.number)] = attempt
@@ -198,9 +206,41 @@ class Outbox:
 
     def flush(self) -> int:
         """Commit every buffered change in one transaction; returns how many rows it wrote."""
-        with self._lock:
+        return self.write(self.take())
+
+    def take(self) -> Batch | None:
+        """The buffered changes as rows, as the records are now, for :meth:`write` to commit.
+
+        The sender takes a batch on its loop and writes it on a worker thread, so the loop never
+        waits for the disk. Until that batch is written, taking another one waits (batches are
+        committed in order). ``None`` when there is nothing to write.
+        """
+        self._writing.acquire()
+        try:
+            batch = self._rows()
+        except BaseException:
+            self._writing.release()
+            raise
+        if batch is None:
+            self._writing.release()
+        return batch
+
+    def write(self, batch: Batch | None) -> int:
+        """Commit a batch from :meth:`take` in one transaction, from any thread; returns how
+        many rows it wrote."""
+        if batch is None:
+            return 0
+        try:
+            with self._lock:
+                return self._commit(batch)
+        finally:
+            self._in_flight = 0
+            self._writing.release()
+
+    def _rows(self) -> Batch | None:
+        with self._buffer_lock:
             if self._closed or not (self._dirty_attempts or self._dirty_deliveries):
-                return 0
+                return None
             attempts = [_attempt_row(a) for a in self._dirty_attempts.values()]
             deliveries = [
                 (
@@ -216,23 +256,28 @@ class Outbox:
             ]
             self._dirty_attempts.clear()
             self._dirty_deliveries.clear()
-            with self._transaction():
-                self._db.executemany(
-                    f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    attempts,
-                )
-                self._db.executemany(
-                    "UPDATE deliveries SET state = ?, updated_at = ?, next_attempt_at = ?, "
-                    "attempts = ?, round_base = ?, replays = ? WHERE id = ?",
-                    deliveries,
-                )
-            return len(attempts) + len(deliveries)
+            self._in_flight = len(attempts) + len(deliveries)
+        return attempts, deliveries
+
+    def _commit(self, batch: Batch) -> int:
+        attempts, deliveries = batch
+        with self._transaction():
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                attempts,
+            )
+            self._db.executemany(
+                "UPDATE deliveries SET state = ?, updated_at = ?, next_attempt_at = ?, "
+                "attempts = ?, round_base = ?, replays = ? WHERE id = ?",
+                deliveries,
+            )
+        return len(attempts) + len(deliveries)
 
     @property
     def unflushed(self) -> int:
         """How many changed records wait for the next flush."""
-        return len(self._dirty_attempts) + len(self._dirty_deliveries)
+        return len(self._dirty_attempts) + len(self._dirty_deliveries) + self._in_flight
 
     def unfinished(self) -> list[OutgoingDelivery]:
         """Deliveries still to be tried (pending or retrying), with their attempts so far.
@@ -316,10 +361,13 @@ class Outbox:
 
     def close(self) -> None:
         """Flush what is buffered and close the database. Safe to call twice."""
-        with self._lock:
+        with self._writing, self._lock:  # after a batch being written elsewhere
+            batch = self._rows()
+            if batch is not None:
+                self._in_flight = 0
+                self._commit(batch)
             if self._closed:
                 return
-            self.flush()
             self._closed = True
             self._db.close()
 

@@ -181,7 +181,7 @@ class Sender:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.cancel()
-        self.outbox.close()
+        await asyncio.to_thread(self.outbox.close)  # its last commit and checkpoint wait for disk
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
@@ -200,7 +200,7 @@ class Sender:
         self,
         url: str,
         *,
-        secret: str | None = None,
+        secret: str | Sequence[str] | None = None,
         scheme: str | None = None,
         types: str | Iterable[str] | None = None,
         enabled: bool = True,
@@ -217,6 +217,8 @@ class Sender:
         scheme = signing.check_scheme(scheme or ("standard" if secret else "none"))
         if scheme != "none" and not secret:
             raise ValueError(f"scheme {scheme!r} signs deliveries, so it needs a secret")
+        if scheme != "none":
+            secret = _signing_secrets(scheme, secret)  # a whpk_ key cannot sign, ...
         kinds = (types,) if isinstance(types, str) else tuple(types or ())
         existing = next((e for e in self._endpoints.values() if e.url == url), None)
         endpoint = existing or Destination(
@@ -472,7 +474,11 @@ class Sender:
         # Signed with real time, even on a sped-up lab clock: the receiver is someone else.
         signed_at = int(self.clock.wall())
         headers = signing.headers_for(
-            scheme, secret, delivery.body, msg_id=delivery.event_id, timestamp=signed_at
+            scheme,
+            secret.split() if scheme == "standard" and secret else secret,  # a rotation's list
+            delivery.body,
+            msg_id=delivery.event_id,
+            timestamp=signed_at,
         )
         headers["content-type"] = "application/json"
         status: int | None = None
@@ -588,13 +594,17 @@ class Sender:
 
     async def _flusher(self) -> None:
         """Write behind: once something changed, wait ``flush_interval`` for more, then commit
-        it all in one transaction. An idle sender sleeps until there is something to write."""
+        it all in one transaction, on a worker thread: deliveries keep going out while SQLite
+        writes (and now and then checkpoints, which waits for the disk). An idle sender sleeps
+        until there is something to write."""
         assert self._unflushed is not None
         while True:
             await self._unflushed.wait()
             await asyncio.sleep(self.outbox.flush_interval)
             self._unflushed.clear()
-            self.outbox.flush()
+            batch = self.outbox.take()  # the rows as they are now, taken on the loop
+            if batch is not None:
+                await asyncio.to_thread(self.outbox.write, batch)
 
     async def _finished(self, delivery: OutgoingDelivery) -> None:
         if delivery.done:
@@ -819,3 +829,22 @@ def _describe(exc: BaseException) -> str:
 
 
 __all__ += ["FINAL_STATES"]
+
+
+def _signing_secrets(scheme: str, secret: str | Sequence[str] | None) -> str:
+    """The secret(s) an endpoint signs with, checked, as one text (several are space-separated).
+
+    Standard Webhooks takes several during a rotation (``[old, new]``, or an HMAC secret and a
+    ``whsk_`` key while moving to v1a): each signs, and the header carries every signature.
+    Secrets never hold spaces, so the outbox keeps them in its one text column.
+    """
+    many = [secret] if isinstance(secret, str) else list(secret or ())
+    if scheme != "standard" and len(many) != 1:
+        raise ValueError(f"scheme {scheme!r} signs with one secret; only 'standard' takes several")
+    if not many:
+        raise ValueError(f"scheme {scheme!r} signs deliveries, so it needs a secret")
+    for each in many:
+        signing.check_secret(scheme, each, role="sign")
+        if any(c.isspace() for c in each):
+            raise ValueError("a secret has no spaces; is this two secrets in one string?")
+    return " ".join(many)

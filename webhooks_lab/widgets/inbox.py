@@ -15,6 +15,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import time
+import unicodedata
 from collections import OrderedDict, deque
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -43,8 +44,28 @@ _OUTCOME_COLOUR = {
 }
 
 
+# Columns of a row, in characters of the list's monospace font. A longer value is cut with an
+# ellipsis, so the columns below it never slip; the detail pane and the list's tooltip show it
+# whole. The last column (the outcome and why) runs on, up to REASON_WIDTH.
+COLUMNS = {"seq": 6, "time": 12, "endpoint": 14, "type": 24, "trust": 13, "status": 3}
+REASON_WIDTH = 80
+
+
 def row_label(d: Delivery) -> str:
-    """One line for the list: ``#12 10:42:07 shop order.created verified 200 accepted``."""
+    """One line for the list, in fixed columns:
+    ``#12    10:42:07.123  shop           order.created            verified      200  accepted``.
+    """
+    cells = _row_cells(d)
+    fixed = "  ".join(fit(cells[name], width) for name, width in COLUMNS.items())
+    return f"{fixed}  {fit(cells['outcome'], REASON_WIDTH, pad=False)}"
+
+
+def full_label(d: Delivery) -> str:
+    """The same line with nothing cut: the list's tooltip for the selected delivery."""
+    return "  ".join(_row_cells(d).values())
+
+
+def _row_cells(d: Delivery) -> dict[str, str]:
     when = time.strftime("%H:%M:%S", time.localtime(d.received_at))
     millis = int((d.received_at % 1) * 1000)
     if d.verified is None:
@@ -53,10 +74,36 @@ def row_label(d: Delivery) -> str:
         trust = "verified"
     else:
         trust = "bad signature"
-    outcome = d.outcome + (f": {d.reason}" if d.reason and not d.ok else "")
-    return (
-        f"#{d.seq:<5} {when}.{millis:03d}  {d.endpoint:<14} {d.event_type or '-':<20} "
-        f"{trust:<13} {d.status}  {outcome}"
+    return {
+        "seq": f"#{d.seq}",
+        "time": f"{when}.{millis:03d}",
+        "endpoint": d.endpoint,
+        "type": d.event_type or "-",
+        "trust": trust,
+        "status": str(d.status),
+        "outcome": d.outcome + (f": {d.reason}" if d.reason and not d.ok else ""),
+    }
+
+
+def fit(text: str, width: int, *, pad: bool = True) -> str:
+    """``text`` in exactly ``width`` columns of a monospace font (wide characters such as 한 take
+    two): padded with spaces, or cut with "…" when longer. ``pad=False`` only cuts."""
+    text = " ".join(text.split())  # a newline or tab in a client's value would break the row
+    if _width(text) <= width:
+        return text + " " * (width - _width(text)) if pad else text
+    cut, used = [], 0
+    for char in text:
+        if used + _width(char) > width - 1:
+            break
+        cut.append(char)
+        used += _width(char)
+    return "".join(cut) + "…" + (" " * (width - 1 - used) if pad else "")
+
+
+def _width(text: str) -> int:
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
     )
 
 
@@ -211,6 +258,7 @@ class InboxView(LiveView):
         d = self.rows.get(seq) if seq is not None else None
         self._detail_seq = seq
         self.replay_button.disabled = d is None
+        self.table.tooltip = full_label(d) if d is not None else None
         self.detail.value = (
             detail_html(d) if d is not None else "<i>Select a delivery to see it.</i>"
         )
@@ -253,8 +301,9 @@ def detail_html(d: Delivery) -> str:
     """Headers, payload (pretty-printed when it is JSON) and the answer, for one delivery."""
     colour = _OUTCOME_COLOUR.get(d.outcome, "#1b1b1b")
     why = f" — {escape(d.reason)}" if d.reason else ""
+    kind = f" · <code>{escape(d.event_type)}</code>" if d.event_type else ""
     head = (
-        f"<b>#{d.seq}</b> {escape(d.method)} {escape(d.path)} → "
+        f"<b>#{d.seq}</b> {escape(d.method)} {escape(d.path)}{kind} → "
         f"<b style='color:{colour}'>{d.status} {d.outcome}</b>{why}"
     )
     headers = "".join(
@@ -266,8 +315,14 @@ def detail_html(d: Delivery) -> str:
     except (ValueError, UnicodeDecodeError):
         payload = d.body.decode("utf-8", errors="replace")
     answer = json.dumps(d.response, indent=2, ensure_ascii=False)
+    found = d.diagnosis
+    doctor = (
+        f"<div><b>Why:</b> {escape(found.explanation)}<br><b>Try:</b> {escape(found.hint)}</div>"
+        if found is not None and not found.ok
+        else ""
+    )
     return (
-        f"<div>{head}</div>"
+        f"<div>{head}</div>{doctor}"
         f"<details open><summary>Headers</summary><table>{headers}</table></details>"
         f"<details open><summary>Payload</summary><pre>{escape(payload)}</pre></details>"
         f"<details><summary>Answer</summary><pre>{escape(answer)}</pre></details>"

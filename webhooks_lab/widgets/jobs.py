@@ -3,10 +3,12 @@
     from webhooks_lab.widgets import JobBoard
     JobBoard(lab)
 
-Each job gets a row when it is submitted: its name, a bar that fills as the job reports progress
-(green when it succeeded, red when it failed, amber when cancelled), what it last said, and a
-Cancel button that works while it is queued or running. The line above counts every job the
-runner remembers; the board draws the ``max_rows`` most recent.
+Each job gets a row: its name, a bar that fills as the job reports progress (green when it
+succeeded, red when it failed, amber when cancelled), what it last said, and a Cancel button
+while it is queued or running; a finished job's row has no button. The line above counts every
+job the runner remembers. The board draws at most ``max_rows`` rows, grouped: the running jobs
+first, then the queued ones next in line, then the most recently finished; the list scrolls
+when it is taller than the cell.
 
 The source is anything with ``subscribe(listener) -> unsubscribe`` calling ``listener(job)`` on
 every change, where a job has ``id``, ``name``, ``status`` (``queued``, ``running``,
@@ -64,7 +66,14 @@ class JobRow:
     def update(self, job: Any) -> int:
         """Show the job's current state; return how many widget messages that took."""
         self.job = job
-        state = (job.id, job.status, round(float(job.progress), 1), job.message, job.error)
+        state = (
+            job.id,
+            job.status,
+            round(float(job.progress), 1),
+            job.message,
+            job.error,
+            getattr(job, "worker", None),
+        )
         if state == self.shown:
             return 0
         sent = 0
@@ -74,9 +83,10 @@ class JobRow:
             self.bar.description = _describe(job)
         sent += 1
         finished = job.status in FINAL
-        if self.cancel.disabled != finished:
+        if self.cancel.disabled != finished:  # a finished job loses its button; a new one has it
             self.cancel.disabled = finished
-            sent += 1
+            self.box.children = [self.bar] if finished else [self.bar, self.cancel]
+            sent += 2
         self.shown = state
         return sent
 
@@ -89,17 +99,24 @@ def _describe(job: Any) -> str:
     said = job.error or job.message or ""
     said = said if len(said) <= 40 else said[:39] + "…"
     tail = f" · {escape(said)}" if said else ""
+    worker = getattr(job, "worker", None)  # with a broker: the worker process that runs it
+    where = f" <i>on {escape(str(worker))}</i>" if worker else ""
     return (
         f"<b>{escape(str(job.name))}</b> <span style='color:{colour}'>{job.status} "
-        f"{float(job.progress):.0f}%</span>{tail}"
+        f"{float(job.progress):.0f}%</span>{where}{tail}"
     )
+
+
+# The most messages one row's update sends: its bar, its button, the row's children.
+_ROW_MESSAGES = 3
+_GROUPS = ("running", "queued")  # drawn in this order, then the finished jobs
 
 
 class JobBoard(LiveView):
     """Live progress bars for the lab's jobs, one row each, with a Cancel button."""
 
     kind = "jobs"
-    rows_per_flush = 2
+    row_budget = 4  # row messages per flush: two progress updates, or one row that ended
 
     def __init__(
         self, source: Any, *, max_rows: int = 12, max_syncs_per_second: float = 10.0
@@ -110,7 +127,7 @@ class JobBoard(LiveView):
         super().__init__(
             key=source_key(runner),
             max_syncs_per_second=max_syncs_per_second,
-            max_per_flush=5,  # up to three row messages, the order, the count
+            max_per_flush=self.row_budget + 2,  # the rows, the order, the count
         )
         self.add_class("webhooks-lab-jobs")
         self.runner = runner
@@ -121,7 +138,8 @@ class JobBoard(LiveView):
             "bar_style": ProgressStyle(description_width="24em"),
             "bar_layout": widgets.Layout(width="42em"),
             "button_layout": widgets.Layout(width="7em"),
-            "row_layout": widgets.Layout(),
+            # Rows keep their height in the list, and the list scrolls.
+            "row_layout": widgets.Layout(flex="0 0 auto"),
         }
         self._free = [JobRow(self, shared) for _ in range(max_rows)]
         for row in self._free:
@@ -133,7 +151,7 @@ class JobBoard(LiveView):
         self._shown_order: tuple[str, ...] = ()
 
         self.summary = widgets.HTML(value="<b>Jobs</b> · none yet")
-        self.list = widgets.VBox([])
+        self.list = widgets.VBox([], layout=widgets.Layout(max_height="26em", overflow="auto"))
         self._own(self.summary, self.list)
         self.children = [self.summary, self.list]
 
@@ -158,7 +176,7 @@ class JobBoard(LiveView):
             job = self._incoming.popleft()
             self.jobs[job.id] = job
             self._stale[job.id] = None
-        wanted = tuple(list(self.jobs)[-self.max_rows :])
+        wanted = self._pick_rows()
         for job_id in [j for j in self.rows if j not in wanted]:
             self._free.append(self.rows.pop(job_id))  # its row will show a newer job
         for job_id in wanted:
@@ -169,7 +187,7 @@ class JobBoard(LiveView):
         # However many jobs changed, update only a few rows per flush, oldest news first: one
         # flush never bursts past the budget, and every row still gets its turn.
         sent = 0
-        while self._stale and sent < self.rows_per_flush:
+        while self._stale and sent + _ROW_MESSAGES <= self.row_budget:
             job_id, _ = self._stale.popitem(last=False)
             if job_id in self.rows:
                 sent += self.rows[job_id].update(self.jobs[job_id])
@@ -186,6 +204,18 @@ class JobBoard(LiveView):
             self.throttle.poke()  # more to show: the throttle spaces the next flush
         return sent
 
+    def _pick_rows(self) -> tuple[str, ...]:
+        """The jobs to draw, in the order drawn: running, queued (next in line first), then the
+        newest finished, ``max_rows`` in all."""
+        by_group: dict[str, list[str]] = {group: [] for group in (*_GROUPS, "finished")}
+        for job_id, job in self.jobs.items():
+            by_group[job.status if job.status in _GROUPS else "finished"].append(job_id)
+        picked: list[str] = []
+        for group in _GROUPS:
+            picked += by_group[group][: self.max_rows - len(picked)]
+        room = self.max_rows - len(picked)
+        return (*picked, *(by_group["finished"][-room:] if room else ()))
+
     def counts(self) -> dict[str, int]:
         tally = dict.fromkeys(_COLOURS, 0)
         for job in self.jobs.values():
@@ -198,7 +228,9 @@ class JobBoard(LiveView):
             for k, n in self.counts().items()
             if n
         ]
-        shown = f" (the {self.max_rows} newest drawn)" if len(self.jobs) > self.max_rows else ""
+        shown = ""
+        if len(self.jobs) > self.max_rows:
+            shown = f" ({self.max_rows} drawn: running, then queued, then the newest finished)"
         tally = " · ".join(parts) if parts else "none yet"
         return f"<b>{len(self.jobs)}</b> jobs{shown}: {tally}"
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -47,6 +46,7 @@ import ipywidgets as widgets
 from webhooks_lab.runtime.trace import (
     DEFAULT_KEEP,
     Exchange,
+    Names,
     Trace,
     display_parties,
     mermaid,
@@ -73,7 +73,7 @@ class WireView(LiveView):
         self,
         lab: Lab | Trace,
         *,
-        names: Mapping[str, str] | None = None,
+        names: Names | None = None,
         party: str | None = None,
         endpoint: str | None = None,
         event: str | None = None,
@@ -92,8 +92,11 @@ class WireView(LiveView):
         )
         self.add_class("webhooks-lab-wire-view")
         self.trace = trace
-        self.names = dict(names or {})
+        self.names: dict[str, str | tuple[str, str]] = dict(names or {})
         self.since = trace.last_seq if since is None else since
+        # ... and, from now on, by when they began too: a request that began before the view was
+        # made may be written down just after it (the inbox records a delivery as it answers).
+        self.began = trace.clock.time() if since is None else float("-inf")
         self.max_rows, self.burst = max_rows, burst
         self.filter = Filter(party, endpoint, event, job)
         self.paused = False
@@ -159,17 +162,21 @@ class WireView(LiveView):
     def exchanges(self) -> list[Exchange]:
         """The exchanges the view shows (its filters applied), oldest first."""
         names = self._names()
-        kept = self.trace.exchanges(self.since)
+        kept = self._kept()
         chosen = [x for x in kept if self.filter.matches(x, names)] if self.filter else kept
         return sorted(chosen, key=lambda x: (x.at, x.seq))
 
-    def _names(self) -> dict[str, str]:
+    def _kept(self) -> list[Exchange]:
+        began = self.began
+        return [x for x in self.trace.exchanges(self.since) if x.at >= began]
+
+    def _names(self) -> dict[str, str | tuple[str, str]]:
         return {**self.trace.names, **self.names}
 
     def draw(self) -> str:
         """The SVG of what the view shows now (what the stored picture will hold)."""
         names = self._names()
-        kept = self.trace.exchanges(self.since)
+        kept = self._kept()
         for x in kept[-WINDOW:]:
             client, server = display_parties(x, names)
             self._parties_seen.setdefault(client, None)

@@ -27,7 +27,7 @@ Secrets must be replaceable without downtime (*rotation*): for a while the sende
 the old and the new secret, and a receiver accepts a message if any signature matches any secret
 it knows.
 
-This module implements three real-world schemes, so you can see that they are the same idea:
+This module implements five real-world schemes, so you can see that they are the same idea:
 
 =================  ======================================  =====================================
 scheme             header(s)                               signed content; key
@@ -38,7 +38,21 @@ GitHub             ``X-Hub-Signature-256: sha256=<hex>``   ``body`` only (no tim
 (``"github"``)                                             replay protection); the secret's text
 Stripe             ``Stripe-Signature: t=<ts>,v1=<hex>``   ``"{t}.{body}"``; the secret's text,
 (``"stripe"``)                                             ``whsec_`` included
+Slack              ``X-Slack-Request-Timestamp: <ts>``,    ``"v0:{ts}:{body}"``; the signing
+(``"slack"``)      ``X-Slack-Signature: v0=<hex>``         secret's text
+Shopify            ``X-Shopify-Hmac-Sha256: <base64>``     ``body`` only (no timestamp); the
+(``"shopify"``)                                            app's client secret, as text
 =================  ======================================  =====================================
+
+Standard Webhooks also defines *asymmetric* signatures, ``v1a,<base64>``: Ed25519 over the same
+``"{id}.{timestamp}.{body}"``, signed with a ``whsk_`` secret key that only the sender holds and
+checked with the matching ``whpk_`` public key (:mod:`webhooks_lab.signing.ed25519`). Wherever a
+Standard Webhooks secret is asked for, a ``whsk_`` key signs ``v1a`` and a ``whpk_`` key checks
+it; a list may mix them with ``whsec_`` secrets, and a header may carry ``v1`` and ``v1a`` entries
+side by side (a rotation from one to the other).
+
+When a check fails and you cannot see why, :func:`diagnose` says which of the usual mistakes was
+made (:mod:`webhooks_lab.signing.doctor`).
 
 Every check raises a :class:`SignatureError` subclass whose message says what went wrong in
 plain words, and whose ``code`` is a short machine word (``"stale_timestamp"``, ...)::
@@ -70,6 +84,8 @@ from functools import lru_cache
 from secrets import token_bytes, token_urlsafe
 
 from webhooks_lab.errors import Error
+from webhooks_lab.signing import ed25519 as _ed25519
+from webhooks_lab.signing.ed25519 import InvalidKey, generate_keypair, public_key_of
 
 __all__ = [
     "SCHEMES",
@@ -91,11 +107,23 @@ __all__ = [
     "stripe_sign",
     "stripe_headers",
     "stripe_verify",
+    "slack_sign",
+    "slack_headers",
+    "slack_verify",
+    "shopify_sign",
+    "shopify_verify",
+    "InvalidKey",
+    "generate_keypair",
+    "public_key_of",
     "headers_for",
     "verify_scheme",
+    "check_secret",
+    "Diagnosis",
+    "diagnose",
+    "REASONS",
 ]
 
-SCHEMES: tuple[str, ...] = ("standard", "github", "stripe", "none")
+SCHEMES: tuple[str, ...] = ("standard", "github", "stripe", "slack", "shopify", "none")
 """The signature schemes a receiver can enforce and a sender can use."""
 
 DEFAULT_TOLERANCE = 300
@@ -113,6 +141,10 @@ _STANDARD_NAMES = ("webhook-id", "webhook-timestamp", "webhook-signature")
 _SVIX_NAMES = ("svix-id", "svix-timestamp", "svix-signature")
 _NO_MATCH = "no signature matched: the body, id or timestamp was changed, or the secret is wrong"
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+MAX_SIGNATURE_CHARS = 4096
+"""The longest signature header a check reads: room for dozens of signatures, not a flood."""
+MAX_SIGNATURES = 32
+"""The most signatures one header may carry (a rotation needs two or three)."""
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -410,18 +442,29 @@ def _standard_digest(secret: str, signed_prefix: bytes, body: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes | str) -> str:
+def sign(secret: str | Sequence[str], msg_id: str, timestamp: int, body: bytes | str) -> str:
     """The Standard Webhooks signature ``"v1,<base64>"`` of one message.
 
     The signed content is ``f"{msg_id}.{timestamp}."`` followed by the raw body bytes, and the
-    key is the base64-decoded part of the secret after ``whsec_``.
+    key is the base64-decoded part of the secret after ``whsec_``. A ``whsk_`` secret key signs
+    with Ed25519 instead (``"v1a,<base64>"``). Several secrets (a rotation) give one signature
+    each, separated by spaces, in the order given.
     """
     prefix = f"{msg_id}.{_check_int(timestamp)}.".encode()
-    return "v1," + _standard_digest(secret, prefix, _as_bytes(body))
+    data = _as_bytes(body)
+    entries = []
+    for each in _secret_list(secret):
+        if _ed25519.is_secret_key(each):
+            entries.append("v1a," + _ed25519.sign_ed25519(each, prefix + bytes(data)))
+        elif _ed25519.is_public_key(each):
+            raise InvalidKey("a public key (whpk_...) cannot sign; sign with its whsk_ secret key")
+        else:
+            entries.append("v1," + _standard_digest(each, prefix, data))
+    return " ".join(entries)
 
 
 def sign_headers(
-    secret: str,
+    secret: str | Sequence[str],
     body: bytes | str,
     *,
     msg_id: str | None = None,
@@ -442,22 +485,48 @@ def sign_headers(
     }
 
 
-def _v1_signatures(value: str, header: str) -> list[str]:
-    """The ``<base64>`` parts of the ``v1,<base64>`` entries; other versions are skipped."""
-    signatures: list[str] = []
-    well_formed = False
+def _check_length(value: str, header: str) -> None:
+    if len(value) > MAX_SIGNATURE_CHARS:
+        raise MalformedHeader(
+            f"{header} is {len(value)} characters long; a check reads at most "
+            f"{MAX_SIGNATURE_CHARS} (a few signatures take a few hundred)",
+            header,
+        )
+
+
+def _entries(value: str, header: str) -> list[tuple[str, str]]:
+    """The ``(version, signature)`` pairs of a ``webhook-signature`` value, bounded."""
+    _check_length(value, header)
+    entries: list[tuple[str, str]] = []
     for entry in value.split():
         version, comma, signature = entry.partition(",")
         if comma and version and signature:
-            well_formed = True
-            if version == "v1":
-                signatures.append(signature)
-    if not well_formed:
+            entries.append((version, signature))
+    if not entries:
         raise MalformedHeader(
             f"{header} should hold space-separated 'v1,<base64>' entries, got {_preview(value)}",
             header,
         )
-    return signatures
+    if len(entries) > MAX_SIGNATURES:
+        raise MalformedHeader(
+            f"{header} carries {len(entries)} signatures; a check reads at most {MAX_SIGNATURES}",
+            header,
+        )
+    return entries
+
+
+def _split_keys(secrets: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The secrets as ``(HMAC secrets, Ed25519 public keys)``; a ``whsk_`` key gives its public."""
+    hmac_secrets: list[str] = []
+    public_keys: list[str] = []
+    for each in secrets:
+        if _ed25519.is_public_key(each):
+            public_keys.append(each)
+        elif _ed25519.is_secret_key(each):
+            public_keys.append(public_key_of(each))
+        else:
+            hmac_secrets.append(each)
+    return hmac_secrets, public_keys
 
 
 def verify(
@@ -472,19 +541,26 @@ def verify(
 
     ``headers`` may use any case for names and may carry several signatures (during a key
     rotation); ``secret_or_secrets`` may be one secret or several. The message passes when any
-    ``v1`` signature matches any secret. Checks, in order: the headers are there and well formed
+    ``v1`` signature matches any ``whsec_`` secret, or any ``v1a`` (Ed25519) signature matches
+    any ``whpk_`` public key (a ``whsk_`` secret key stands for its public key). Checks, in
+    order: the headers are there and well formed
     (:class:`MissingHeader`, :class:`MalformedHeader`); the timestamp is within ``tolerance``
     seconds of ``now`` (:class:`StaleTimestamp`, :class:`FutureTimestamp`); a signature matches
     (:class:`NoMatchingSignature`).
     """
     msg_id, timestamp, signature, names = _standard_headers(headers)
     seconds = _parse_timestamp(timestamp, names[1])
-    candidates = _v1_signatures(signature, names[2])
+    entries = _entries(signature, names[2])
     _check_window(seconds, names[1], tolerance, now)
-    if not candidates:
-        versions = _listed(entry.partition(",")[0] for entry in signature.split())
+    hmac_secrets, public_keys = _split_keys(_secret_list(secret_or_secrets))
+    wanted = (["v1"] if hmac_secrets else []) + (["v1a"] if public_keys else [])
+    v1 = [sig for version, sig in entries if version == "v1"] if hmac_secrets else []
+    v1a = [sig for version, sig in entries if version == "v1a"] if public_keys else []
+    if not v1 and not v1a:
+        versions = _listed(version for version, _ in entries)
         raise NoMatchingSignature(
-            f"no v1 signature in {names[2]} (found versions: {versions}); this receiver checks v1",
+            f"no {' or '.join(wanted)} signature in {names[2]} (found versions: {versions}); "
+            f"this receiver checks {' and '.join(wanted)}",
             names[2],
         )
     try:
@@ -494,11 +570,16 @@ def verify(
             f"{names[0]} {_preview(msg_id)} cannot be encoded", names[0]
         ) from None
     data = _as_bytes(body)
-    for secret in _secret_list(secret_or_secrets):
+    for secret in hmac_secrets if v1 else ():
         expected = _standard_digest(secret, prefix, data)
-        for candidate in candidates:
+        for candidate in v1:
             # compare_digest takes str only if ASCII; base64 always is, so others can't match.
             if candidate.isascii() and hmac.compare_digest(expected, candidate):
+                return
+    if v1a:
+        content = prefix + bytes(data)
+        for public_key in public_keys:
+            if any(_ed25519.check_ed25519(public_key, content, sig) for sig in v1a):
                 return
     raise NoMatchingSignature(_NO_MATCH, names[2])
 
@@ -571,6 +652,7 @@ def stripe_verify(
     """
     header = "Stripe-Signature"
     value = _one_header(headers, "stripe-signature", header)
+    _check_length(value, header)
     timestamp: str | None = None
     candidates: list[str] = []
     for item in value.split(","):
@@ -580,7 +662,7 @@ def stripe_verify(
         if key == "t":
             if timestamp is None:
                 timestamp = part
-        elif key == "v1":
+        elif key == "v1" and len(candidates) < MAX_SIGNATURES:
             candidates.append(part.lower())
     if timestamp is None:
         raise MalformedHeader(
@@ -606,12 +688,107 @@ def stripe_verify(
     )
 
 
+# -- Slack -----------------------------------------------------------------------------------------
+# https://api.slack.com/authentication/verifying-requests-from-slack: the base string is
+# "v0:" + X-Slack-Request-Timestamp + ":" + the raw body, HMAC-SHA256 keyed with the signing
+# secret, sent as X-Slack-Signature "v0=" + hex; refuse timestamps more than five minutes off.
+
+
+def slack_sign(secret: str, body: bytes | str, timestamp: int) -> str:
+    """Slack's ``X-Slack-Signature`` value: ``"v0=" + hex(HMAC-SHA256(secret, "v0:{ts}:{body}"))``.
+
+    The key is the app's signing secret as text.
+    """
+    timestamp = _check_int(timestamp)
+    digest = _hmac_sha256(_text_mac(secret), f"v0:{timestamp}:".encode(), _as_bytes(body))
+    return "v0=" + digest.hex()
+
+
+def slack_headers(secret: str, body: bytes | str, timestamp: int | None = None) -> dict[str, str]:
+    """Slack's two headers for sending ``body``; ``timestamp`` defaults to now."""
+    if timestamp is None:
+        timestamp = int(time.time())
+    return {
+        "X-Slack-Request-Timestamp": str(_check_int(timestamp)),
+        "X-Slack-Signature": slack_sign(secret, body, timestamp),
+    }
+
+
+def slack_verify(
+    secret_or_secrets: Secrets,
+    headers: Headers,
+    body: bytes | str,
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> None:
+    """Check a Slack request's ``X-Slack-Signature``; return ``None`` or raise why not."""
+    ts_header, sig_header = "X-Slack-Request-Timestamp", "X-Slack-Signature"
+    timestamp = _one_header(headers, "x-slack-request-timestamp", ts_header)
+    value = _one_header(headers, "x-slack-signature", sig_header)
+    _check_length(value, sig_header)
+    version, equals, hex_digest = value.partition("=")
+    if version != "v0" or len(hex_digest) != 64 or not _HEX_DIGITS.issuperset(hex_digest):
+        raise MalformedHeader(
+            f"{sig_header} should look like 'v0=<64 hex digits>', got {_preview(value)}",
+            sig_header,
+        )
+    seconds = _parse_timestamp(timestamp, ts_header)
+    _check_window(seconds, ts_header, tolerance, now)
+    prefix, data, hex_digest = f"v0:{timestamp}:".encode(), _as_bytes(body), hex_digest.lower()
+    for secret in _secret_list(secret_or_secrets):
+        if hmac.compare_digest(_hmac_sha256(_text_mac(secret), prefix, data).hex(), hex_digest):
+            return
+    raise NoMatchingSignature(
+        "no signature matched: the body or timestamp was changed, or the secret is wrong",
+        sig_header,
+    )
+
+
+# -- Shopify ---------------------------------------------------------------------------------------
+# https://shopify.dev/docs/apps/build/webhooks/subscribe/https ("Verify the webhook"): the
+# X-Shopify-Hmac-Sha256 header is base64(HMAC-SHA256(client secret, raw body)).
+
+
+def shopify_sign(secret: str, body: bytes | str) -> str:
+    """Shopify's ``X-Shopify-Hmac-Sha256`` value: base64 of HMAC-SHA256(secret text, body)."""
+    digest = _hmac_sha256(_text_mac(secret), _as_bytes(body))
+    return base64.b64encode(digest).decode("ascii")
+
+
+def shopify_verify(secret_or_secrets: Secrets, headers: Headers, body: bytes | str) -> None:
+    """Check a Shopify delivery's ``X-Shopify-Hmac-Sha256``; return ``None`` or raise why not.
+
+    Like GitHub's, Shopify's signature covers no timestamp: deduplicate on
+    ``X-Shopify-Webhook-Id`` instead.
+    """
+    header = "X-Shopify-Hmac-Sha256"
+    value = _one_header(headers, "x-shopify-hmac-sha256", header).strip()
+    _check_length(value, header)
+    try:
+        raw = base64.b64decode(value, validate=True) if value.isascii() else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise MalformedHeader(
+            f"{header} should be the base64 of 32 bytes (44 characters), got {_preview(value)}",
+            header,
+        )
+    data = _as_bytes(body)
+    for secret in _secret_list(secret_or_secrets):
+        if hmac.compare_digest(_hmac_sha256(_text_mac(secret), data), raw):
+            return
+    raise NoMatchingSignature(
+        "no signature matched: the body was changed, or the secret is wrong", header
+    )
+
+
 # -- choosing a scheme by name ---------------------------------------------------------------------
 
 
 def headers_for(
     scheme: str,
-    secret: str | None,
+    secret: str | Sequence[str] | None,
     body: bytes,
     *,
     msg_id: str,
@@ -621,7 +798,8 @@ def headers_for(
 
     Every scheme also carries ``webhook-id`` and ``webhook-timestamp``, so a receiver can
     deduplicate on ``webhook-id`` whichever scheme signed the message. GitHub's
-    ``X-GitHub-Delivery`` carries the id too.
+    ``X-GitHub-Delivery`` and Shopify's ``X-Shopify-Webhook-Id`` carry the id too. Only
+    ``"standard"`` takes several secrets (one signature each, ``v1`` or ``v1a``).
     """
     check_scheme(scheme)
     headers = {"webhook-id": msg_id, "webhook-timestamp": str(_check_int(timestamp))}
@@ -631,11 +809,19 @@ def headers_for(
         raise ValueError(f"scheme {scheme!r} needs a secret")
     if scheme == "standard":
         headers["webhook-signature"] = sign(secret, msg_id, timestamp, body)
-    elif scheme == "github":
+        return headers
+    if not isinstance(secret, str):
+        raise TypeError(f"scheme {scheme!r} signs with one secret (a str)")
+    if scheme == "github":
         headers["X-Hub-Signature-256"] = github_sign(secret, body)
         headers["X-GitHub-Delivery"] = msg_id
-    else:
+    elif scheme == "stripe":
         headers["Stripe-Signature"] = stripe_sign(secret, body, timestamp)
+    elif scheme == "slack":
+        headers.update(slack_headers(secret, body, timestamp))
+    else:
+        headers["X-Shopify-Hmac-Sha256"] = shopify_sign(secret, body)
+        headers["X-Shopify-Webhook-Id"] = msg_id
     return headers
 
 
@@ -659,5 +845,37 @@ def verify_scheme(
         github_verify(secrets, headers, body)
     elif scheme == "stripe":
         stripe_verify(secrets, headers, body, tolerance=tolerance, now=now)
+    elif scheme == "slack":
+        slack_verify(secrets, headers, body, tolerance=tolerance, now=now)
+    elif scheme == "shopify":
+        shopify_verify(secrets, headers, body)
     else:
         check_scheme(scheme)
+
+
+def check_secret(scheme: str, secret: object, *, role: str = "verify") -> str:
+    """``secret`` if ``scheme`` can use it to ``role`` (``"sign"`` or ``"verify"``), else why not.
+
+    Raises :class:`InvalidKey` or ``TypeError``/``ValueError`` with a sentence a learner can act
+    on: a public key cannot sign, a Standard Webhooks secret must be base64, and so on.
+    """
+    check_scheme(scheme)
+    if not isinstance(secret, str):
+        raise TypeError(f"a secret is a str, got {type(secret).__name__}")
+    if not secret:
+        raise ValueError(f"scheme {scheme!r} needs a secret; this one is empty")
+    is_key = _ed25519.is_secret_key(secret) or _ed25519.is_public_key(secret)
+    if is_key and scheme != "standard":
+        raise InvalidKey(f"{secret[:5]} keys are Standard Webhooks' Ed25519 keys, not {scheme}'s")
+    if _ed25519.is_public_key(secret):
+        if role == "sign":
+            raise InvalidKey("a public key (whpk_...) cannot sign; sign with its whsk_ secret key")
+        _ed25519._public(secret)
+    elif _ed25519.is_secret_key(secret):
+        _ed25519._private(secret)
+    elif scheme == "standard":
+        _standard_key(secret)
+    return secret
+
+
+from webhooks_lab.signing.doctor import REASONS, Diagnosis, diagnose  # noqa: E402  (it reads the above)

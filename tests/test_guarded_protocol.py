@@ -1,0 +1,176 @@
+"""The guarded protocol's own ways: an answer with a length is one write, and its one timer per
+connection closes a connection left idle between requests.
+
+Driven through the asyncio protocol interface (``connection_made``, ``data_received``) with a
+transport that records each write, so what reaches the socket, and in how many system calls, is
+what is checked. Real-socket behaviour of the same protocol is in test_hostile_head.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from uvicorn.server import ServerState
+
+from webhooks_lab.limits import DEFAULT, Limits
+from webhooks_lab.runtime.protocol import protocol_with
+
+
+class RecordingTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
+            name, default
+        )
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+async def json_answer(scope: Any, receive: Any, send: Any) -> None:
+    while (await receive()).get("more_body"):
+        pass
+    body = b'{"ok":true}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"11")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def stream(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    stream.started.set()
+    await stream.go_on.wait()
+    await send({"type": "http.response.body", "body": b"data", "more_body": False})
+
+
+async def connect(
+    app: Any, limits: Limits = DEFAULT, **options: Any
+) -> tuple[Any, RecordingTransport]:
+    config = uvicorn.Config(
+        app, lifespan="off", log_level="warning", server_header=False, **options
+    )
+    config.load()
+    protocol = protocol_with(limits, None)(config=config, server_state=ServerState(), app_state={})
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def answered(transport: RecordingTransport, count: int) -> None:
+    async with asyncio.timeout(10):
+        while sum(w.count(b"HTTP/1.1 ") for w in transport.writes) < count:
+            await asyncio.sleep(0)
+
+
+def request(path: str = "/", method: str = "POST", body: bytes = b"{}") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+def test_an_answer_with_a_length_is_one_write_head_and_body():
+    async def main() -> None:
+        protocol, transport = await connect(json_answer)
+        protocol.data_received(request())
+        await answered(transport, 1)
+        ((written,),) = [transport.writes]
+        assert written.startswith(b"HTTP/1.1 200 OK\r\n") and written.endswith(
+            b'\r\n\r\n{"ok":true}'
+        )
+        protocol.data_received(request())  # keep-alive: the next answer is one write too
+        await answered(transport, 2)
+        assert len(transport.writes) == 2 and transport.writes[1].endswith(b'{"ok":true}')
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_the_answer_to_head_has_no_body_and_is_still_written():
+    async def main() -> None:
+        protocol, transport = await connect(json_answer)
+        protocol.data_received(request(method="HEAD", body=b""))
+        await answered(transport, 1)
+        assert transport.writes[0].endswith(b"content-length: 11\r\n\r\n")
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_streamed_head_goes_out_before_its_body_is_ready():
+    async def main() -> None:
+        stream.started, stream.go_on = asyncio.Event(), asyncio.Event()
+        protocol, transport = await connect(stream)
+        protocol.data_received(request(method="GET", body=b""))
+        await stream.started.wait()
+        await answered(transport, 1)  # the head, while the body is still to come
+        assert transport.writes == [transport.writes[0]]
+        assert b"transfer-encoding: chunked" in transport.writes[0]
+        stream.go_on.set()
+        async with asyncio.timeout(10):
+            while not any(b"data" in w for w in transport.writes):
+                await asyncio.sleep(0)
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_refusal_is_one_write_and_closes():
+    async def main() -> None:
+        protocol, transport = await connect(json_answer)
+        protocol.data_received(b"POST / HTTP/1.1\r\n" + b"x-big: " + b"a" * 20_000 + b"\r\n\r\n")
+        assert transport.closed
+        ((written,),) = [transport.writes]
+        assert written.startswith(b"HTTP/1.1 431 ") and written.endswith(b"}")
+
+    asyncio.run(main())
+
+
+def test_a_connection_idle_between_requests_is_closed_after_the_keep_alive_time_quietly():
+    async def main() -> None:
+        protocol, transport = await connect(
+            json_answer, Limits(head_timeout=0.05), timeout_keep_alive=0.3
+        )
+        protocol.data_received(request())
+        await answered(transport, 1)
+        assert not transport.closed  # kept alive for the next request
+        async with asyncio.timeout(10):
+            while not transport.closed:
+                await asyncio.sleep(0.01)
+        assert len(transport.writes) == 1  # closed without a word (no 408: no request began)
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_slow_answer_is_not_cut_off_by_the_keep_alive_time():
+    async def main() -> None:
+        stream.started, stream.go_on = asyncio.Event(), asyncio.Event()
+        protocol, transport = await connect(
+            stream, Limits(head_timeout=0.05), timeout_keep_alive=0.05
+        )
+        protocol.data_received(request(method="GET", body=b""))
+        await stream.started.wait()
+        await asyncio.sleep(0.3)  # several timer periods pass while the answer is under way
+        assert not transport.closed
+        stream.go_on.set()
+        async with asyncio.timeout(10):
+            while not any(b"data" in w for w in transport.writes):
+                await asyncio.sleep(0.01)
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
