@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "strict_json": 0,
     "events": 0,
     "signing": 0,
+    "cloud_events": 0,
     "handshakes": 0,
     "retry": 0,
     "course": 0,

@@ -25,7 +25,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from webhooks_lab import signing, strict_json
+from webhooks_lab import cloud_events, signing, strict_json
 from webhooks_lab.events import Event, EventError
 from webhooks_lab.http.body import DELIVERY_BODY_LIMIT, BodyTooLarge, ClientDisconnected, read_body
 from webhooks_lab.limits import DEFAULT as DEFAULT_LIMITS
@@ -223,14 +223,27 @@ class Receiver:
             d.verified = True
 
         try:
-            payload = strict_json.loads(
-                d.body,
-                max_depth=self.limits.max_json_depth,
-                max_number_chars=self.limits.max_number_chars,
-            )
+            if cloud_events.claimed(d.headers):  # CloudEvents 1.0, binary or structured mode
+                payload, d.webhook_id = cloud_events.read(
+                    d.headers,
+                    d.body,
+                    max_depth=self.limits.max_json_depth,
+                    max_number_chars=self.limits.max_number_chars,
+                )
+            else:
+                payload = strict_json.loads(
+                    d.body,
+                    max_depth=self.limits.max_json_depth,
+                    max_number_chars=self.limits.max_number_chars,
+                )
+                if (misdressed := cloud_events.misdressed(payload, d.headers)) is not None:
+                    raise misdressed
         except strict_json.JSONRefused as exc:
             code = exc.code if exc.code != "invalid_json" else None  # say only what it adds
             _answer(d, 400, "invalid_json", str(exc), reason_code=code)
+            return
+        except cloud_events.CloudEventRefused as exc:
+            _answer(d, exc.status, "invalid_cloudevent", str(exc), reason_code=exc.code)
             return
         d.event_type = _event_type(payload, d.headers)
 

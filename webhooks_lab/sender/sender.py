@@ -42,7 +42,9 @@ from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.listeners import Listeners
 from webhooks_lab.runtime.trace import Trace, current
+from webhooks_lab.sender.chaos import SenderChaos
 from webhooks_lab.sender.decision import decide
+from webhooks_lab.sender.health import EndpointHealth
 from webhooks_lab.sender.outbox import Outbox
 from webhooks_lab.sender.records import FINAL_STATES, Attempt, Destination, OutgoingDelivery
 from webhooks_lab.sender.ssrf import GuardedResolver, UnsafeURL, URLGuard
@@ -123,6 +125,8 @@ class Sender:
         self._trace = trace
         self.party = party  # who the sender is on the wire trace ("Shop" in a lesson)
         self._parties: dict[str, str] = {}  # delivery id -> party, for deliver_to(party=...)
+        self.chaos = SenderChaos()  # out of order, twice, late: off until asked (sender/chaos.py)
+        self.health = EndpointHealth(self)  # disable after days of failures: off until watch()
 
     @property
     def trace(self) -> Trace:
@@ -301,6 +305,8 @@ class Sender:
                             next_attempt_at=now,
                         )
                     )
+        if deliveries and self.chaos.active:
+            deliveries = self.chaos.plan(deliveries, now)
         if deliveries:
             self.outbox.add(deliveries)
             self._hand_over(deliveries)

@@ -5,6 +5,7 @@
     TimelineView(lab)              # the sender's attempts in time: retries, backoff, dead letters
     JobBoard(lab)                  # a progress bar per job, with a Cancel button
     ChaosPanel(lab, "shop")        # make /webhooks/shop fail or dawdle on purpose
+    SenderChaosPanel(lab)          # make the sender shuffle, duplicate or hold back deliveries
     RaceView(race)                 # polling vs webhook, scored live
     WireView(lab)                  # every exchange as a live sequence diagram (lab.wire())
 
@@ -20,6 +21,7 @@ from webhooks_lab.widgets.chaos import ChaosPanel
 from webhooks_lab.widgets.inbox import InboxView
 from webhooks_lab.widgets.jobs import JobBoard
 from webhooks_lab.widgets.race import RaceView
+from webhooks_lab.widgets.sender_chaos import SenderChaosPanel
 from webhooks_lab.widgets.throttle import Throttle
 from webhooks_lab.widgets.timeline import TimelineView
 from webhooks_lab.widgets.wire import WireView
@@ -30,6 +32,7 @@ __all__ = [
     "JobBoard",
     "LiveView",
     "RaceView",
+    "SenderChaosPanel",
     "Throttle",
     "TimelineView",
     "WireView",
