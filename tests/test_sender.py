@@ -168,12 +168,14 @@ def test_failures_are_retried_on_the_schedule_with_the_same_webhook_id(
     eventually(lambda: len(attempts) == 1)
     assert (attempts[0].status, attempts[0].state) == (500, "retrying")
     assert attempts[0].next_attempt_at == pytest.approx(t0 + 5)
+    eventually(lambda: attempts[0].next_attempt_at in clock.deadlines())  # the retry is waiting
     clock.advance(4.9)
     time.sleep(0.05)
     assert len(attempts) == 1  # not before its time
     clock.advance(0.1)
     eventually(lambda: len(attempts) == 2)
     assert attempts[1].next_attempt_at == pytest.approx(t0 + 5 + 300)
+    eventually(lambda: attempts[1].next_attempt_at in clock.deadlines())
     clock.advance(300)
     eventually(lambda: len(attempts) == 3)
 
@@ -299,6 +301,7 @@ def test_retry_after_on_429_is_honoured_instead_of_the_schedule(lab, sender, clo
     first = attempts[0]
     assert first.status == 429
     assert first.next_attempt_at - first.started_at == pytest.approx(120)
+    eventually(lambda: first.next_attempt_at in clock.deadlines())  # the retry is waiting
     clock.advance(119)
     time.sleep(0.05)
     assert len(attempts) == 1

@@ -117,6 +117,12 @@ class FakeClock(Clock):
             raise asyncio.TimeoutError(f"not done within {seconds:g} lab seconds")
         return work.result()
 
+    def deadlines(self) -> list[float]:
+        """When the sleepers now waiting will wake: a test waits until the sleeper it means to
+        wake is there before it calls :meth:`advance` (a sleeper that starts after an advance
+        counts from the new time)."""
+        return sorted(t for t, _ in list(self._sleepers))
+
     def advance(self, seconds: float) -> None:
         """Move time forward and wake every sleeper whose deadline has passed."""
         self._now += seconds
