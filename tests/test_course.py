@@ -61,6 +61,7 @@ def test_the_built_wheel_carries_the_course(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert f"webhooks_lab/course/notebooks/{course.FIRST_LESSON}" in names
     assert "webhooks_lab/course/notebooks/sanitize.cfg" in names
+    assert "webhooks_lab/i18n/ko/LC_MESSAGES/webhooks_lab.mo" in names  # the Korean words
 
 
 def test_the_environment_check_says_all_is_well_here():

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "signing": 0,
     "retry": 0,
     "course": 0,
+    "i18n": 0,  # the learner's language: gettext catalogs
     "runtime": 1,  # clock, loop thread, server, listeners
     "http": 2,  # what every route shares
     "receiver": 3,  # HTTP in
