@@ -30,13 +30,13 @@ def pybabel(*args: str) -> None:
 def extract() -> None:
     pybabel(
         "extract", "-F", str(ROOT / "babel.cfg"), *KEYWORDS, "--project", "webhooks-lab",
-        "--omit-header", "--sort-by-file", "-o", str(TEMPLATE), ".",
+        "--omit-header", "--sort-by-file", "-w", "100", "-o", str(TEMPLATE), ".",
     )  # fmt: skip
 
 
 def update() -> None:
     pybabel("update", "-i", str(TEMPLATE), "-d", str(CATALOGS), "-D", "webhooks_lab",
-            "--no-fuzzy-matching", "--ignore-obsolete")  # fmt: skip
+            "--no-fuzzy-matching", "--ignore-obsolete", "-w", "100")  # fmt: skip
 
 
 def compile_all() -> None:

@@ -31,23 +31,36 @@ ENV = "WEBHOOKS_LAB_LANG"
 
 _lock = threading.Lock()
 _catalogs: dict[str, gettext.NullTranslations] = {}
-_language = "en"
+_chosen: str | None = None  # set_language's choice; until then, the environment's or English
 
 
 def set_language(lang: str) -> str:
     """Speak ``lang`` ("en" or "ko") from now on; returns the language chosen."""
-    global _language
-    lang = lang.strip().lower().replace("_", "-").split("-")[0]
-    if lang not in LANGUAGES:
-        raise ValueError(f"no such language {lang!r}; choose from {', '.join(LANGUAGES)}")
-    _catalog(lang)  # a missing catalog fails here, not in the middle of a check
-    _language = lang
-    return lang
+    global _chosen
+    _chosen = _known(lang)
+    _catalog(_chosen)  # a missing catalog fails here, not in the middle of a check
+    return _chosen
 
 
 def language() -> str:
-    """The language the lab speaks now."""
-    return _language
+    """The language the lab speaks now: the one set, else ``$WEBHOOKS_LAB_LANG``, else English.
+
+    The variable is read when words are needed, so ``%env WEBHOOKS_LAB_LANG=ko`` in a lesson's
+    first cell (the Korean edition's way) takes effect whatever was imported before it."""
+    if _chosen is not None:
+        return _chosen
+    wanted = os.environ.get(ENV, "")
+    try:
+        return _known(wanted) if wanted else "en"
+    except ValueError:  # a variable set to a language we lack: speak English, never fail
+        return "en"
+
+
+def _known(lang: str) -> str:
+    lang = lang.strip().lower().replace("_", "-").split("-")[0]
+    if lang not in LANGUAGES:
+        raise ValueError(f"no such language {lang!r}; choose from {', '.join(LANGUAGES)}")
+    return lang
 
 
 def _catalog(lang: str) -> gettext.NullTranslations:
@@ -65,13 +78,13 @@ def _catalog(lang: str) -> gettext.NullTranslations:
 
 def _(message: str, /, **values: object) -> str:
     """``message`` in the learner's language, its ``{named}`` placeholders filled in."""
-    text = _catalog(_language).gettext(message)
+    text = _catalog(language()).gettext(message)
     return text.format(**values) if values else text
 
 
 def n_(singular: str, plural: str, count: int, /, **values: object) -> str:
     """``singular`` or ``plural`` by ``count``, translated; ``{count}`` is filled too."""
-    text = _catalog(_language).ngettext(singular, plural, count)
+    text = _catalog(language()).ngettext(singular, plural, count)
     return text.format(count=count, **values)
 
 
@@ -79,8 +92,5 @@ def N_(message: str) -> str:
     """Mark ``message`` for translation where it is defined; translate it with ``_`` where used."""
     return message
 
-
-if os.environ.get(ENV):
-    set_language(os.environ[ENV])
 
 __all__ = ["ENV", "LANGUAGES", "N_", "_", "language", "n_", "set_language"]
