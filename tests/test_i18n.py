@@ -84,7 +84,7 @@ def test_every_word_a_learner_reads_has_its_korean_in_the_compiled_catalog():
 
 def test_the_compiled_catalog_is_the_po_a_translator_edits():
     with open(CATALOG.with_suffix(".po"), "rb") as po:
-        edited = {m.id: m.string for m in read_po(po) if m.id and not m.fuzzy}
+        edited = {m.id: m.string for m in read_po(po) if m.id and any(m.string) and not m.fuzzy}
     with open(CATALOG.with_suffix(".mo"), "rb") as mo:
         compiled = gettext.GNUTranslations(mo)
     stale = []
