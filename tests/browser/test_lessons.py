@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .conftest import JupyterLab, lessons
+from .conftest import NOTEBOOKS, JupyterLab, lessons
 from .jupyterlab_ui import (
     EXPECTS_ERROR,
     FINISHED,
@@ -103,16 +103,22 @@ def jupyterlab_page(browser: Browser, jupyter_lab: JupyterLab) -> Iterator[Page]
         context.close()
 
 
-@pytest.mark.parametrize("lesson", lessons(), ids=lambda path: path.stem)
+def _where(lesson: Path) -> str:
+    """The lesson's path in the course folder: ``00_start_the_lab.ipynb``, ``ko/00_...``."""
+    return lesson.relative_to(NOTEBOOKS).as_posix()
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=_where)
 def test_the_lesson_runs_in_jupyterlab_with_no_errors_and_every_widget_rendered(
     lesson: Path, jupyterlab_page: Page, jupyter_lab: JupyterLab, screenshots: Path
 ) -> None:
     page = jupyterlab_page
     committed = _digest(lesson)
     # The lesson as it is now (it may have changed since the course was copied).
-    (jupyter_lab.course / lesson.name).write_bytes(lesson.read_bytes())
+    where = _where(lesson)
+    (jupyter_lab.course / where).write_bytes(lesson.read_bytes())
     try:
-        open_notebook(page, lesson.name)
+        open_notebook(page, where)
         page.evaluate(
             "async () => { await jupyterapp.commands.execute('notebook:clear-all-cell-outputs'); }"
         )
@@ -125,11 +131,12 @@ def test_the_lesson_runs_in_jupyterlab_with_no_errors_and_every_widget_rendered(
         except Exception:  # reported below, cell by cell
             rendered_in_time = False
         problems: list[str] = page.evaluate(PROBLEMS)
-        _screenshot(page, screenshots / f"{lesson.stem}.png")
+        # ko_00_start_the_lab.png for the Korean edition: with fonts-noto-cjk, Hangul, not boxes
+        _screenshot(page, screenshots / f"{where.removesuffix('.ipynb').replace('/', '_')}.png")
         stderr = page.evaluate(STDERR)
     finally:
         close_notebook(page, jupyter_lab)
-    assert problems == [], f"{lesson.name} in the browser:\n" + "\n".join(problems)
+    assert problems == [], f"{where} in the browser:\n" + "\n".join(problems)
     assert rendered_in_time
     assert not any("Traceback" in text for text in stderr), stderr
     assert _digest(lesson) == committed, "running the lesson changed the committed notebook"
