@@ -46,6 +46,11 @@ def fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
 
 
+def literal(text: str) -> str:
+    """The words of ``text`` without its placeholders: ``"{said}."`` has none to translate."""
+    return "".join(part for part, *_ in string.Formatter().parse(text))
+
+
 @pytest.fixture
 def korean():
     forget_attempts()
@@ -72,7 +77,7 @@ def test_every_word_a_learner_reads_has_its_korean_in_the_compiled_catalog():
         else:
             korean = compiled.gettext(message)
             source = message
-        if korean == source and any("a" <= c.lower() <= "z" for c in source):
+        if korean == source and any("a" <= c.lower() <= "z" for c in literal(source)):
             missing.append(f"{where}: {source!r}")
         elif fields(korean) != fields(source):
             wrong_fields.append(f"{where}: {source!r} -> {korean!r}")
