@@ -158,8 +158,8 @@ def describe_seconds(seconds: float) -> str:
         return "0"
     if round(seconds * 1000) < 1000:
         return f"{seconds * 1000:.0f} ms"
-    seconds = float(f"{seconds:.3g}")  # choose the unit after rounding: 59.97 s is "1 min"
+    shown = float(f"{seconds:.3g}")  # the unit follows the rounded reading
     for unit, size in (("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.3g} {unit}"
+        if shown >= size:
+            return f"{max(seconds / size, 1):.3g} {unit}"  # 59.97 s reads "1 min"
     return f"{seconds:.3g} s"
