@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Re-run lessons top to bottom in a fresh kernel and save them with their outputs.
 
-    python scripts/execute_notebooks.py                  # every lesson
+    python scripts/execute_notebooks.py                  # every lesson, both editions
     python scripts/execute_notebooks.py notebooks/04_*.ipynb
+    python scripts/execute_notebooks.py notebooks/ko/00_*.ipynb   # the Korean edition's lesson 0
 
 Prints each lesson's run time. Clears noisy metadata so diffs show only what changed.
 """
@@ -37,12 +38,16 @@ def execute(path: Path) -> float:
 
 
 def main(args: list[str]) -> int:
-    paths = [Path(a) for a in args] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    editions = (ROOT / "notebooks", ROOT / "notebooks" / "ko")
+    paths = [Path(a).resolve() for a in args] or [
+        path for folder in editions for path in sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    ]
     total = 0.0
     for path in paths:
         elapsed = execute(path)
         total += elapsed
-        print(f"{path.name:<45} {elapsed:6.1f} s", flush=True)
+        shown = path.relative_to(ROOT / "notebooks") if path.is_relative_to(ROOT) else path
+        print(f"{shown!s:<45} {elapsed:6.1f} s", flush=True)
     print(f"{'total':<45} {total:6.1f} s")
     return 0
 

@@ -39,6 +39,19 @@ def test_webhooks_lab_lab_opens_jupyterlab_on_the_first_lesson(tmp_path):
     assert (tmp_path / course.FIRST_LESSON).is_file()
 
 
+def test_webhooks_lab_lab_lang_ko_opens_the_korean_lesson_0(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "webhooks_lab.cli", "lab", "--lang", "ko", "--dir", str(tmp_path)]
+        + ["--dry-run"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    korean = tmp_path / "ko" / course.FIRST_LESSON
+    assert result.stdout.strip().endswith(str(korean))
+    assert korean.is_file()
+
+
 def test_the_built_wheel_carries_the_course(tmp_path):
     subprocess.run(
         [
@@ -61,6 +74,7 @@ def test_the_built_wheel_carries_the_course(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert f"webhooks_lab/course/notebooks/{course.FIRST_LESSON}" in names
     assert "webhooks_lab/course/notebooks/sanitize.cfg" in names
+    assert "webhooks_lab/i18n/ko/LC_MESSAGES/webhooks_lab.mo" in names  # the Korean words
 
 
 def test_the_environment_check_says_all_is_well_here():

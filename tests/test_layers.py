@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "handshakes": 0,
     "retry": 0,
     "course": 0,
+    "i18n": 0,  # the learner's language: gettext catalogs
     "runtime": 1,  # clock, loop thread, server, listeners
     "http": 2,  # what every route shares
     "receiver": 3,  # HTTP in

@@ -131,6 +131,17 @@ def test_quick_policies_double_their_step():
     assert RetryPolicy.quick(4, step=0.1, jitter=0).schedule == (0, 0.1, 0.2, 0.4)
 
 
+def test_a_wait_just_under_a_unit_reads_in_that_unit_once_rounded():
+    # 59.97 s rounds to 60: it reads "1 min", as 60.02 s does, never "60 s" (the wire view's
+    # gap labels must not flip between runs at the boundary).
+    assert [describe_seconds(s) for s in (0.9996, 59.97, 60.02, 3599.9)] == [
+        "1 s",
+        "1 min",
+        "1 min",
+        "1 h",
+    ]
+
+
 def test_waits_read_like_a_person_would_say_them():
     readings = [describe_seconds(s) for s in (0, 0.25, 5, 300, 5400, 36000)]
     assert readings == ["0", "250 ms", "5 s", "5 min", "1.5 h", "10 h"]

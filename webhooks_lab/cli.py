@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from webhooks_lab import signing
+from webhooks_lab.course import EDITIONS
+from webhooks_lab.i18n import ENV, _, set_language
 from webhooks_lab.limits import Limits
 
 
@@ -41,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="webhooks-lab",
         description="Learn webhooks by running them: open the course, run a receiver, send events.",
     )
+    parser.add_argument(
+        "--lang", choices=sorted(EDITIONS), default="en", help="with no command: as lab --lang"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     lab = sub.add_parser("lab", help="open the course in JupyterLab on the first lesson (default)")
@@ -49,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="working folder for the course "
         "(default: the clone's notebooks, or ~/webhooks-lab-course)",
+    )
+    lab.add_argument(
+        "--lang",
+        choices=sorted(EDITIONS),
+        default=argparse.SUPPRESS,  # `webhooks-lab --lang ko` works too (the parser's own option)
+        help="the course's language: en (default) or ko, the Korean edition (한국어판)",
     )
     lab.add_argument(
         "--dry-run",
@@ -224,14 +235,17 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 
 def _lab(args: argparse.Namespace, extra: list[str]) -> int:
-    from webhooks_lab.course import jupyter_command, prepare_course
+    from webhooks_lab.course import first_lesson, jupyter_command, prepare_course
 
+    lang = set_language(args.lang)
     folder = prepare_course(getattr(args, "dir", None))
-    command = jupyter_command(folder, extra)
+    command = jupyter_command(folder, extra, first_lesson(lang))
     if getattr(args, "dry_run", False):
         print(" ".join(command))
         return 0
-    print(f"Opening the course in {folder}")
+    print(_("Opening the course in {folder}", folder=folder))
+    if lang != "en":  # every kernel JupyterLab starts inherits it: each lesson speaks the edition's
+        os.environ[ENV] = lang
     os.execv(command[0], command)
     return 0  # not reached
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 FIRST_LESSON = "00_start_the_lab.ipynb"
+#: Where each edition's lessons are, inside the course folder.
+EDITIONS = {"en": ".", "ko": "ko"}
 
 
 def clone_notebooks() -> Path | None:
@@ -58,8 +60,15 @@ def copy_missing(source: Path, target: Path) -> list[Path]:
     return copied
 
 
-def jupyter_command(folder: Path, extra: list[str] | None = None) -> list[str]:
-    """The command that opens JupyterLab on the first lesson in ``folder``.
+def first_lesson(lang: str = "en") -> str:
+    """An edition's first lesson, relative to the course folder: ``ko/00_start_the_lab.ipynb``."""
+    return str(Path(EDITIONS[lang]) / FIRST_LESSON)
+
+
+def jupyter_command(
+    folder: Path, extra: list[str] | None = None, lesson: str = FIRST_LESSON
+) -> list[str]:
+    """The command that opens JupyterLab on ``lesson`` (the first one) in ``folder``.
 
     As root (Docker, many cloud machines) JupyterLab refuses to start without ``--allow-root``;
     a learner there has no other user to switch to, so the command says it for them.
@@ -72,7 +81,7 @@ def jupyter_command(folder: Path, extra: list[str] | None = None) -> list[str]:
         "jupyterlab",
         f"--ServerApp.root_dir={folder}",
         *as_root,
-        str(folder / FIRST_LESSON),
+        str(folder / lesson),
         *extra,
     ]
 

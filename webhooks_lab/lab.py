@@ -13,6 +13,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from webhooks_lab.events import Event
+from webhooks_lab.i18n import _, set_language
 from webhooks_lab.jobs.kinds import register_lesson_kinds
 from webhooks_lab.jobs.runner import JobRunner
 from webhooks_lab.limits import DEFAULT as DEFAULT_LIMITS
@@ -162,9 +163,16 @@ class Lab:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        speed = f", clock x{self.clock.speed:g}" if self.clock.speed != 1 else ""
-        return f"<Lab {state} at {self.url}{speed}; inbox: {self.receiver.inbox.size_text()}>"
+        state = _("running") if self.running else _("stopped")
+        speed = _(", clock x{speed:g}", speed=self.clock.speed) if self.clock.speed != 1 else ""
+        inbox = self.receiver.inbox.size_text()
+        return _(
+            "<Lab {state} at {url}{speed}; inbox: {inbox}>",
+            state=state,
+            url=self.url,
+            speed=speed,
+            inbox=inbox,
+        )
 
 
 _lock = threading.Lock()
@@ -180,9 +188,14 @@ def start(**options: Any) -> Lab:
     ``limits`` (a :class:`~webhooks_lab.limits.Limits`: every limit on what clients may send),
     ``broker`` (``"redis://127.0.0.1:PORT"``: ``lab.jobs`` runs jobs by kind in
     ``webhooks-lab worker`` processes on that Redis, through SAQ; default: in this kernel).
+    ``lang`` (the language checks, widgets and reprs speak: ``"en"``, the default, or ``"ko"``;
+    it is not an option of the lab, so changing it keeps the running lab).
     If the running lab was started with different options, it is stopped and replaced.
     """
     global _current
+    lang = options.pop("lang", None)
+    if lang is not None:
+        set_language(lang)
     with _lock:
         lab = _current
         if lab is not None and lab.running:

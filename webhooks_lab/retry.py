@@ -156,9 +156,10 @@ def describe_seconds(seconds: float) -> str:
     """A short human reading of a wait: ``0``, ``250 ms``, ``5 s``, ``5 min``, ``1.5 h``."""
     if seconds == 0:
         return "0"
-    if seconds < 1:
+    if round(seconds * 1000) < 1000:
         return f"{seconds * 1000:.0f} ms"
+    shown = float(f"{seconds:.3g}")  # the unit follows the rounded reading
     for unit, size in (("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.3g} {unit}"
+        if shown >= size:
+            return f"{max(seconds / size, 1):.3g} {unit}"  # 59.97 s reads "1 min"
     return f"{seconds:.3g} s"

@@ -48,8 +48,10 @@ JUPYTER_START_TIMEOUT = 90  # seconds; a healthy start takes about 5 s
 
 
 def lessons() -> list[Path]:
-    """Every lesson there is right now (other lessons may be added at any time)."""
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    """Every lesson there is right now, in both editions (English, then notebooks/ko/)."""
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted(
+        (NOTEBOOKS / "ko").glob("[0-9][0-9]_*.ipynb")
+    )
 
 
 def why_no_browser() -> str | None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import JupyterLab, lessons
+from .conftest import NOTEBOOKS, JupyterLab, lessons
 from .jupyterlab_ui import VIEWPORT, close_notebook, load_jupyterlab
 from .notebook_checks import run_and_check
 
@@ -42,20 +42,28 @@ def jupyterlab_page(browser: Browser, jupyter_lab: JupyterLab) -> Iterator[Page]
         context.close()
 
 
-@pytest.mark.parametrize("lesson", lessons(), ids=lambda path: path.stem)
+def _where(lesson: Path) -> str:
+    """The lesson's path in the course folder: ``00_start_the_lab.ipynb``, ``ko/00_...``."""
+    return lesson.relative_to(NOTEBOOKS).as_posix()
+
+
+@pytest.mark.parametrize("lesson", lessons(), ids=_where)
 def test_the_lesson_runs_with_no_errors_and_draws_every_diagram_figure_and_widget(
     lesson: Path, jupyterlab_page: Page, jupyter_lab: JupyterLab, screenshots: Path
 ) -> None:
     committed = _digest(lesson)
+    where = _where(lesson)
     # The lesson as it is now (it may have changed since the course was copied).
-    (jupyter_lab.course / lesson.name).write_bytes(lesson.read_bytes())
+    copy = jupyter_lab.course / where
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_bytes(lesson.read_bytes())
+    # ko_00_start_the_lab.png for the Korean edition: with fonts-noto-cjk, Hangul, not boxes
+    picture = screenshots / f"{where.removesuffix('.ipynb').replace('/', '_')}.png"
     try:
-        report = run_and_check(
-            jupyterlab_page, jupyter_lab, lesson.name, screenshots / f"{lesson.stem}.png"
-        )
+        report = run_and_check(jupyterlab_page, jupyter_lab, where, picture)
     finally:
         close_notebook(jupyterlab_page, jupyter_lab)
-    assert report.problems == [], f"{lesson.name} in the browser:\n" + "\n".join(report.problems)
+    assert report.problems == [], f"{where} in the browser:\n" + "\n".join(report.problems)
     assert not any("Traceback" in text for text in report.stderr), report.stderr
     assert _digest(lesson) == committed, "running the lesson changed the committed notebook"
 

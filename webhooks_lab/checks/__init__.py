@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, ParamSpec
 
+from webhooks_lab.i18n import _
+
 P = ParamSpec("P")
 
 
@@ -27,9 +29,9 @@ class Result:
 
     def __repr__(self) -> str:
         if self.passed:
-            return f"✅ Right: {self.message}"
-        hint = f"\n   Hint: {self.hint}" if self.hint else ""
-        return f"❌ Not yet: {self.message}{hint}"
+            return "✅ " + _("Right: {message}", message=self.message)
+        hint = "\n   " + _("Hint: {hint}", hint=self.hint) if self.hint else ""
+        return "❌ " + _("Not yet: {message}", message=self.message) + hint
 
     def _repr_html_(self) -> str:
         from html import escape
@@ -55,12 +57,17 @@ def check(fn: Callable[P, Result]) -> Callable[P, Result]:
         try:
             return fn(*args, **kwargs)
         except NotImplementedError:
-            return not_yet("this exercise is not done yet.", "replace the ... with your code")
+            return not_yet(_("this exercise is not done yet."), _("replace the ... with your code"))
         except Exception as exc:  # the learner's code raised: say what, where a learner can read it
             where = traceback.extract_tb(exc.__traceback__)[-1]
             return not_yet(
-                f"your code raised {type(exc).__name__}: {exc} (line {where.lineno})",
-                "read the error above, fix that line, and run both cells again",
+                _(
+                    "your code raised {error}: {exc} (line {line})",
+                    error=type(exc).__name__,
+                    exc=exc,
+                    line=where.lineno,
+                ),
+                _("read the error above, fix that line, and run both cells again"),
             )
 
     return safe
@@ -75,7 +82,7 @@ def answer_detail(answer: Any) -> str:
         except ValueError:
             return answer.text[:200]
         if isinstance(body, dict):
-            return str(body.get("detail") or body.get("reason") or "no detail")
+            return str(body.get("detail") or body.get("reason") or _("no detail"))
     return answer.text[:200]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from webhooks_lab import signing
 from webhooks_lab.checks import Result, answer_detail, check, not_yet, right
 from webhooks_lab.events import Event
+from webhooks_lab.i18n import _
 
 _HEADERS = ("content-type", "webhook-id", "webhook-timestamp", "webhook-signature")
 _counter = itertools.count(1)
@@ -34,81 +35,103 @@ def sent_by_hand(lab: Any, endpoint: str = "parcels", event_type: str = "order.s
     arrived = lab.receiver.inbox.for_endpoint(endpoint)
     if not arrived:
         return not_yet(
-            f"nothing has arrived at /webhooks/{endpoint} yet.",
-            "build the payload as a dict, turn it into bytes once, sign exactly those bytes "
-            "with signing.sign, and POST the same bytes to the endpoint with the four headers "
-            "this lesson read off the wire",
+            _("nothing has arrived at /webhooks/{endpoint} yet.", endpoint=endpoint),
+            _(
+                "build the payload as a dict, turn it into bytes once, sign exactly those bytes "
+                "with signing.sign, and POST the same bytes to the endpoint with the four headers "
+                "this lesson read off the wire"
+            ),
         )
     last = arrived[-1]
     missing = [name for name in _HEADERS if name not in last.headers]
     if missing:
         return not_yet(
-            f"your last delivery has no {', '.join(missing)} header.",
-            "a signed delivery carries four: content-type, webhook-id, webhook-timestamp and "
-            "webhook-signature (httpx adds no content-type when you send content=bytes)",
+            _("your last delivery has no {missing} header.", missing=", ".join(missing)),
+            _(
+                "a signed delivery carries four: content-type, webhook-id, webhook-timestamp and "
+                "webhook-signature (httpx adds no content-type when you send content=bytes)"
+            ),
         )
     if not last.headers["content-type"].startswith("application/json"):
         return not_yet(
-            f"content-type is {last.headers['content-type']!r}, so the receiver cannot know the "
-            "body is JSON.",
-            "the body is JSON: say so with the content-type application/json",
+            _(
+                "content-type is {kind}, so the receiver cannot know the body is JSON.",
+                kind=repr(last.headers["content-type"]),
+            ),
+            _("the body is JSON: say so with the content-type application/json"),
         )
     if last.verified is False:
         return not_yet(
-            f"the receiver refused the signature: {last.reason}.",
+            _("the receiver refused the signature: {reason}.", reason=last.reason),
             _signature_slip(lab.receiver.endpoint(endpoint).secrets, last),
         )
     try:
         payload = last.json()
     except ValueError:
-        return not_yet("the body is not JSON.", "send json.dumps(payload) as bytes")
+        return not_yet(_("the body is not JSON."), _("send json.dumps(payload) as bytes"))
     if isinstance(payload, str):
         return not_yet(
-            "the body is a JSON string, not an object: it was encoded twice.",
-            "json.dumps the payload once, and encode that text to bytes",
+            _("the body is a JSON string, not an object: it was encoded twice."),
+            _("json.dumps the payload once, and encode that text to bytes"),
         )
     if not isinstance(payload, dict):
-        return not_yet("the body is JSON, but not an object.", "send a dict as the payload")
+        return not_yet(_("the body is JSON, but not an object."), _("send a dict as the payload"))
     absent = [key for key in ("type", "timestamp", "data") if key not in payload]
     if absent:
         return not_yet(
-            f"the payload has no {', '.join(repr(k) for k in absent)}.",
-            "a payload has three keys at the top: type, timestamp and data",
+            _("the payload has no {keys}.", keys=", ".join(repr(k) for k in absent)),
+            _("a payload has three keys at the top: type, timestamp and data"),
         )
     if payload["type"] != event_type:
         return not_yet(
-            f"the payload's type is {payload['type']!r}, not {event_type!r}.",
-            "event types are exact strings: a receiver routes on every character",
+            _(
+                "the payload's type is {kind}, not {wanted}.",
+                kind=repr(payload["type"]),
+                wanted=repr(event_type),
+            ),
+            _("event types are exact strings: a receiver routes on every character"),
         )
     stamp = payload["timestamp"]
     if not _is_iso_datetime(stamp):
         unix = isinstance(stamp, (int, float)) or (isinstance(stamp, str) and stamp.isdigit())
-        hint = "write it like 2026-11-28T10:00:00Z (datetime's isoformat() gives one)"
+        hint = _("write it like 2026-11-28T10:00:00Z (datetime's isoformat() gives one)")
         if unix:
-            hint = (
+            hint = _(
                 "Unix seconds go in the webhook-timestamp header; the payload's timestamp reads "
                 "like 2026-11-28T10:00:00Z"
             )
         return not_yet(
-            f"the payload's timestamp is {stamp!r}, not an ISO 8601 date and time.", hint
+            _(
+                "the payload's timestamp is {stamp}, not an ISO 8601 date and time.",
+                stamp=repr(stamp),
+            ),
+            hint,
         )
     data = payload["data"]
     if not isinstance(data, dict) or not data:
         return not_yet(
-            "the payload's data is empty: the receiver learns nothing about the shipment.",
-            "data holds the details: which order, and which carrier",
+            _("the payload's data is empty: the receiver learns nothing about the shipment."),
+            _("data holds the details: which order, and which carrier"),
         )
     lacking = [word for word in ("order", "carrier") if not _mentions(data, word)]
     if lacking:
         return not_yet(
-            f"the payload's data does not say which {' or which '.join(lacking)}.",
-            "a full payload carries what the receiver needs to act: the order and the carrier",
+            _("the payload's data does not say which order or which carrier.")
+            if len(lacking) == 2
+            else _("the payload's data does not say which {what}.", what=lacking[0]),
+            _("a full payload carries what the receiver needs to act: the order and the carrier"),
         )
     if not last.ok:
-        return not_yet(f"the receiver answered {last.status}: {last.reason}.")
+        return not_yet(
+            _("the receiver answered {status}: {reason}.", status=last.status, reason=last.reason)
+        )
     return right(
-        f"a signed {event_type} arrived with all four headers and a type, timestamp and data; "
-        f"the receiver verified it and answered {last.status}."
+        _(
+            "a signed {type} arrived with all four headers and a type, timestamp and data; "
+            "the receiver verified it and answered {status}.",
+            type=event_type,
+            status=last.status,
+        )
     )
 
 
@@ -119,12 +142,12 @@ def _signature_slip(secrets: list[str], delivery: Any) -> str:
     stamp = headers.get("webhook-timestamp", "")
     if code in ("stale_timestamp", "future_timestamp"):
         if stamp.isdigit() and int(stamp) > 10**11:
-            return "webhook-timestamp is in seconds: int(time.time()), not milliseconds"
-        return "webhook-timestamp is now, in whole Unix seconds: time.time() gives it"
+            return _("webhook-timestamp is in seconds: int(time.time()), not milliseconds")
+        return _("webhook-timestamp is now, in whole Unix seconds: time.time() gives it")
     if code == "malformed_header":
-        return "signing.sign gives the whole webhook-signature value, 'v1,' and all"
+        return _("signing.sign gives the whole webhook-signature value, 'v1,' and all")
     if code != "no_matching_signature" or not stamp.isdigit():
-        return "sign the exact bytes you send, with the same webhook-id and webhook-timestamp"
+        return _("sign the exact bytes you send, with the same webhook-id and webhook-timestamp")
     msg_id, sent = headers.get("webhook-id", ""), headers.get("webhook-signature", "")
     signatures = set(sent.split())
 
@@ -139,18 +162,18 @@ def _signature_slip(secrets: list[str], delivery: Any) -> str:
         for spacing in ({}, {"separators": (",", ":")}, {"indent": 2}):
             other = json.dumps(parsed, **spacing).encode()  # type: ignore[arg-type]
             if other != delivery.body and signed(other, int(stamp)):
-                return (
+                return _(
                     "you signed one serialisation of the payload and sent another: the JSON "
                     "you sent is spaced differently from the bytes you signed. Send the signed "
                     "bytes themselves, as content=..., not json=..."
                 )
     near = [int(stamp) + d for d in range(-120, 121) if d]
     if any(signed(delivery.body, t) for t in near):
-        return (
+        return _(
             "the signature was made with another timestamp than the one in webhook-timestamp: "
             "take the time once, and use that value for both"
         )
-    return (
+    return _(
         "sign with parcels_secret, the endpoint's secret, and with the same webhook-id, "
         "webhook-timestamp and body bytes that you send"
     )
@@ -194,8 +217,8 @@ def answer_fast(
 
     if handler is Ellipsis or not callable(handler):
         return not_yet(
-            "welcome_quickly should be a function that takes an event.",
-            "keep the def welcome_quickly(event) line from the cell and change its body",
+            _("welcome_quickly should be a function that takes an event."),
+            _("keep the def welcome_quickly(event) line from the cell and change its body"),
         )
     receiving = lab.receiver.endpoint(endpoint)
     receiving.handlers.clear()
@@ -218,8 +241,12 @@ def answer_fast(
     took = time.perf_counter() - started
     if not answer.is_success:
         return not_yet(
-            f"your handler made the receiver answer {answer.status_code}: {answer_detail(answer)}.",
-            "the handler still has to store the subscription before it answers",
+            _(
+                "your handler made the receiver answer {status}: {detail}.",
+                status=answer.status_code,
+                detail=answer_detail(answer),
+            ),
+            _("the handler still has to store the subscription before it answers"),
         )
     started_jobs = [job for job in lab.jobs.list() if job.id not in jobs_before]
     with contextlib.suppress(TimeoutError):
@@ -227,53 +254,81 @@ def answer_fast(
     failed = [job for job in started_jobs if job.status == "failed"]
     if failed:
         return not_yet(
-            f"the answer came in time, but the background job failed: {failed[0].error}.",
-            "a job runs later, with exactly the arguments you gave submit: give the slow "
-            "part what it expects, the row that receive made",
+            _(
+                "the answer came in time, but the background job failed: {error}.",
+                error=failed[0].error,
+            ),
+            _(
+                "a job runs later, with exactly the arguments you gave submit: give the slow "
+                "part what it expects, the row that receive made"
+            ),
         )
     try:
         emails.wait_for(1, timeout=wait, to=address)
     except TimeoutError:
         return not_yet(
-            f"the answer came in time, but no welcome email was sent within {wait:g} s: the work "
-            "was skipped, not postponed.",
-            "the slow part must still run, after the answer: start it as a background job",
+            _(
+                "the answer came in time, but no welcome email was sent within {wait:g} s: "
+                "the work was skipped, not postponed.",
+                wait=wait,
+            ),
+            _("the slow part must still run, after the answer: start it as a background job"),
         )
     sent = len(emails.to(address))
     if sent > 1:
         return not_yet(
-            f"the answer came in time, but {sent} welcome emails went out for one subscription.",
-            "do the slow part once, in the background only",
+            _(
+                "the answer came in time, but {sent} welcome emails went out for one subscription.",
+                sent=sent,
+            ),
+            _("do the slow part once, in the background only"),
         )
     return right(
-        f"answered {answer.status_code} in {took * 1000:.0f} ms, well within the sender's "
-        f"{timeout:g} s, and the welcome email followed in the background."
+        _(
+            "answered {status} in {ms:.0f} ms, well within the sender's {timeout:g} s, "
+            "and the welcome email followed in the background.",
+            status=answer.status_code,
+            ms=took * 1000,
+            timeout=timeout,
+        )
     )
 
 
 def _too_slow(handler: Any, finished: Any, timeout: float) -> tuple[str, str]:
     """Why the handler did not answer in time: it failed late, it is async, or it just works."""
-    said = (
-        f"no answer within {timeout:g} s: the sender gave up and will send it again, and your "
-        "handler will do all the work again"
+    said = _(
+        "no answer within {timeout:g} s: the sender gave up and will send it again, and your "
+        "handler will do all the work again",
+        timeout=timeout,
     )
     if finished is not None and finished.status >= 500:
         return (
-            f"{said}; and when it did finish, it had failed: {finished.reason}.",
-            "anything you call in the handler runs before the answer; hand the slow function "
-            "itself to the background, not what calling it returns",
+            _(
+                "{said}; and when it did finish, it had failed: {reason}.",
+                said=said,
+                reason=finished.reason,
+            ),
+            _(
+                "anything you call in the handler runs before the answer; hand the slow function "
+                "itself to the background, not what calling it returns"
+            ),
         )
     if inspect.iscoroutinefunction(handler):
         return (
-            f"{said}. Making the handler async does not make its work quick: the receiver "
-            "waits for whatever it awaits, and a blocking call in it blocks everything.",
-            "return before the slow part has run, and let a background job do it",
+            _(
+                "{said}. Making the handler async does not make its work quick: the receiver "
+                "waits for whatever it awaits, and a blocking call in it blocks everything.",
+                said=said,
+            ),
+            _("return before the slow part has run, and let a background job do it"),
         )
     return (
-        f"{said}.",
-        "before returning, do only the quick part (receive); hand the slow part (process) to "
-        "something that runs after the answer has gone, such as the lab's job runner, "
-        "lab.jobs, which this lesson used above",
+        _("{said}.", said=said),
+        _(
+            "before returning, do only the quick part (receive); hand the slow part (process) to "
+            "something that runs after the answer has gone, such as the lab's job runner, "
+            "lab.jobs, which this lesson used above"
+        ),
     )
 
 

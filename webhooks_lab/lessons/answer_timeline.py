@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from webhooks_lab.i18n import _
 from webhooks_lab.jobs.model import Job
 from webhooks_lab.receiver.inbox import Delivery
 
@@ -109,10 +110,13 @@ class AnswerTimeline:
         return self.png()
 
     def __repr__(self) -> str:
-        return (
-            f"Answer timeline: {len(self.slow)} requests that worked before answering, against "
-            f"{len(self.fast)} answered at once and {len(self.jobs)} background job(s); "
-            f"the sender waits {self.timeout:g} s"
+        return _(
+            "Answer timeline: {slow} requests that worked before answering, against "
+            "{fast} answered at once and {jobs} background job(s); the sender waits {timeout:g} s",
+            slow=len(self.slow),
+            fast=len(self.fast),
+            jobs=len(self.jobs),
+            timeout=self.timeout,
         )
 
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from webhooks_lab.i18n import _, n_
 from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.listeners import Listeners
 
@@ -116,10 +117,13 @@ class EmailOutbox:
     def __repr__(self) -> str:
         emails = list(self)
         if not emails:
-            return "Email outbox: empty"
+            return _("Email outbox: empty")
         count = len(emails)
-        lines = [f"Email outbox: {count} email{'s' if count != 1 else ''}"]
+        lines = [n_("Email outbox: {count} email", "Email outbox: {count} emails", count)]
         if count > 10:
-            lines.append(f"  ... {count - 10} earlier")
-        lines += [f"  #{e.number:<3} to {e.to:<22} {e.subject}" for e in emails[-10:]]
+            lines.append("  ... " + _("{count} earlier", count=count - 10))
+        lines += [
+            f"  #{e.number:<3} " + _("to {address:<22} {subject}", address=e.to, subject=e.subject)
+            for e in emails[-10:]
+        ]
         return "\n".join(lines)

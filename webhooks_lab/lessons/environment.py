@@ -7,6 +7,8 @@ import socket
 import sys
 from dataclasses import dataclass
 
+from webhooks_lab.i18n import _
+
 NEEDED = ("httpx", "starlette", "uvicorn", "ipywidgets", "nest_asyncio")
 
 
@@ -28,9 +30,9 @@ class EnvironmentReport(list):
     def __repr__(self) -> str:
         lines = [repr(f) for f in self]
         lines.append(
-            "All set: you are ready for the course."
+            _("All set: you are ready for the course.")
             if self
-            else "Something is missing: fix the ❌ lines above, then run this cell again."
+            else _("Something is missing: fix the ❌ lines above, then run this cell again.")
         )
         return "\n".join(lines)
 
@@ -39,21 +41,26 @@ def check_environment() -> EnvironmentReport:
     report = EnvironmentReport()
     ok_python = sys.version_info >= (3, 10)
     report.append(
-        Finding(ok_python, "Python 3.10 or newer" if ok_python else "Python is older than 3.10")
+        Finding(
+            ok_python, _("Python 3.10 or newer") if ok_python else _("Python is older than 3.10")
+        )
     )
     missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
     report.append(
         Finding(
             not missing,
-            "httpx, starlette, uvicorn, ipywidgets and nest-asyncio are installed"
+            _("httpx, starlette, uvicorn, ipywidgets and nest-asyncio are installed")
             if not missing
-            else f"not installed: {', '.join(missing)} (run: pip install webhooks-lab)",
+            else _(
+                "not installed: {missing} (run: pip install webhooks-lab)",
+                missing=", ".join(missing),
+            ),
         )
     )
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind(("127.0.0.1", 0))
-        report.append(Finding(True, "this machine can run a server on 127.0.0.1"))
+        report.append(Finding(True, _("this machine can run a server on 127.0.0.1")))
     except OSError as exc:
-        report.append(Finding(False, f"cannot listen on 127.0.0.1: {exc}"))
+        report.append(Finding(False, _("cannot listen on 127.0.0.1: {error}", error=exc)))
     return report

@@ -21,6 +21,7 @@ import math
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.figure import LessonFigure
 from webhooks_lab.lessons.polling import (
     RaceReport,
@@ -113,9 +114,10 @@ class TradeoffPlot(LessonFigure):
 
     def __repr__(self) -> str:
         every = ", ".join(f"{t:g}" for t in self.intervals)
-        return (
-            f"Trade-off plot: requests per event and mean delay for polling every {every} s, "
-            "with the webhook as reference"
+        return _(
+            "Trade-off plot: requests per event and mean delay for polling every {every} s, "
+            "with the webhook as reference",
+            every=every,
         )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from webhooks_lab import signing, strict_json
 from webhooks_lab.events import Event, EventError
+from webhooks_lab.i18n import _, n_
 from webhooks_lab.limits import DEFAULT
 from webhooks_lab.runtime.listeners import Listeners
 
@@ -244,15 +245,16 @@ class Inbox:
             return found
 
     def size_text(self) -> str:
-        count = len(self._items)
-        text = f"{count} deliver{'y' if count == 1 else 'ies'}"
-        return f"{text} ({self.evicted} older evicted)" if self.evicted else text
+        text = n_("{count} delivery", "{count} deliveries", len(self._items))
+        if not self.evicted:
+            return text
+        return _("{deliveries} ({evicted} older evicted)", deliveries=text, evicted=self.evicted)
 
     def __repr__(self) -> str:
         items = self.snapshot()
         if not items:
-            return "Inbox: empty"
-        lines = [f"Inbox: {self.size_text()}"]
+            return _("Inbox: empty")
+        lines = [_("Inbox: {size}", size=self.size_text())]
         for d in items[-10:]:
             why = f"  ({d.reason})" if d.reason else ""
             lines.append(
@@ -260,7 +262,7 @@ class Inbox:
                 f"{d.status}  {d.outcome}{why}"
             )
         if len(items) > 10:
-            lines.insert(1, f"  ... {len(items) - 10} earlier")
+            lines.insert(1, "  ... " + _("{count} earlier", count=len(items) - 10))
         return "\n".join(lines)
 
 

@@ -31,6 +31,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from webhooks_lab.http.params import plain_int
+from webhooks_lab.i18n import _
 from webhooks_lab.receiver.inbox import Delivery, Inbox
 from webhooks_lab.receiver.live_feed import InboxFeed
 from webhooks_lab.receiver.names import name_problem
@@ -82,12 +83,13 @@ class InboxPageLink:
     height: int | None = None
 
     def __repr__(self) -> str:
-        return f"Inbox page: {self.url}"
+        return _("Inbox page: {url}", url=self.url)
 
     def _repr_html_(self) -> str:
         url = escape(self.url, quote=True)
+        words = escape(_("Open the live inbox page"))
         link = (
-            f'<p><a href="{url}" target="_blank" rel="noopener">Open the live inbox page</a> '
+            f'<p><a href="{url}" target="_blank" rel="noopener">{words}</a> '
             f"<code>{escape(self.url)}</code></p>"
         )
         if self.height is None:

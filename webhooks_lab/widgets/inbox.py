@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from webhooks_lab.i18n import _
 from webhooks_lab.receiver.inbox import Delivery
 from webhooks_lab.receiver.replay import replay_delivery
 from webhooks_lab.widgets.base import LiveView, guard, source_key
@@ -292,9 +293,13 @@ class InboxView(LiveView):
         return future
 
     def describe(self) -> str:
-        where = f"/webhooks/{self.endpoint}" if self.endpoint else "every endpoint"
-        state = "closed" if self.closed else "live"
-        return f"InboxView ({state}): deliveries to {where}, newest first; select one to inspect"
+        where = f"/webhooks/{self.endpoint}" if self.endpoint else _("every endpoint")
+        state = _("closed") if self.closed else _("live")
+        return _(
+            "InboxView ({state}): deliveries to {where}, newest first; select one to inspect",
+            state=state,
+            where=where,
+        )
 
 
 def detail_html(d: Delivery) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.polling import Race, RaceReport
 from webhooks_lab.widgets.base import LiveView, guard, source_key
 
@@ -161,10 +162,12 @@ class RaceView(LiveView):
         return sent
 
     def describe(self) -> str:
-        state = "closed" if self.closed else "live"
-        return (
-            f"RaceView ({state}): polling vs webhook to /webhooks/{self.race.endpoint}; "
-            "noticed, requests, delays"
+        state = _("closed") if self.closed else _("live")
+        return _(
+            "RaceView ({state}): polling vs webhook to /webhooks/{endpoint}; "
+            "noticed, requests, delays",
+            state=state,
+            endpoint=self.race.endpoint,
         )
 
 

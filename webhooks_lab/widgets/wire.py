@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from webhooks_lab.i18n import _
 from webhooks_lab.runtime.trace import (
     DEFAULT_KEEP,
     Exchange,
@@ -300,7 +301,7 @@ class WireView(LiveView):
     def describe(self) -> str:
         shown = [f"{k}={v!r}" for k, v in vars(self.filter).items() if v is not None]
         what = f" ({', '.join(shown)})" if shown else ""
-        return f"WireView: a live sequence diagram of the lab's exchanges{what}"
+        return _("WireView: a live sequence diagram of the lab's exchanges{what}", what=what)
 
     # -- the stored picture ---------------------------------------------------------------------
 

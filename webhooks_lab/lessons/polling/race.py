@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.polling.poller import Poller
 from webhooks_lab.lessons.polling.score import RaceReport, SideStats
 from webhooks_lab.lessons.polling.source import EventSource, SourceEvent
@@ -171,10 +172,14 @@ class Race:
 
     def __repr__(self) -> str:
         every = ", ".join(f"{p.interval:g} s" for p in self.pollers)
-        state = "running" if self.running else "not running"
-        return (
-            f"Race ({state}): a source making about {self.rate * 60:g} events a lab minute; "
-            f"polled every {every}; pushed to /webhooks/{self.endpoint}"
+        state = _("running") if self.running else _("not running")
+        return _(
+            "Race ({state}): a source making about {per_minute:g} events a lab minute; "
+            "polled every {every}; pushed to /webhooks/{endpoint}",
+            state=state,
+            per_minute=self.rate * 60,
+            every=every,
+            endpoint=self.endpoint,
         )
 
     # -- on the lab loop ---------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from webhooks_lab.i18n import _
+
 __all__ = [
     "RaceReport",
     "SideStats",
@@ -98,8 +100,13 @@ class RaceReport:
 
     def __repr__(self) -> str:
         lines = [
-            f"{self.events} events in {self.seconds / 60:.3g} lab minutes "
-            f"(set to about {self.rate * 60:g} a minute)",
+            _(
+                "{events} events in {minutes:.3g} lab minutes "
+                "(set to about {per_minute:g} a minute)",
+                events=self.events,
+                minutes=self.seconds / 60,
+                per_minute=self.rate * 60,
+            ),
             f"  {'side':<20} {'noticed':>7} {'requests':>8} {'empty':>6} {'req/event':>9} "
             f"{'delay p50':>10} {'p95':>10}",
         ]
@@ -110,9 +117,22 @@ class RaceReport:
             )
         for side in self.sides:
             if side.noticed < self.events:
+                missed = {
+                    "side": side.name,
+                    "missed": self.events - side.noticed,
+                    "of": self.events,
+                }
                 lines.append(
-                    f"  ⚠ {side.name} missed {self.events - side.noticed} of {self.events} events"
-                    + (" (its deliveries failed and nobody retried)" if side.failed else "")
+                    "  ⚠ "
+                    + (
+                        _(
+                            "{side} missed {missed} of {of} events "
+                            "(its deliveries failed and nobody retried)",
+                            **missed,
+                        )
+                        if side.failed
+                        else _("{side} missed {missed} of {of} events", **missed)
+                    )
                 )
         return "\n".join(lines)
 
