@@ -16,7 +16,6 @@ matplotlib's object API (no pyplot); its text form counts what is drawn, not how
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 from matplotlib.axes import Axes
@@ -25,6 +24,7 @@ from matplotlib.patches import Patch
 
 from webhooks_lab.i18n import _
 from webhooks_lab.jobs.model import Job
+from webhooks_lab.lessons.figure import LessonFigure
 from webhooks_lab.receiver.inbox import Delivery
 
 __all__ = ["AnswerTimeline", "answer_timeline"]
@@ -34,7 +34,7 @@ ABANDONED = "#a40000"  # the request is open but the sender has hung up
 WORK = "#0a6b2d"  # background work, after the answer
 
 
-class AnswerTimeline:
+class AnswerTimeline(LessonFigure):
     """The drawn timeline: shows as a PNG in a notebook; ``.figure`` is the matplotlib figure."""
 
     def __init__(
@@ -100,14 +100,6 @@ class AnswerTimeline:
         bottom.invert_yaxis()
         bottom.set_title("Answer at once, work later: the request is a sliver")
         bottom.set_xlabel("seconds since the first request")
-
-    def png(self, dpi: int = 96) -> bytes:
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=dpi)
-        return buffer.getvalue()
-
-    def _repr_png_(self) -> bytes:
-        return self.png()
 
     def __repr__(self) -> str:
         return _(

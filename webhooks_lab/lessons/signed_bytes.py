@@ -18,13 +18,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from webhooks_lab import signing
+from webhooks_lab.lessons.figure import LessonFigure
 
 __all__ = ["Part", "SchemeRow", "SignedBytesFigure", "scheme_rows", "signed_bytes_figure"]
 
@@ -94,7 +94,7 @@ def scheme_rows(secret: str, msg_id: str, timestamp: int, body: bytes) -> list[S
     return [standard, stripe, github]
 
 
-class SignedBytesFigure:
+class SignedBytesFigure(LessonFigure):
     """The drawn figure: shows as a PNG in a notebook; ``.figure`` is the matplotlib figure."""
 
     def __init__(
@@ -144,14 +144,6 @@ class SignedBytesFigure:
         axes.set_title(
             "What each signature covers: change a coloured byte and it no longer matches"
         )
-
-    def png(self, dpi: int = 96) -> bytes:
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=dpi)
-        return buffer.getvalue()
-
-    def _repr_png_(self) -> bytes:
-        return self.png()
 
     def __repr__(self) -> str:
         lines = ["Signed bytes: what each scheme's HMAC covers"]
