@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from helpers import eventually
 
 from webhooks_lab import signing
 from webhooks_lab.jobs.kinds import register_lesson_kinds
@@ -65,15 +66,6 @@ def make_runner(loop: LabLoop) -> Iterator[Callable[..., JobRunner]]:
 @pytest.fixture
 def runner(make_runner: Callable[..., JobRunner]) -> JobRunner:
     return make_runner()
-
-
-def eventually(condition: Callable[[], bool], within: float = 5.0) -> bool:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 # -- submitting and waiting ------------------------------------------------------------------------

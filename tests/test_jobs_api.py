@@ -6,26 +6,17 @@ import asyncio
 import itertools
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from helpers import serving
+from helpers import eventually, serving
 
 from webhooks_lab.jobs import client as jobs_client
 from webhooks_lab.jobs.model import CANCELLED, FAILED, RUNNING, SUCCEEDED
 
 PROBLEM = "application/problem+json"
 STATUS_FIELDS = {"id", "status", "progress", "created_at", "updated_at", "error"}
-
-
-def eventually(condition: Callable[[], bool], within: float = 5.0) -> bool:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def assert_problem(answer: httpx.Response, status: int, slug: str) -> dict:
@@ -334,7 +325,7 @@ def test_webhooks_lab_serve_runs_the_lesson_kinds_over_the_same_api():
         accepted = start(client, "primes.count", below=1000)
         assert accepted.status_code == 202
         location = accepted.headers["location"]
-        assert eventually(lambda: client.get(location).status_code == 303, within=10)
+        assert eventually(lambda: client.get(location).status_code == 303, timeout=10)
         assert client.get(location, follow_redirects=True).json()["result"] == 168
         assert client.get("/openapi.json").json()["openapi"] == "3.1.0"
 
@@ -351,7 +342,7 @@ def test_webhooks_lab_serve_runs_the_lesson_kinds_over_the_same_api():
         def deliveries() -> list[dict]:
             return client.get("/webhooks/done").json()["deliveries"]
 
-        assert eventually(lambda: len(deliveries()) == 1, within=10)
+        assert eventually(lambda: len(deliveries()) == 1, timeout=10)
         [delivery] = deliveries()
         assert (delivery["event_type"], delivery["status"]) == ("job.succeeded", 200)
         assert delivery["headers"]["webhook-signature"].startswith("v1,")

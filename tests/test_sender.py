@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+from helpers import eventually
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,14 +25,6 @@ from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.clock import FakeClock
 from webhooks_lab.runtime.server import Server
 from webhooks_lab.sender.sender import Sender
-
-
-def eventually(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not become true in time")
-        time.sleep(0.005)
 
 
 @pytest.fixture
@@ -143,7 +136,7 @@ def test_a_wrong_secret_is_rejected_and_retried_not_delivered(lab, sender, clock
     lab.receiver.endpoint("strict").require(signing.generate_secret())
     sender.add_endpoint(lab.receiver.url_for("strict"), secret=signing.generate_secret())
     (delivery,) = sender.send("invoice.paid", {})
-    eventually(lambda: len(attempts) == 1)
+    assert eventually(lambda: len(attempts) == 1)
     assert attempts[0].status == 401
     assert attempts[0].state == "retrying"
     assert "no signature matched" in attempts[0].response
@@ -165,19 +158,21 @@ def test_failures_are_retried_on_the_schedule_with_the_same_webhook_id(
     (delivery,) = sender.send("order.paid", {"order": 7})
     t0 = clock.time()
 
-    eventually(lambda: len(attempts) == 1)
+    assert eventually(lambda: len(attempts) == 1)
     assert (attempts[0].status, attempts[0].state) == (500, "retrying")
     assert attempts[0].next_attempt_at == pytest.approx(t0 + 5)
-    eventually(lambda: attempts[0].next_attempt_at in clock.deadlines())  # the retry is waiting
+    assert eventually(
+        lambda: attempts[0].next_attempt_at in clock.deadlines()
+    )  # the retry is waiting
     clock.advance(4.9)
     time.sleep(0.05)
     assert len(attempts) == 1  # not before its time
     clock.advance(0.1)
-    eventually(lambda: len(attempts) == 2)
+    assert eventually(lambda: len(attempts) == 2)
     assert attempts[1].next_attempt_at == pytest.approx(t0 + 5 + 300)
-    eventually(lambda: attempts[1].next_attempt_at in clock.deadlines())
+    assert eventually(lambda: attempts[1].next_attempt_at in clock.deadlines())
     clock.advance(300)
-    eventually(lambda: len(attempts) == 3)
+    assert eventually(lambda: len(attempts) == 3)
 
     assert [a.status for a in attempts] == [500, 500, 200]
     assert [a.state for a in attempts] == ["retrying", "retrying", "delivered"]
@@ -218,7 +213,7 @@ def test_a_delivery_that_never_succeeds_becomes_a_dead_letter_with_its_whole_sto
     short.add_endpoint(lab.receiver.url_for("down"))
     (delivery,) = short.send("order.paid", {})
     run_out(short, clock, seen, 3)
-    eventually(lambda: delivery.state == "dead")
+    assert eventually(lambda: delivery.state == "dead")
 
     (dead,) = short.dead_letters()
     assert dead is delivery
@@ -237,11 +232,11 @@ def test_a_dead_letter_can_be_replayed_with_the_same_webhook_id(lab, short, cloc
     short.add_endpoint(lab.receiver.url_for("later"))
     (delivery,) = short.send("order.paid", {})
     run_out(short, clock, seen, 3)
-    eventually(lambda: delivery.state == "dead")
+    assert eventually(lambda: delivery.state == "dead")
 
     replayed = short.replay(delivery)
     assert replayed is delivery
-    eventually(lambda: delivery.state == "delivered")
+    assert eventually(lambda: delivery.state == "delivered")
     assert [a.number for a in delivery.attempts] == [1, 2, 3, 4]
     assert delivery.replays == 1
     assert {d.webhook_id for d in lab.receiver.inbox.for_endpoint("later")} == {delivery.event_id}
@@ -254,17 +249,17 @@ def test_replaying_an_endpoints_failures_since_a_time_leaves_older_ones_alone(la
     lab.receiver.chaos("outage").fail_next(100)
     (old,) = short.send("order.paid", {"n": 1})
     run_out(short, clock, seen, 3)
-    eventually(lambda: old.state == "dead")
+    assert eventually(lambda: old.state == "dead")
     since = clock.time()
     clock.advance(3600)
     (new,) = short.send("order.paid", {"n": 2})
     run_out(short, clock, seen, 6)
-    eventually(lambda: new.state == "dead")
+    assert eventually(lambda: new.state == "dead")
     lab.receiver.chaos("outage").reset()
 
     replayed = short.replay(endpoint=endpoint, since=since)
     assert replayed == [new]
-    eventually(lambda: new.state == "delivered")
+    assert eventually(lambda: new.state == "delivered")
     assert old.state == "dead"
 
 
@@ -274,7 +269,7 @@ def test_a_timeout_counts_as_a_failure_and_is_retried(lab, short, clock):
     lab.receiver.chaos("slow").slow(5.0)  # lab seconds on the lab's real clock: 5 s > 0.5 s
     short.add_endpoint(lab.receiver.url_for("slow"))
     (delivery,) = short.send("report.ready", {})
-    eventually(lambda: len(seen) == 1)
+    assert eventually(lambda: len(seen) == 1)
     assert seen[0].status is None
     assert seen[0].error == "timeout: no answer within 0.5 s"
     assert seen[0].latency_ms >= 500
@@ -287,7 +282,7 @@ def test_a_receiver_that_is_not_listening_is_retried_with_a_clear_error(short, c
     short.subscribe(seen.append)
     short.add_endpoint(f"http://127.0.0.1:{closed_port()}/webhooks/nobody")
     short.send("order.paid", {})
-    eventually(lambda: len(seen) == 1)
+    assert eventually(lambda: len(seen) == 1)
     assert seen[0].status is None
     assert seen[0].error.startswith("cannot connect to 127.0.0.1:")
     assert seen[0].state == "retrying"
@@ -297,16 +292,16 @@ def test_retry_after_on_429_is_honoured_instead_of_the_schedule(lab, sender, clo
     lab.receiver.chaos("busy").fail_next(1, status=429, retry_after=120)
     sender.add_endpoint(lab.receiver.url_for("busy"))
     sender.send("order.paid", {})
-    eventually(lambda: len(attempts) == 1)
+    assert eventually(lambda: len(attempts) == 1)
     first = attempts[0]
     assert first.status == 429
     assert first.next_attempt_at - first.started_at == pytest.approx(120)
-    eventually(lambda: first.next_attempt_at in clock.deadlines())  # the retry is waiting
+    assert eventually(lambda: first.next_attempt_at in clock.deadlines())  # the retry is waiting
     clock.advance(119)
     time.sleep(0.05)
     assert len(attempts) == 1
     clock.advance(1)
-    eventually(lambda: len(attempts) == 2)
+    assert eventually(lambda: len(attempts) == 2)
     assert attempts[1].status == 200
 
 
@@ -314,7 +309,7 @@ def test_retry_after_on_a_plain_500_is_ignored(lab, sender, clock, attempts):
     lab.receiver.chaos("err").fail_next(1, status=500, retry_after=120)
     sender.add_endpoint(lab.receiver.url_for("err"))
     sender.send("order.paid", {})
-    eventually(lambda: len(attempts) == 1)
+    assert eventually(lambda: len(attempts) == 1)
     assert attempts[0].next_attempt_at - attempts[0].started_at == pytest.approx(5)
 
 
@@ -322,7 +317,7 @@ def test_410_gone_disables_the_endpoint_and_its_waiting_deliveries(lab, sender, 
     lab.receiver.chaos("gone").fail_next(1, status=410)
     endpoint = sender.add_endpoint(lab.receiver.url_for("gone"))
     (first,) = sender.send("order.paid", {"n": 1})
-    eventually(lambda: first.done)
+    assert eventually(lambda: first.done)
 
     assert first.state == "disabled"
     assert attempts[0].state == "disabled"
@@ -334,7 +329,7 @@ def test_410_gone_disables_the_endpoint_and_its_waiting_deliveries(lab, sender, 
         sender.replay(first)
     sender.enable(endpoint)
     sender.replay(first)
-    eventually(lambda: first.state == "delivered")
+    assert eventually(lambda: first.state == "delivered")
 
 
 def test_an_http_date_retry_after_is_read_against_the_wall_clock_not_lab_time(lab, attempts):
@@ -355,7 +350,7 @@ def test_an_http_date_retry_after_is_read_against_the_wall_clock_not_lab_time(la
     try:
         sender.add_endpoint(f"{elsewhere.url}/hook")
         sender.send("order.paid", {})
-        eventually(lambda: len(attempts) >= 1)
+        assert eventually(lambda: len(attempts) >= 1)
         time.sleep(0.1)  # room for a wrongly immediate retry to show itself
     finally:
         lab.loop.run(sender.close())
@@ -373,7 +368,7 @@ def test_a_redirect_is_a_failure_and_is_not_followed(lab, sender, attempts):
     try:
         sender.add_endpoint(f"{elsewhere.url}/hook")
         sender.send("order.paid", {})
-        eventually(lambda: len(attempts) == 1)
+        assert eventually(lambda: len(attempts) == 1)
     finally:
         lab.loop.run(elsewhere.stop())
     assert attempts[0].status == 307
@@ -422,7 +417,7 @@ def test_the_outbox_is_written_behind_soon_after_each_change_and_not_while_idle(
     for round_ in range(2):  # the flusher wakes again after having gone back to sleep
         (delivery,) = sender.send("order.paid", {"round": round_})
         sender.wait_deliveries([delivery], timeout=10)
-        eventually(lambda: sender.outbox.unflushed == 0, timeout=5)
+        assert eventually(lambda: sender.outbox.unflushed == 0, timeout=5)
         (row,) = sender.outbox.deliveries(ids=[delivery.id])
         assert row.state == "delivered"
     flusher = next(t for t in sender._tasks if t.get_name() == "webhooks-lab-outbox-flush")
@@ -470,7 +465,7 @@ def test_wait_idle_says_what_is_still_under_way_when_it_times_out(lab, sender, a
     lab.receiver.chaos("stuck").fail_next(1)
     sender.add_endpoint(lab.receiver.url_for("stuck"))
     sender.send("user.created", {})
-    eventually(lambda: len(attempts) == 1)
+    assert eventually(lambda: len(attempts) == 1)
     with pytest.raises(TimeoutError, match="1 deliveries are still under way; the next attempt"):
         sender.wait_idle(0.1)
 

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import time
+from helpers import eventually
 
 from webhooks_lab.widgets import ChaosPanel
-
-
-def eventually(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def deliver(client, endpoint: str = "flaky") -> int:

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+
+from helpers import eventually
 
 from webhooks_lab.widgets import JobBoard
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def has_live_cancel(row) -> bool:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from helpers import eventually
 
 from webhooks_lab.lab import Lab
 from webhooks_lab.lessons.polling import Race
@@ -19,15 +20,6 @@ def fast_lab() -> Iterator[Lab]:
         yield running
     finally:
         running.stop()
-
-
-def eventually(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def test_the_scoreboard_shows_each_side_as_the_race_runs(fast_lab):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from helpers import eventually
 
 from webhooks_lab.lab import Lab
 from webhooks_lab.retry import RetryPolicy
@@ -22,15 +22,6 @@ def quick_lab() -> Iterator[Lab]:
         yield running
     finally:
         running.stop()
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def test_attempts_become_marks_coloured_by_outcome_with_the_backoff_between(quick_lab):
