@@ -5,7 +5,8 @@
     python3 quickstart.py test     # set up for testing too, then run every test
 
 Set-up makes a virtual environment in .venv and installs this package into it: for the course,
-the package and what it needs to run (JupyterLab, ipywidgets, matplotlib, the servers); for
+the package and what it needs to run (JupyterLab, ipywidgets, matplotlib, the servers, and the
+``production`` extra: SAQ and the Redis client that lesson 10 runs its workers on); for
 ``test``, the ``test`` extra as well (pytest, Playwright, the providers' own libraries ...), in
 the same .venv. It installs again only when pyproject.toml has changed or something is missing.
 Nothing is installed outside .venv.
@@ -68,7 +69,7 @@ def main(argv: list[str]) -> int:
         setup(("test",))
         return subprocess.call([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT)
     if command == "lab":
-        setup()
+        setup(("production",))  # lesson 10 runs jobs on SAQ and Redis
         # `webhooks-lab lab` adds --allow-root for root (Docker, many cloud machines).
         return subprocess.call([str(PYTHON), "-m", "webhooks_lab.cli", "lab", *rest], cwd=ROOT)
     print(__doc__)
