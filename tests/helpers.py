@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import h11
 import httpx
@@ -187,3 +188,17 @@ def eventually(condition: Callable[[], object], timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.005)
     return True
+
+
+@contextmanager
+def lab_sender(lab: Any, **options: Any) -> Iterator[Any]:
+    """A started :class:`Sender` on ``lab``'s loop (outbox in memory, loopback allowed unless
+    ``options`` say otherwise), closed when the block ends."""
+    from webhooks_lab.sender.sender import Sender
+
+    sender = Sender(**{"outbox": ":memory:", "allow_loopback": True, **options})
+    lab.loop.run(sender.start())
+    try:
+        yield sender
+    finally:
+        lab.loop.run(sender.close())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from helpers import eventually
+from helpers import eventually, lab_sender
 
 from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.clock import FakeClock
@@ -27,16 +27,8 @@ def clock():
 @pytest.fixture
 def sender(lab, clock):
     """Two attempts an hour apart, then a dead letter."""
-    made = Sender(
-        outbox=":memory:",
-        clock=clock,
-        policy=RetryPolicy((0, HOUR), jitter=0),
-        timeout=5,
-        allow_loopback=True,
-    )
-    lab.loop.run(made.start())
-    yield made
-    lab.loop.run(made.close())
+    with lab_sender(lab, clock=clock, policy=RetryPolicy((0, HOUR), jitter=0), timeout=5) as made:
+        yield made
 
 
 def one_event_a_day(sender: Sender, clock: FakeClock, start: float, days: range) -> list:

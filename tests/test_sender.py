@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from helpers import eventually
+from helpers import eventually, lab_sender
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
@@ -35,17 +35,10 @@ def clock():
 @pytest.fixture
 def sender(lab, clock):
     """A sender on the lab loop whose schedule moves only when the test advances the clock."""
-    made = Sender(
-        outbox=":memory:",
-        clock=clock,
-        policy=RetryPolicy(jitter=0),
-        timeout=2,
-        concurrency=8,
-        allow_loopback=True,
-    )
-    lab.loop.run(made.start())
-    yield made
-    lab.loop.run(made.close())
+    with lab_sender(
+        lab, clock=clock, policy=RetryPolicy(jitter=0), timeout=2, concurrency=8
+    ) as made:
+        yield made
 
 
 @pytest.fixture
@@ -183,16 +176,10 @@ def test_failures_are_retried_on_the_schedule_with_the_same_webhook_id(
 
 @pytest.fixture
 def short(lab, clock):
-    made = Sender(
-        outbox=":memory:",
-        clock=clock,
-        policy=RetryPolicy((0, 10, 20), jitter=0),
-        timeout=0.5,
-        allow_loopback=True,
-    )
-    lab.loop.run(made.start())
-    yield made
-    lab.loop.run(made.close())
+    with lab_sender(
+        lab, clock=clock, policy=RetryPolicy((0, 10, 20), jitter=0), timeout=0.5
+    ) as made:
+        yield made
 
 
 def run_out(short, clock, attempts, count: int) -> None:

@@ -10,7 +10,7 @@ import math
 import time
 
 import pytest
-from helpers import eventually
+from helpers import eventually, lab_sender
 
 from webhooks_lab.events import Event
 from webhooks_lab.retry import RetryPolicy
@@ -27,12 +27,8 @@ def clock():
 
 @pytest.fixture
 def sender(lab, clock):
-    made = Sender(
-        outbox=":memory:", clock=clock, policy=RetryPolicy(jitter=0), timeout=5, allow_loopback=True
-    )
-    lab.loop.run(made.start())
-    yield made
-    lab.loop.run(made.close())
+    with lab_sender(lab, clock=clock, policy=RetryPolicy(jitter=0), timeout=5) as made:
+        yield made
 
 
 def play(clock: FakeClock, sender: Sender, lab, seconds: int) -> None:
