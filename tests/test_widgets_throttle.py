@@ -5,16 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
+from helpers import eventually
+
 from webhooks_lab.widgets.throttle import Throttle
-
-
-def wait_until(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def test_a_lone_poke_flushes_at_once_on_another_thread():
@@ -22,7 +15,7 @@ def test_a_lone_poke_flushes_at_once_on_another_thread():
     throttle = Throttle(lambda: threads.append(threading.current_thread()) or 1)
     started = time.monotonic()
     throttle.poke()
-    assert wait_until(lambda: threads)
+    assert eventually(lambda: threads)
     assert time.monotonic() - started < 1.0  # leading edge: no waiting for a timer
     assert threads[0] is not threading.current_thread()
     throttle.close()
@@ -47,7 +40,7 @@ def test_a_flood_of_pokes_from_many_threads_becomes_at_most_ten_flushes_a_second
         t.start()
     for t in pokers:
         t.join()
-    assert wait_until(lambda: not throttle._scheduled)
+    assert eventually(lambda: not throttle._scheduled)
     throttle.close()
 
     assert throttle.pokes > 1000
@@ -84,7 +77,7 @@ def test_every_poke_is_eventually_reflected_in_a_flush():
         with lock:
             pending.append(n)
         throttle.poke()
-    assert wait_until(lambda: len(shown) == 5000)
+    assert eventually(lambda: len(shown) == 5000)
     assert shown == list(range(5000))
     throttle.close()
 
@@ -100,9 +93,9 @@ def test_a_failing_flush_is_recorded_and_later_pokes_still_flush():
 
     throttle = Throttle(flush, max_syncs_per_second=100)
     throttle.poke()
-    assert wait_until(lambda: throttle.last_error is not None)
+    assert eventually(lambda: throttle.last_error is not None)
     throttle.poke()
-    assert wait_until(lambda: len(calls) == 2)
+    assert eventually(lambda: len(calls) == 2)
     assert isinstance(throttle.last_error, RuntimeError)
     throttle.close()
 
@@ -119,7 +112,7 @@ def test_a_closed_throttle_never_flushes_again():
 def test_a_heartbeat_flushes_with_no_pokes_at_all():
     calls = []
     throttle = Throttle(lambda: calls.append(1) or 0, heartbeat=0.05)
-    assert wait_until(lambda: len(calls) >= 3, timeout=3)
+    assert eventually(lambda: len(calls) >= 3, timeout=3)
     throttle.close()
 
 
