@@ -439,19 +439,11 @@ class TracedApp:
             return
         at, started = trace.clock.time(), time.perf_counter()
         answer: list[Any] = [None, None]  # status, and the headers of an answer to POST /jobs
+        recorded = False
 
-        async def watch(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                answer[0] = message["status"]
-                if path == "/jobs":  # where the new job lives: its id, for the job filter
-                    answer[1] = message.get("headers")
-            await send(message)
-
-        trace.serving += 1  # on the server's loop only, so no lock
-        try:
-            await self.app(scope, receive, watch)
-        finally:
-            trace.serving -= 1
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
             headers = dict(scope["headers"])
             trace._add_raw(
                 (
@@ -467,6 +459,23 @@ class TracedApp:
                     answer[1],
                 )
             )
+
+        async def watch(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                answer[0] = message["status"]
+                if path == "/jobs":  # where the new job lives: its id, for the job filter
+                    answer[1] = message.get("headers")
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                record()  # before the answer leaves: a client holding it finds it in the trace
+            await send(message)
+
+        trace.serving += 1  # on the server's loop only, so no lock
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            trace.serving -= 1
+            if not recorded:  # no answer went out (the app failed, the client left)
+                record()
 
 
 def _FROM_INBOX(method: str, path: str) -> bool:  # noqa: N802 - a rule, named as one
