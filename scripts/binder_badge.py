@@ -5,7 +5,8 @@
     python3 scripts/binder_badge.py --remote upstream # ... another remote
     python3 scripts/binder_badge.py alice/webhooks-lab  # or say where it is hosted
     python3 scripts/binder_badge.py --ref main        # a branch or tag instead of HEAD
-    python3 scripts/binder_badge.py --readme          # also put the badge in README.md
+    python3 scripts/binder_badge.py --readme          # also put the badges in both READMEs
+    python3 scripts/binder_badge.py --lesson notebooks/ko/00_start_the_lab.ipynb  # Korean lesson 0
 
 A GitHub or GitLab address gets Binder's short form (``/v2/gh/OWNER/REPO/REF``); any other git
 address that Binder can clone (``https://...``) its general one (``/v2/git/<address>/REF``).
@@ -21,8 +22,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 FIRST_LESSON = "notebooks/00_start_the_lab.ipynb"
+#: Each edition's README and the lesson its badge opens.
+READMES = {
+    ROOT / "README.md": FIRST_LESSON,
+    ROOT / "README.ko.md": "notebooks/ko/00_start_the_lab.ipynb",
+}
 BINDER = "https://mybinder.org/v2"
 LOGO = "https://mybinder.org/badge_logo.svg"
 # The README's badge sits between these two markers; --readme rewrites what is between them.
@@ -37,10 +42,10 @@ _HOSTED = re.compile(
 _SHORT = re.compile(r"^(?P<path>(?!\.)[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?$")
 
 
-def binder_url(remote: str, ref: str = "HEAD") -> str:
-    """The Binder address that builds ``remote`` at ``ref`` and opens lesson 0."""
+def binder_url(remote: str, ref: str = "HEAD", lesson: str = FIRST_LESSON) -> str:
+    """The Binder address that builds ``remote`` at ``ref`` and opens ``lesson`` (lesson 0)."""
     remote = remote.strip()
-    opens = f"?urlpath={quote(f'lab/tree/{FIRST_LESSON}', safe='/')}"
+    opens = f"?urlpath={quote(f'lab/tree/{lesson}', safe='/')}"
     hosted = _HOSTED.match(remote) or _SHORT.match(remote)
     if hosted:
         host = hosted.groupdict().get("host") or "github.com"
@@ -84,19 +89,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("repository", nargs="?", help="OWNER/REPO or a git address")
     parser.add_argument("--remote", default="origin", help="git remote to read (default origin)")
     parser.add_argument("--ref", default="HEAD", help="branch, tag or commit (default HEAD)")
-    parser.add_argument("--readme", action="store_true", help="put the badge in README.md")
+    parser.add_argument("--lesson", default=FIRST_LESSON, help="the notebook Binder opens")
+    parser.add_argument("--readme", action="store_true", help="put the badges in both READMEs")
     args = parser.parse_args(argv)
     try:
-        url = binder_url(args.repository or git_remote(args.remote), args.ref)
+        remote = args.repository or git_remote(args.remote)
+        url = binder_url(remote, args.ref, args.lesson)
         if args.readme:
-            write_readme(README, badge(url))
+            for readme, lesson in READMES.items():
+                write_readme(readme, badge(binder_url(remote, args.ref, lesson)))
     except ValueError as problem:
         print(f"binder_badge: {problem}", file=sys.stderr)
         return 1
     print(url)
     print(badge(url))
     if args.readme:
-        print(f"wrote the badge into {README.name}")
+        print("wrote the badges into", " and ".join(readme.name for readme in READMES))
     return 0
 
 

@@ -61,10 +61,25 @@ def test_readme_mode_fills_the_markers_and_can_run_again(tmp_path):
     )
 
 
-def test_the_readme_has_the_markers_and_no_placeholder():
-    text = (ROOT / "README.md").read_text()
+@pytest.mark.parametrize("readme", ["README.md", "README.ko.md"])
+def test_each_readme_has_the_markers_and_no_placeholder(readme):
+    text = (ROOT / readme).read_text()
     assert binder_badge.MARKERS.search(text)
     assert "OWNER/webhooks-lab" not in text
+
+
+def test_the_korean_readme_gets_a_badge_that_opens_the_korean_lesson_0(tmp_path, monkeypatch):
+    readmes = {}
+    for name, lesson in binder_badge.READMES.items():
+        copy = tmp_path / name.name
+        copy.write_text(name.read_text())
+        readmes[copy] = lesson
+    monkeypatch.setattr(binder_badge, "READMES", readmes)
+    assert binder_badge.main(["alice/webhooks-lab", "--readme"]) == 0
+    korean = (tmp_path / "README.ko.md").read_text()
+    english = (tmp_path / "README.md").read_text()
+    assert f"({ALICE.replace('notebooks/', 'notebooks/ko/')})<!-- /binder-badge -->" in korean
+    assert f"({ALICE})<!-- /binder-badge -->" in english
 
 
 def test_the_script_reads_the_clones_remote(tmp_path):
