@@ -153,3 +153,92 @@ def test_a_korean_lab_judges_a_real_delivery_in_korean(korean):
         assert i18n.language() == "ko"
     finally:
         lab.stop()
+
+
+# -- lessons 3 to 8: a wrong answer's verdict comes out in Korean ----------------------------------
+
+
+def test_a_korean_learner_hears_why_a_float_amount_refuses_a_good_refund(korean):
+    from dataclasses import field, make_dataclass
+
+    from webhooks_lab.checks import payloads
+
+    schema = make_dataclass(
+        "RefundCreated",
+        [
+            ("refund", str),
+            ("invoice", str),
+            ("amount", float),
+            ("reason", str, field(default="requested_by_customer")),
+        ],
+    )
+    verdict = repr(payloads.refund_schema(schema))
+    assert verdict.startswith("❌ 다시 해 보세요: 올바른 환불이 거부되었습니다: ")
+    assert "힌트: amount은(는) 센트 단위의 정수입니다. float가 될 수 없습니다" in verdict
+
+
+def test_a_korean_learner_hears_that_a_verifier_accepting_everything_let_a_forgery_in(korean):
+    from webhooks_lab.checks import signatures
+
+    verdict = repr(signatures.verify_by_hand(lambda secret, headers, body: True))
+    assert verdict.startswith("❌ 다시 해 보세요: 서명한 뒤에 본문이 바뀐 메시지를 받아들였습니다.")
+    assert "힌트: 다른 것이 아니라 받은 본문에 대해 HMAC을 계산하세요" in verdict
+
+
+def test_a_korean_learner_hears_that_a_backoff_without_jitter_bunches_the_retries(korean):
+    from webhooks_lab.checks import delivery
+
+    def no_jitter(made):
+        return min(3600, 5 * 2 ** (made - 1))
+
+    first = repr(delivery.backoff(no_jitter))
+    assert first.startswith("❌ 다시 해 보세요: 실패 1번 뒤 대기 시간이 늘 5초였습니다.")
+    assert "힌트: 대기 시간을 흩뜨리세요" in first  # the idea first ...
+    again = repr(delivery.backoff(no_jitter))
+    assert (
+        "힌트: 계획된 대기 시간에 random.uniform(0.8, 1.2)를 곱하세요" in again
+    )  # ... then detail
+
+
+def test_a_korean_learner_hears_that_a_blocking_call_held_up_the_event_loop(korean):
+    from webhooks_lab.checks import asyncio_basics
+
+    async def make_thumbnail(name):
+        return asyncio_basics.resize_pixels(name)  # blocks the loop it runs on
+
+    verdict = repr(asyncio_basics.keeps_the_loop_free(make_thumbnail))
+    assert verdict.startswith(
+        "❌ 다시 해 보세요: resize_pixels가 이벤트 루프 자신의 스레드에서 실행되었습니다. "
+        "그것이 잠든 동안"
+    )
+    assert "힌트: 블로킹 호출에는 따로 스레드가 필요하고" in verdict
+
+
+def test_a_korean_learner_hears_that_a_job_never_reported_its_progress(korean, lab):
+    from webhooks_lab.checks import jobs
+
+    async def make_thumbnails(images, *, progress):
+        return [f"thumb_{name}" for name in images]
+
+    verdict = repr(jobs.progress_reporter(make_thumbnails, lab))
+    assert verdict.startswith(
+        "❌ 다시 해 보세요: 작업은 끝났지만 실행되는 동안 진행률이 0%에서 움직이지 않았습니다."
+    )
+    assert "힌트: 얼마나 진행했는지는 작업만 압니다." in verdict
+
+
+def test_a_korean_learner_hears_that_an_album_made_one_job_at_a_time_did_not_fan_out(korean, lab):
+    from webhooks_lab.checks import scale
+
+    def make_album(photos):
+        urls = []
+        for photo in photos:  # waits for each job before it starts the next
+            job = lab.jobs.start("image.resize", {"source": photo, "width": 200, "height": 200})
+            urls.append(job.wait()["url"])
+        return urls
+
+    verdict = repr(scale.fans_out(make_album, lab))
+    assert verdict.startswith(
+        "❌ 다시 해 보세요: 썸네일은 맞지만 작업 여섯 개가 하나씩 차례로 실행되었습니다."
+    )
+    assert "힌트: 먼저 팬아웃하고 그다음 팬인하세요" in verdict

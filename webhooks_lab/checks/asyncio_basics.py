@@ -20,6 +20,7 @@ from typing import Any
 
 from webhooks_lab.checks import Result, check, not_yet, right
 from webhooks_lab.checks.hints import coach
+from webhooks_lab.i18n import _
 
 #: Endpoints the checks send to; a lesson's own endpoints never share these names.
 GATHER_ENDPOINT = "think-check-gather"
@@ -102,7 +103,7 @@ def send_all_at_once(send_all: Callable[..., Any], lab: Any) -> Result:
 
     if not inspect.iscoroutinefunction(send_all):
         return not_yet(
-            "send_all should be a coroutine function, written with async def.",
+            _("send_all should be a coroutine function, written with async def."),
             "async def send_all(client, url, events):",
         )
     counter = _in_flight_counter(lab)
@@ -121,9 +122,9 @@ def send_all_at_once(send_all: Callable[..., Any], lab: Any) -> Result:
     if answers is None:
         return coach(
             _EXERCISE_1,
-            "send_all returned None.",
-            idea="hand the answers back to the caller, one per event",
-            detail="return what awaiting the requests together gives you",
+            _("send_all returned None."),
+            idea=_("hand the answers back to the caller, one per event"),
+            detail=_("return what awaiting the requests together gives you"),
         )
     try:
         answers = list(answers)
@@ -132,53 +133,80 @@ def send_all_at_once(send_all: Callable[..., Any], lab: Any) -> Result:
     if counter.seen < len(events):
         return coach(
             _EXERCISE_1,
-            f"the receiver got {counter.seen} of the {len(events)} webhooks.",
-            idea="every event in events should reach the url",
-            detail="make one client.post(url, json=event) for each event",
+            _(
+                "the receiver got {seen} of the {total} webhooks.",
+                seen=counter.seen,
+                total=len(events),
+            ),
+            idea=_("every event in events should reach the url"),
+            detail=_("make one client.post(url, json=event) for each event"),
         )
     if len(answers) != len(events) or not all(
         isinstance(answer, httpx.Response) for answer in answers
     ):
         return coach(
             _EXERCISE_1,
-            f"send_all returned {_short(answers)}; it should return the five answers "
-            "(httpx.Response objects), one per event, in the order of the events.",
-            idea="await the requests and keep what they return, not the tasks or futures",
-            detail="asyncio.gather(...) returns the results in the order you passed the awaitables",
+            _(
+                "send_all returned {answers}; it should return the five answers "
+                "(httpx.Response objects), one per event, in the order of the events.",
+                answers=_short(answers),
+            ),
+            idea=_("await the requests and keep what they return, not the tasks or futures"),
+            detail=_(
+                "asyncio.gather(...) returns the results in the order you passed the awaitables"
+            ),
         )
     if any(answer.status_code != 200 for answer in answers):
         codes = sorted({answer.status_code for answer in answers})
         return coach(
             _EXERCISE_1,
-            f"some webhooks were refused (status {', '.join(map(str, codes))}).",
-            idea="send each event as it is, as JSON",
-            detail="post each event as JSON: client.post(url, json=event)",
+            _(
+                "some webhooks were refused (status {codes}).",
+                codes=", ".join(map(str, codes)),
+            ),
+            idea=_("send each event as it is, as JSON"),
+            detail=_("post each event as JSON: client.post(url, json=event)"),
         )
     if counter.most < 2:
         return coach(
             _EXERCISE_1,
-            "every webhook arrived, but one after another: the receiver never had more than one "
-            "of your requests in flight at once, so you waited for each answer before sending "
-            "the next.",
-            idea="start all five requests before you wait for any answer, then wait for them "
-            "together",
-            detail="asyncio.gather awaits several awaitables at once; hand it every request",
+            _(
+                "every webhook arrived, but one after another: the receiver never had more than "
+                "one of your requests in flight at once, so you waited for each answer before "
+                "sending the next."
+            ),
+            idea=_(
+                "start all five requests before you wait for any answer, then wait for them "
+                "together"
+            ),
+            detail=_("asyncio.gather awaits several awaitables at once; hand it every request"),
         )
     orders = [_sent_order(answer) for answer in answers]
     if orders != sorted(_HOLDS):
         return coach(
             _EXERCISE_1,
-            f"the requests went out together, but the answers came back for events {orders}, "
-            "in the order they finished (the receiver held the first event longest), not in the "
-            "order of the events.",
-            idea="the caller matches answers to events by position: keep the events' order, "
-            "whichever answer comes first",
-            detail="asyncio.gather returns its results in the order of its arguments; "
-            "as_completed and done-callbacks give the order of finishing",
+            _(
+                "the requests went out together, but the answers came back for events {orders}, "
+                "in the order they finished (the receiver held the first event longest), not in "
+                "the order of the events.",
+                orders=orders,
+            ),
+            idea=_(
+                "the caller matches answers to events by position: keep the events' order, "
+                "whichever answer comes first"
+            ),
+            detail=_(
+                "asyncio.gather returns its results in the order of its arguments; "
+                "as_completed and done-callbacks give the order of finishing"
+            ),
         )
     return right(
-        f"the receiver had {counter.most} of your {len(events)} requests in flight at once, and "
-        "you got every answer back in the order of the events, though they finished in reverse."
+        _(
+            "the receiver had {most} of your {total} requests in flight at once, and you got "
+            "every answer back in the order of the events, though they finished in reverse.",
+            most=counter.most,
+            total=len(events),
+        )
     )
 
 
@@ -220,7 +248,7 @@ def gives_up_in_time(ask_or_give_up: Callable[..., Any], lab: Any) -> Result:
 
     if not inspect.iscoroutinefunction(ask_or_give_up):
         return not_yet(
-            "ask_or_give_up should be a coroutine function, written with async def.",
+            _("ask_or_give_up should be a coroutine function, written with async def."),
             "async def ask_or_give_up(client, url, seconds):",
         )
     slow = _Slow()
@@ -243,57 +271,85 @@ def gives_up_in_time(ask_or_give_up: Callable[..., Any], lab: Any) -> Result:
     except (TimeoutError, asyncio.TimeoutError):  # distinct classes before Python 3.11
         return coach(
             _EXERCISE_2,
-            "your function let a TimeoutError escape instead of returning None.",
-            idea="giving up is the expected outcome here, not an error: turn it into None",
-            detail="catch it: try: ... except TimeoutError: return None",
+            _("your function let a TimeoutError escape instead of returning None."),
+            idea=_("giving up is the expected outcome here, not an error: turn it into None"),
+            detail=_("catch it: try: ... except TimeoutError: return None"),
         )
     quick = seen.get("quick")
     if not isinstance(quick, httpx.Response) or quick.status_code != 200:
         return coach(
             _EXERCISE_2,
-            f"given {_IN_TIME_PATIENCE:g} s for an endpoint that answers in {_IN_TIME:g} s, "
-            f"your function returned {_short(quick)} instead of the answer: it gave up before "
-            "the seconds it was given had run out.",
-            idea="wait as long as the seconds argument says, whatever number it is, and return "
-            "the answer when it comes in time",
-            detail="pass seconds itself to the timeout, not a number of your own",
+            _(
+                "given {patience:g} s for an endpoint that answers in {takes:g} s, your function "
+                "returned {got} instead of the answer: it gave up before the seconds it was "
+                "given had run out.",
+                patience=_IN_TIME_PATIENCE,
+                takes=_IN_TIME,
+                got=_short(quick),
+            ),
+            idea=_(
+                "wait as long as the seconds argument says, whatever number it is, and return "
+                "the answer when it comes in time"
+            ),
+            detail=_("pass seconds itself to the timeout, not a number of your own"),
         )
     if isinstance(seen.get("slow"), httpx.Response):
         return coach(
             _EXERCISE_2,
-            f"the slow endpoint takes {_SLOW_ANSWER:g} s to answer, and your function waited for "
-            f"it although it was given only {_PATIENCE:g} s.",
-            idea="put a limit of seconds on the wait for the answer, and return None when it "
-            "runs out",
-            detail="asyncio.wait_for(awaitable, seconds) gives up after seconds, cancelling the "
-            "request, and raises TimeoutError",
+            _(
+                "the slow endpoint takes {takes:g} s to answer, and your function waited for it "
+                "although it was given only {patience:g} s.",
+                takes=_SLOW_ANSWER,
+                patience=_PATIENCE,
+            ),
+            idea=_(
+                "put a limit of seconds on the wait for the answer, and return None when it "
+                "runs out"
+            ),
+            detail=_(
+                "asyncio.wait_for(awaitable, seconds) gives up after seconds, cancelling the "
+                "request, and raises TimeoutError"
+            ),
         )
     if seen.get("slow") is not None:
         return coach(
             _EXERCISE_2,
-            f"for the slow endpoint your function returned {_short(seen.get('slow'))}, not None.",
-            idea="when the time runs out, return None",
-            detail="return None in the except TimeoutError branch",
+            _(
+                "for the slow endpoint your function returned {got}, not None.",
+                got=_short(seen.get("slow")),
+            ),
+            idea=_("when the time runs out, return None"),
+            detail=_("return None in the except TimeoutError branch"),
         )
     if seen.get("answered"):
         return coach(
             _EXERCISE_2,
-            "your function returned None for the slow endpoint, but only after waiting for its "
-            "answer anyway.",
-            idea="the point is not to wait: stop waiting when the seconds run out",
-            detail="let asyncio.wait_for(..., seconds) stop the wait itself",
+            _(
+                "your function returned None for the slow endpoint, but only after waiting for "
+                "its answer anyway."
+            ),
+            idea=_("the point is not to wait: stop waiting when the seconds run out"),
+            detail=_("let asyncio.wait_for(..., seconds) stop the wait itself"),
         )
     if seen.get("too_late"):
         return coach(
             _EXERCISE_2,
-            f"your function gave up on the slow endpoint, but more than {_TOO_LATE:g} s after "
-            f"asking, though it was given only {_PATIENCE:g} s.",
-            idea="give up when the seconds you were given run out, not after a time of your own",
-            detail="pass seconds itself to the timeout, not a number of your own",
+            _(
+                "your function gave up on the slow endpoint, but more than {late:g} s after "
+                "asking, though it was given only {patience:g} s.",
+                late=_TOO_LATE,
+                patience=_PATIENCE,
+            ),
+            idea=_("give up when the seconds you were given run out, not after a time of your own"),
+            detail=_("pass seconds itself to the timeout, not a number of your own"),
         )
     return right(
-        f"you returned an answer that came in time, and gave up on a {_SLOW_ANSWER:g} s answer "
-        f"when the {_PATIENCE:g} s you had ran out."
+        _(
+            "you returned an answer that came in time, and gave up on a {takes:g} s answer when "
+            "the {patience:g} s you had ran out.",
+            takes=_SLOW_ANSWER,
+            patience=_PATIENCE,
+        )
     )
 
 
@@ -344,7 +400,7 @@ def keeps_the_loop_free(make_thumbnail: Callable[[str], Any]) -> Result:
 
     if not inspect.iscoroutinefunction(make_thumbnail):
         return not_yet(
-            "make_thumbnail should be a coroutine function, written with async def.",
+            _("make_thumbnail should be a coroutine function, written with async def."),
             "async def make_thumbnail(name):",
         )
     recorder = _Recorder()
@@ -383,54 +439,74 @@ def keeps_the_loop_free(make_thumbnail: Callable[[str], Any]) -> Result:
     if not recorder.threads:
         return coach(
             _EXERCISE_3,
-            "make_thumbnail never called resize_pixels.",
-            idea="the work is resize_pixels(name): keep it, and run it where it cannot block "
-            "the loop",
-            detail="hand resize_pixels to a worker thread and await the result",
+            _("make_thumbnail never called resize_pixels."),
+            idea=_(
+                "the work is resize_pixels(name): keep it, and run it where it cannot block "
+                "the loop"
+            ),
+            detail=_("hand resize_pixels to a worker thread and await the result"),
         )
     if on_the_loop:
         called_it_yourself = failure is not None and "callable" in str(failure)
         return coach(
             _EXERCISE_3,
-            "resize_pixels ran on the event loop's own thread"
-            + (
-                ": you called it yourself, with its parentheses, before handing its result on"
-                if called_it_yourself
-                else ": while it slept, nothing else on the loop could run, so the four "
-                "thumbnails took turns instead of overlapping"
+            _(
+                "resize_pixels ran on the event loop's own thread: you called it yourself, "
+                "with its parentheses, before handing its result on."
             )
-            + ".",
-            idea="a blocking call needs a thread of its own, and the coroutine should await "
-            "its result there",
-            detail="asyncio.to_thread takes the function and its arguments separately: "
-            "to_thread(resize_pixels, name), not to_thread(resize_pixels(name))",
+            if called_it_yourself
+            else _(
+                "resize_pixels ran on the event loop's own thread: while it slept, nothing else "
+                "on the loop could run, so the four thumbnails took turns instead of overlapping."
+            ),
+            idea=_(
+                "a blocking call needs a thread of its own, and the coroutine should await "
+                "its result there"
+            ),
+            detail=_(
+                "asyncio.to_thread takes the function and its arguments separately: "
+                "to_thread(resize_pixels, name), not to_thread(resize_pixels(name))"
+            ),
         )
     if thumbnails != expected:
         return coach(
             _EXERCISE_3,
-            f"the four thumbnails came back as {_short(thumbnails)}; expected {_short(expected)}.",
-            idea="make_thumbnail should return what resize_pixels returns",
-            detail="await the worker thread's result and return it",
+            _(
+                "the four thumbnails came back as {got}; expected {expected}.",
+                got=_short(thumbnails),
+                expected=_short(expected),
+            ),
+            idea=_("make_thumbnail should return what resize_pixels returns"),
+            detail=_("await the worker thread's result and return it"),
         )
     if not beat_during_work[0]:
         return coach(
             _EXERCISE_3,
-            "resize_pixels ran in another thread, but the event loop stood still while it "
-            "worked: your coroutine waited for the thread without awaiting it.",
-            idea="waiting must be an await, so the loop can run other things meanwhile",
-            detail="future.result() and thread.join() block the loop; "
-            "await asyncio.to_thread(...) does not",
+            _(
+                "resize_pixels ran in another thread, but the event loop stood still while it "
+                "worked: your coroutine waited for the thread without awaiting it."
+            ),
+            idea=_("waiting must be an await, so the loop can run other things meanwhile"),
+            detail=_(
+                "future.result() and thread.join() block the loop; "
+                "await asyncio.to_thread(...) does not"
+            ),
         )
     if recorder.most < 2:
         return coach(
             _EXERCISE_3,
-            "resize_pixels ran off the loop, but never two at once.",
-            idea="nothing should make one thumbnail wait for another",
-            detail="await asyncio.to_thread(resize_pixels, name) lets gather run them side by side",
+            _("resize_pixels ran off the loop, but never two at once."),
+            idea=_("nothing should make one thumbnail wait for another"),
+            detail=_(
+                "await asyncio.to_thread(resize_pixels, name) lets gather run them side by side"
+            ),
         )
     return right(
-        f"resize_pixels ran in worker threads, {recorder.most} at once, and the loop stayed free "
-        "the whole time."
+        _(
+            "resize_pixels ran in worker threads, {most} at once, and the loop stayed free the "
+            "whole time.",
+            most=recorder.most,
+        )
     )
 
 
@@ -466,7 +542,7 @@ def run_in_own_loop(make: Callable[[], Awaitable[Any]], *, timeout: float) -> An
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        raise _StillRunning(f"your code was still running after {timeout:g} s")
+        raise _StillRunning(_("your code was still running after {timeout:g} s", timeout=timeout))
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("result")
@@ -474,8 +550,11 @@ def run_in_own_loop(make: Callable[[], Awaitable[Any]], *, timeout: float) -> An
 
 def _still_running(name: str) -> Result:
     return not_yet(
-        f"{name} was still running after 15 s, long after every answer had come back.",
-        "look for a loop that never ends, or an await on something that never finishes",
+        _(
+            "{name} was still running after 15 s, long after every answer had come back.",
+            name=name,
+        ),
+        _("look for a loop that never ends, or an await on something that never finishes"),
     )
 
 

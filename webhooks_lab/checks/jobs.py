@@ -16,6 +16,7 @@ from typing import Any
 
 from webhooks_lab.checks import Result, check, gateway, not_yet, right
 from webhooks_lab.checks.hints import coach
+from webhooks_lab.i18n import _, n_
 
 _GIVE_UP_AFTER = 15
 _IMAGES = [f"photo_{n}.jpg" for n in range(1, 9)]
@@ -39,30 +40,44 @@ def _until_released(release: threading.Event, result: dict[str, Any]) -> dict[st
 
 
 def _poll_slip(slip: gateway.Slip) -> Result:
-    said = slip.describe("polled again")
+    said = slip.describe(_("polled again"))
     if slip.kind == "late":
         return coach(
             _EXERCISE_1,
-            f"{said}: the job may have ended meanwhile, and your client learns it late.",
-            idea="wait as long as Retry-After asks: no less, and not much more",
-            detail="sleep for what this answer's Retry-After says, not a long time of your own",
+            _(
+                "{said}: the job may have ended meanwhile, and your client learns it late.",
+                said=said,
+            ),
+            idea=_("wait as long as Retry-After asks: no less, and not much more"),
+            detail=_("sleep for what this answer's Retry-After says, not a long time of your own"),
         )
     if slip.advice.is_date:
         return coach(
             _EXERCISE_1,
-            f"{said}.",
-            idea="Retry-After comes in two forms, a number of seconds or a date: when it is "
-            "a date, wait until that moment",
-            detail="email.utils.parsedate_to_datetime(value) reads the date; wait its "
-            ".timestamp() minus time.time() seconds",
+            _("{said}.", said=said),
+            idea=_(
+                "Retry-After comes in two forms, a number of seconds or a date: when it is "
+                "a date, wait until that moment"
+            ),
+            detail=_(
+                "email.utils.parsedate_to_datetime(value) reads the date; wait its "
+                ".timestamp() minus time.time() seconds"
+            ),
         )
     return coach(
         _EXERCISE_1,
-        f"{said}: every early request is work for the server and tells you nothing new.",
-        idea="read how long to wait from each answer's Retry-After header, which can change "
-        "from one answer to the next, and wait that long before you ask again",
-        detail="sleep for the seconds in answer.headers['retry-after'] of the answer you just "
-        "got, not a fixed time",
+        _(
+            "{said}: every early request is work for the server and tells you nothing new.",
+            said=said,
+        ),
+        idea=_(
+            "read how long to wait from each answer's Retry-After header, which can change "
+            "from one answer to the next, and wait that long before you ask again"
+        ),
+        detail=_(
+            "sleep for the seconds in answer.headers['retry-after'] of the answer you just "
+            "got, not a fixed time"
+        ),
     )
 
 
@@ -76,7 +91,7 @@ def polite_poller(poll_job: Callable[[Any, str], Any], lab: Any) -> Result:
     import httpx
 
     if poll_job is Ellipsis or not callable(poll_job):
-        return not_yet("poll_job should be a function.", "def poll_job(client, url):")
+        return not_yet(_("poll_job should be a function."), "def poll_job(client, url):")
     run = next(_runs)
     release = threading.Event()
     job = lab.jobs.submit(
@@ -104,9 +119,13 @@ def polite_poller(poll_job: Callable[[Any, str], Any], lab: Any) -> Result:
                 if transport.slip is not None:
                     return _poll_slip(transport.slip)
                 return not_yet(
-                    f"your function was still polling after {len(transport.sent)} requests and "
-                    f"{_GIVE_UP_AFTER} s, long after the job had ended.",
-                    "stop when the status URL answers 303 See Other (or the status is final)",
+                    _(
+                        "your function was still polling after {requests} requests and "
+                        "{seconds} s, long after the job had ended.",
+                        requests=len(transport.sent),
+                        seconds=_GIVE_UP_AFTER,
+                    ),
+                    _("stop when the status URL answers 303 See Other (or the status is final)"),
                 )
             except ValueError as exc:
                 date = transport.unreadable(exc)
@@ -114,11 +133,18 @@ def polite_poller(poll_job: Callable[[Any, str], Any], lab: Any) -> Result:
                     raise
                 return coach(
                     _EXERCISE_1,
-                    f"your code could not read Retry-After: {date.header} ({exc}). Besides a "
-                    "number of seconds, Retry-After may be an HTTP date: the moment to come back.",
-                    idea="when Retry-After is not a number, it is a date: read it as one, and "
-                    "wait until then",
-                    detail="email.utils.parsedate_to_datetime(value) reads an HTTP date",
+                    _(
+                        "your code could not read Retry-After: {header} ({exc}). Besides a "
+                        "number of seconds, Retry-After may be an HTTP date: the moment to come "
+                        "back.",
+                        header=date.header,
+                        exc=exc,
+                    ),
+                    idea=_(
+                        "when Retry-After is not a number, it is a date: read it as one, and "
+                        "wait until then"
+                    ),
+                    detail=_("email.utils.parsedate_to_datetime(value) reads an HTTP date"),
                 )
     finally:
         release.set()
@@ -128,44 +154,61 @@ def polite_poller(poll_job: Callable[[Any, str], Any], lab: Any) -> Result:
     if not polls:
         return coach(
             _EXERCISE_1,
-            "your function never asked the status URL it was given, with the client it was given.",
-            idea="ask the url you are given, with the client you are given, again and again",
-            detail="answer = client.get(url) asks it; look at answer.status_code",
+            _(
+                "your function never asked the status URL it was given, with the client it was "
+                "given."
+            ),
+            idea=_("ask the url you are given, with the client you are given, again and again"),
+            detail=_("answer = client.get(url) asks it; look at answer.status_code"),
         )
     if len(polls) <= len(_PLAN):
         return coach(
             _EXERCISE_1,
-            f"your function stopped after {len(polls)} poll{'s' if len(polls) > 1 else ''}, "
-            "while the job was still running.",
-            idea="keep polling until the status URL says the job has ended",
-            detail="the job has ended when the status URL answers 303 See Other",
+            n_(
+                "your function stopped after {count} poll, while the job was still running.",
+                "your function stopped after {count} polls, while the job was still running.",
+                len(polls),
+            ),
+            idea=_("keep polling until the status URL says the job has ended"),
+            detail=_("the job has ended when the status URL answers 303 See Other"),
         )
     if not any(path == result_path for _, path, _ in transport.sent):
         return coach(
             _EXERCISE_1,
-            "your function never fetched /result: when the job has ended, the status URL answers "
-            "303 See Other and its Location header says where the result is.",
-            idea="the 303 does not carry the result; it says where to fetch it",
-            detail="if answer.status_code == 303: follow answer.headers['location'] "
-            "(or let client.get(url, follow_redirects=True) do it)",
+            _(
+                "your function never fetched /result: when the job has ended, the status URL "
+                "answers 303 See Other and its Location header says where the result is."
+            ),
+            idea=_("the 303 does not carry the result; it says where to fetch it"),
+            detail=_(
+                "if answer.status_code == 303: follow answer.headers['location'] "
+                "(or let client.get(url, follow_redirects=True) do it)"
+            ),
         )
     if answer is None:
         return coach(
             _EXERCISE_1,
-            "your function returned None.",
-            idea="hand back the job's result once you have it",
-            detail="return the 'result' field of the /result answer",
+            _("your function returned None."),
+            idea=_("hand back the job's result once you have it"),
+            detail=_("return the 'result' field of the /result answer"),
         )
     if answer != expected:
         return coach(
             _EXERCISE_1,
-            f"your function returned {_short(answer)}, not the job's result {_short(expected)}.",
-            idea="the /result answer wraps the result with other fields: return only the result",
-            detail="return answer.json()['result'] from the /result answer",
+            _(
+                "your function returned {answer}, not the job's result {expected}.",
+                answer=_short(answer),
+                expected=_short(expected),
+            ),
+            idea=_("the /result answer wraps the result with other fields: return only the result"),
+            detail=_("return answer.json()['result'] from the /result answer"),
         )
     return right(
-        f"you polled {len(polls)} times, each time as long as Retry-After asked (in seconds or as "
-        "an HTTP date), followed the 303 to /result and returned the job's result."
+        _(
+            "you polled {polls} times, each time as long as Retry-After asked (in seconds or as "
+            "an HTTP date), followed the 303 to /result and returned the job's result.",
+            polls=len(polls),
+        )
     )
 
 
@@ -177,7 +220,7 @@ def progress_reporter(make_thumbnails: Callable[..., Any], lab: Any) -> Result:
     """Exercise 2: a job function that reports its progress after each image."""
     if make_thumbnails is Ellipsis or not callable(make_thumbnails):
         return not_yet(
-            "make_thumbnails should be a function.",
+            _("make_thumbnails should be a function."),
             "async def make_thumbnails(images, *, progress):",
         )
     try:
@@ -186,9 +229,11 @@ def progress_reporter(make_thumbnails: Callable[..., Any], lab: Any) -> Result:
         parameters = {}
     if "progress" not in parameters:
         return not_yet(
-            "make_thumbnails has no `progress` parameter, so the runner has nothing to hand it.",
-            "async def make_thumbnails(images, *, progress): the runner passes a reporter "
-            "to a parameter with exactly that name",
+            _("make_thumbnails has no `progress` parameter, so the runner has nothing to hand it."),
+            _(
+                "async def make_thumbnails(images, *, progress): the runner passes a reporter "
+                "to a parameter with exactly that name"
+            ),
         )
     seen: list[tuple[float, str, float]] = []
     job_ids: set[str] = set()
@@ -210,12 +255,13 @@ def progress_reporter(make_thumbnails: Callable[..., Any], lab: Any) -> Result:
             result = job.wait(10)
         except TimeoutError:
             return not_yet(
-                "the job was still running after 10 s.", "one short await per image is plenty"
+                _("the job was still running after 10 s."),
+                _("one short await per image is plenty"),
             )
         except Exception as exc:
             return not_yet(
-                f"the job failed: {type(exc).__name__}: {exc}",
-                "read the error; progress(done, of=total) takes numbers",
+                _("the job failed: {error}: {exc}", error=type(exc).__name__, exc=exc),
+                _("read the error; progress(done, of=total) takes numbers"),
             )
         ended.wait(5)  # the listener has seen the end, so every report before it too
     finally:
@@ -223,73 +269,108 @@ def progress_reporter(make_thumbnails: Callable[..., Any], lab: Any) -> Result:
     expected = [f"thumb_{name}" for name in _IMAGES]
     if result != expected:
         return not_yet(
-            f"the job returned {_short(result)}; it should return {_short(expected)}.",
-            "collect f'thumb_{name}' for each image and return the list",
+            _(
+                "the job returned {result}; it should return {expected}.",
+                result=_short(result),
+                expected=_short(expected),
+            ),
+            # no values, so the braces stay as written: the learner's f-string
+            _("collect f'thumb_{name}' for each image and return the list"),
         )
     reports = [(moment, pct) for moment, status, pct in seen if status == "running" and pct > 0]
     while_running = [pct for _, pct in reports]
     if not while_running:
         return coach(
             _EXERCISE_2,
-            "the job finished, but while it ran its progress never moved from 0%: a client "
-            "watching it would think it was stuck.",
-            idea="only the job knows how far it has got: after each image, tell the progress "
-            "reporter how many are done out of how many",
-            detail="call progress(done, of=len(images)) after each image",
+            _(
+                "the job finished, but while it ran its progress never moved from 0%: a client "
+                "watching it would think it was stuck."
+            ),
+            idea=_(
+                "only the job knows how far it has got: after each image, tell the progress "
+                "reporter how many are done out of how many"
+            ),
+            detail=_("call progress(done, of=len(images)) after each image"),
         )
     steps = len(set(while_running))
     if steps < len(_IMAGES) - 1:
         return coach(
             _EXERCISE_2,
-            f"progress moved in only {steps} step{'' if steps == 1 else 's'} for "
-            f"{len(_IMAGES)} images; report after every image, so the bar moves as the work does.",
-            idea="report once per image, inside the loop that does the work",
-            detail="call progress(...) inside the loop, after each image",
+            n_(
+                "progress moved in only {count} step for {images} images; report after every "
+                "image, so the bar moves as the work does.",
+                "progress moved in only {count} steps for {images} images; report after every "
+                "image, so the bar moves as the work does.",
+                steps,
+                images=len(_IMAGES),
+            ),
+            idea=_("report once per image, inside the loop that does the work"),
+            detail=_("call progress(...) inside the loop, after each image"),
         )
     if while_running != sorted(while_running):
         return coach(
             _EXERCISE_2,
-            "progress went backwards at some point.",
-            idea="report how many images are done so far, a number that only grows",
-            detail="progress(index + 1, of=len(images)) after image number index",
+            _("progress went backwards at some point."),
+            idea=_("report how many images are done so far, a number that only grows"),
+            detail=_("progress(index + 1, of=len(images)) after image number index"),
         )
     if max(while_running) <= 1.0:
         return coach(
             _EXERCISE_2,
-            f"your progress went from {while_running[0]:g} % to {max(while_running):g} %: a "
-            "fraction such as 3/8 is read as 0.375 percent, not 37.5.",
-            idea="say how many images are done and out of how many, and let the reporter work "
-            "out the percentage",
-            detail="progress(done, of=len(images)); progress(n) alone means n percent",
+            _(
+                "your progress went from {first:g} % to {most:g} %: a fraction such as 3/8 is "
+                "read as 0.375 percent, not 37.5.",
+                first=while_running[0],
+                most=max(while_running),
+            ),
+            idea=_(
+                "say how many images are done and out of how many, and let the reporter work "
+                "out the percentage"
+            ),
+            detail=_("progress(done, of=len(images)); progress(n) alone means n percent"),
         )
     if max(while_running) <= len(_IMAGES):
         return coach(
             _EXERCISE_2,
-            f"your progress went {', '.join(f'{p:g} %' for p in while_running[:3])} ... "
-            f"{max(while_running):g} %: a count of images alone is read as a percentage.",
-            idea="tell the reporter out of how many images you count, too",
-            detail="progress(done, of=len(images)); progress(n) alone means n percent",
+            _(
+                "your progress went {first} ... {most:g} %: a count of images alone is read as "
+                "a percentage.",
+                first=", ".join(f"{p:g} %" for p in while_running[:3]),
+                most=max(while_running),
+            ),
+            idea=_("tell the reporter out of how many images you count, too"),
+            detail=_("progress(done, of=len(images)); progress(n) alone means n percent"),
         )
     if max(while_running) < 99.9:
         return coach(
             _EXERCISE_2,
-            "progress never reached 100% while the job ran; the last image was not counted.",
-            idea="count an image as done once it is done, the last one too",
-            detail="report after the last image too: progress(len(images), of=len(images))",
+            _("progress never reached 100% while the job ran; the last image was not counted."),
+            idea=_("count an image as done once it is done, the last one too"),
+            detail=_("report after the last image too: progress(len(images), of=len(images))"),
         )
     moments = [moment for moment, _ in reports]
     if max(moments) - min(moments) < _REPORTS_SPREAD:
         return coach(
             _EXERCISE_2,
-            f"your job reported all {steps} steps at once, with nothing done in between: a client "
-            "watching it saw 0 % for the whole job, then 100 %.",
-            idea="report each image as it is finished, in the loop that does the work",
-            detail="call progress(...) right after each image's await, not in a loop of its own "
-            "at the end",
+            _(
+                "your job reported all {steps} steps at once, with nothing done in between: a "
+                "client watching it saw {empty} for the whole job, then {full}.",
+                steps=steps,
+                empty="0 %",  # values: "% f" in a message would read as a %-format to gettext
+                full="100 %",
+            ),
+            idea=_("report each image as it is finished, in the loop that does the work"),
+            detail=_(
+                "call progress(...) right after each image's await, not in a loop of its own "
+                "at the end"
+            ),
         )
     return right(
-        f"the job reported {steps} steps of progress, one per image as the work went, up to "
-        "100%, and returned every thumbnail."
+        _(
+            "the job reported {steps} steps of progress, one per image as the work went, up to "
+            "100%, and returned every thumbnail.",
+            steps=steps,
+        )
     )
 
 

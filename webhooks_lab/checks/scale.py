@@ -19,6 +19,7 @@ import httpx
 
 from webhooks_lab.checks import Result, check, gateway, not_yet, right
 from webhooks_lab.checks.hints import coach
+from webhooks_lab.i18n import _, n_
 
 PHOTOS = [
     "album/beach.jpg",
@@ -43,6 +44,7 @@ _SECONDS = [1.5, 0.6, 0.61, 0.62, 0.63, 0.64]
 _PLAN = [gateway.seconds(1), gateway.http_date_after(2.5), gateway.seconds(1)]
 _GIVE_UP_AFTER = 20.0
 _EXERCISE_1, _EXERCISE_2 = "08.fan_out", "08.back_off"
+_START_ONE = 'lab.jobs.start("image.resize", {"source": photo, ...})'  # code, in any language
 
 
 def thumbnail_url(photo: str, size: int = 200) -> str:
@@ -93,7 +95,7 @@ def fans_out(make_album: Callable[[list[str]], Any], lab: Any) -> Result:
     the order they started: URLs gathered as jobs finish come back in the wrong order.
     """
     if make_album is Ellipsis or not callable(make_album):
-        return not_yet("make_album should be a function.", "def make_album(photos):")
+        return not_yet(_("make_album should be a function."), "def make_album(photos):")
     running: set[str] = set()
     seen: set[str] = set()
     most = [0]
@@ -118,35 +120,41 @@ def fans_out(make_album: Callable[[list[str]], Any], lab: Any) -> Result:
             raise
         return coach(
             _EXERCISE_1,
-            f"your code raised TypeError: {exc}: a job's result is None until the job has "
-            "finished.",
-            idea="fan in before you read the results: wait until the jobs have ended",
-            detail="job.wait() (or lab.jobs.wait_all(jobs)) first; then job.result holds the "
-            "outcome",
+            _(
+                "your code raised TypeError: {exc}: a job's result is None until the job has "
+                "finished.",
+                exc=exc,
+            ),
+            idea=_("fan in before you read the results: wait until the jobs have ended"),
+            detail=_(
+                "job.wait() (or lab.jobs.wait_all(jobs)) first; then job.result holds the outcome"
+            ),
         )
     finally:
         unsubscribe()
     if not finished:
         return not_yet(
-            f"make_album was still running after {_GIVE_UP_AFTER:g} s; six small resizes take "
-            "well under a second.",
-            "wait for the jobs you started, e.g. lab.jobs.wait_all(jobs), not for ever",
+            _(
+                "make_album was still running after {seconds:g} s; six small resizes take "
+                "well under a second.",
+                seconds=_GIVE_UP_AFTER,
+            ),
+            _("wait for the jobs you started, e.g. lab.jobs.wait_all(jobs), not for ever"),
         )
     if not seen:
         return coach(
             _EXERCISE_1,
-            "no image.resize job ran for the album's photos.",
-            idea="each photo is resized by a job of the lab's image.resize kind",
-            detail="start one job per photo: "
-            'lab.jobs.start("image.resize", {"source": photo, ...})',
+            _("no image.resize job ran for the album's photos."),
+            idea=_("each photo is resized by a job of the lab's image.resize kind"),
+            detail=_("start one job per photo: {call}", call=_START_ONE),
         )
     expected = [thumbnail_url(photo) for photo in PHOTOS]
     if urls is None:
         return coach(
             _EXERCISE_1,
-            "make_album returned None.",
-            idea="hand the thumbnails' URLs back to the caller",
-            detail="return the list of thumbnail URLs, one per photo",
+            _("make_album returned None."),
+            idea=_("hand the thumbnails' URLs back to the caller"),
+            detail=_("return the list of thumbnail URLs, one per photo"),
         )
     try:
         urls = list(urls)
@@ -155,34 +163,52 @@ def fans_out(make_album: Callable[[list[str]], Any], lab: Any) -> Result:
     if sorted(map(str, urls)) == sorted(expected) and urls != expected:
         return coach(
             _EXERCISE_1,
-            "make_album returned the right six URLs, but in the order the jobs finished (the "
-            "first photo took longest), not in the order of the photos.",
-            idea="the caller matches each URL to its photo by position: keep the photos' order, "
-            "whichever job ends first",
-            detail="keep the jobs in a list in the order you started them, and read their "
-            "results from that list once all have ended",
+            _(
+                "make_album returned the right six URLs, but in the order the jobs finished (the "
+                "first photo took longest), not in the order of the photos."
+            ),
+            idea=_(
+                "the caller matches each URL to its photo by position: keep the photos' order, "
+                "whichever job ends first"
+            ),
+            detail=_(
+                "keep the jobs in a list in the order you started them, and read their "
+                "results from that list once all have ended"
+            ),
         )
     if urls != expected:
         return coach(
             _EXERCISE_1,
-            f"make_album returned {_short(urls)}; expected the six 200×200 thumbnail URLs in the "
-            f"order of the photos, starting {expected[0]!r}.",
-            idea="each job's result holds the thumbnail's URL; size them 200 by 200",
-            detail="collect job.result['url'] for each job, in the order you started them, with "
-            "width and height 200",
+            _(
+                "make_album returned {urls}; expected the six 200×200 thumbnail URLs in the "
+                "order of the photos, starting {first}.",
+                urls=_short(urls),
+                first=repr(expected[0]),
+            ),
+            idea=_("each job's result holds the thumbnail's URL; size them 200 by 200"),
+            detail=_(
+                "collect job.result['url'] for each job, in the order you started them, with "
+                "width and height 200"
+            ),
         )
     if most[0] < 2:
         return coach(
             _EXERCISE_1,
-            "the thumbnails are right, but the six jobs ran one at a time: you waited for each "
-            "job to finish before starting the next.",
-            idea="fan out first, then fan in: start every job before you wait for any of them",
-            detail="start all six jobs in one loop, then wait for them all "
-            "(lab.jobs.wait_all(jobs))",
+            _(
+                "the thumbnails are right, but the six jobs ran one at a time: you waited for "
+                "each job to finish before starting the next."
+            ),
+            idea=_("fan out first, then fan in: start every job before you wait for any of them"),
+            detail=_(
+                "start all six jobs in one loop, then wait for them all (lab.jobs.wait_all(jobs))"
+            ),
         )
     return right(
-        f"all six thumbnails are there, in the order of the photos, and up to {most[0]} of their "
-        "jobs ran at the same time."
+        _(
+            "all six thumbnails are there, in the order of the photos, and up to {most} of their "
+            "jobs ran at the same time.",
+            most=most[0],
+        )
     )
 
 
@@ -199,29 +225,36 @@ def _is_post(request: httpx.Request) -> bool:
 
 
 def _retry_slip(slip: gateway.Slip) -> Result:
-    said = slip.describe("tried again")
+    said = slip.describe(_("tried again"))
     if slip.kind == "late":
         return coach(
             _EXERCISE_2,
-            f"{said}: the queue had room long before, and your jobs started late.",
-            idea="wait as long as Retry-After asks: no less, and not much more",
-            detail="sleep for what this 503's Retry-After says, not a long time of your own",
+            _("{said}: the queue had room long before, and your jobs started late.", said=said),
+            idea=_("wait as long as Retry-After asks: no less, and not much more"),
+            detail=_("sleep for what this 503's Retry-After says, not a long time of your own"),
         )
     if slip.advice.is_date:
         return coach(
             _EXERCISE_2,
-            f"after a 503, {said}.",
-            idea="Retry-After comes in two forms, a number of seconds or a date: when it is a "
-            "date, wait until that moment",
-            detail="webhooks_lab.retry.parse_retry_after(value) turns either form into seconds",
+            _("after a 503, {said}.", said=said),
+            idea=_(
+                "Retry-After comes in two forms, a number of seconds or a date: when it is a "
+                "date, wait until that moment"
+            ),
+            detail=_("webhooks_lab.retry.parse_retry_after(value) turns either form into seconds"),
         )
     return coach(
         _EXERCISE_2,
-        f"after a 503, {said}: a server that is full needs the time it asked for, and every "
-        "early request is more load.",
-        idea="each 503 says in its Retry-After header how long to wait, and it can differ from "
-        "one 503 to the next: wait that long before you post the same request again",
-        detail="sleep for the seconds in this answer's Retry-After header, not a fixed time",
+        _(
+            "after a 503, {said}: a server that is full needs the time it asked for, and every "
+            "early request is more load.",
+            said=said,
+        ),
+        idea=_(
+            "each 503 says in its Retry-After header how long to wait, and it can differ from "
+            "one 503 to the next: wait that long before you post the same request again"
+        ),
+        detail=_("sleep for the seconds in this answer's Retry-After header, not a fixed time"),
     )
 
 
@@ -234,7 +267,7 @@ def backs_off(submit_all: Callable[[Any, list[dict[str, Any]]], Any], lab: Any) 
     Only the retry of the refused request is judged against it.
     """
     if submit_all is Ellipsis or not callable(submit_all):
-        return not_yet("submit_all should be a function.", "def submit_all(client, requests):")
+        return not_yet(_("submit_all should be a function."), "def submit_all(client, requests):")
     transport = gateway.Gateway(
         lab.clock,
         _PLAN,
@@ -259,12 +292,20 @@ def backs_off(submit_all: Callable[[Any, list[dict[str, Any]]], Any], lab: Any) 
                     raise
                 return coach(
                     _EXERCISE_2,
-                    f"your code could not read Retry-After: {date.header} ({exc}). Besides a "
-                    "number of seconds, Retry-After may be an HTTP date: the moment to come back.",
-                    idea="when Retry-After is not a number, it is a date: read it as one, and "
-                    "wait until then",
-                    detail="webhooks_lab.retry.parse_retry_after(value) turns either form into "
-                    "seconds",
+                    _(
+                        "your code could not read Retry-After: {header} ({exc}). Besides a "
+                        "number of seconds, Retry-After may be an HTTP date: the moment to come "
+                        "back.",
+                        header=date.header,
+                        exc=exc,
+                    ),
+                    idea=_(
+                        "when Retry-After is not a number, it is a date: read it as one, and "
+                        "wait until then"
+                    ),
+                    detail=_(
+                        "webhooks_lab.retry.parse_retry_after(value) turns either form into seconds"
+                    ),
                 )
     finally:
         runner.concurrency, runner.queue_size = saved
@@ -282,17 +323,22 @@ def backs_off(submit_all: Callable[[Any, list[dict[str, Any]]], Any], lab: Any) 
         return _retry_slip(transport.slip)
     if not finished or stopped:
         return not_yet(
-            f"submit_all was still running after {_GIVE_UP_AFTER:g} s"
-            f" and {len(transport.sent)} requests.",
-            "after a 503, wait Retry-After seconds and try that request again; stop when every "
-            "request has had a 202",
+            _(
+                "submit_all was still running after {seconds:g} s and {requests} requests.",
+                seconds=_GIVE_UP_AFTER,
+                requests=len(transport.sent),
+            ),
+            _(
+                "after a 503, wait Retry-After seconds and try that request again; stop when "
+                "every request has had a 202"
+            ),
         )
     if not transport.sent:
         return coach(
             _EXERCISE_2,
-            "submit_all never posted a job.",
-            idea="post each request to /jobs with the client you are given",
-            detail='client.post("/jobs", json=request) posts one',
+            _("submit_all never posted a job."),
+            idea=_("post each request to /jobs with the client you are given"),
+            detail=_('client.post("/jobs", json=request) posts one'),
         )
     per_request = {seconds: 0 for seconds in _SECONDS}
     for job in started:
@@ -300,32 +346,50 @@ def backs_off(submit_all: Callable[[Any, list[dict[str, Any]]], Any], lab: Any) 
     if any(count > 1 for count in per_request.values()):
         return coach(
             _EXERCISE_2,
-            "some request started two jobs: you posted it again after it had been accepted.",
-            idea="only a refused request needs sending again; an accepted one has started",
-            detail="retry a request only when its answer was 503; a 202 means the job is started",
+            _("some request started two jobs: you posted it again after it had been accepted."),
+            idea=_("only a refused request needs sending again; an accepted one has started"),
+            detail=_(
+                "retry a request only when its answer was 503; a 202 means the job is started"
+            ),
         )
     if any(count == 0 for count in per_request.values()):
         return coach(
             _EXERCISE_2,
-            "some of your jobs never started: the server answered 503 Service Unavailable (its "
-            "queue was full) and you did not try those requests again.",
-            idea="a 503 means 'not now', not 'no': wait as long as the server asks, then send "
-            "the same request again, as often as it takes",
-            detail="loop until the answer is 202; on 503, wait Retry-After seconds, then post the "
-            "same request again",
+            _(
+                "some of your jobs never started: the server answered 503 Service Unavailable "
+                "(its queue was full) and you did not try those requests again."
+            ),
+            idea=_(
+                "a 503 means 'not now', not 'no': wait as long as the server asks, then send "
+                "the same request again, as often as it takes"
+            ),
+            detail=_(
+                "loop until the answer is 202; on 503, wait Retry-After seconds, then post the "
+                "same request again"
+            ),
         )
     if job_ids is None or sorted(map(str, job_ids)) != sorted(job.id for job in started):
         return coach(
             _EXERCISE_2,
-            f"every job started, but submit_all returned {_short(job_ids)} instead of their ids.",
-            idea="hand back the id of each job the server accepted",
-            detail="append answer.json()['id'] for each 202 and return the list",
+            _(
+                "every job started, but submit_all returned {got} instead of their ids.",
+                got=_short(job_ids),
+            ),
+            idea=_("hand back the id of each job the server accepted"),
+            detail=_("append answer.json()['id'] for each 202 and return the list"),
         )
     refusals = sum(1 for _, _, status in transport.sent if status == 503)
     return right(
-        f"all {BURST} jobs were accepted, each exactly once; the server refused "
-        f"{refusals} request{'' if refusals == 1 else 's'} with 503, and you waited as long as "
-        "Retry-After asked every time, in seconds or as an HTTP date."
+        n_(
+            "all {burst} jobs were accepted, each exactly once; the server refused {count} "
+            "request with 503, and you waited as long as Retry-After asked every time, in "
+            "seconds or as an HTTP date.",
+            "all {burst} jobs were accepted, each exactly once; the server refused {count} "
+            "requests with 503, and you waited as long as Retry-After asked every time, in "
+            "seconds or as an HTTP date.",
+            refusals,
+            burst=BURST,
+        )
     )
 
 

@@ -23,13 +23,14 @@ from typing import Any
 
 from webhooks_lab import signing
 from webhooks_lab.checks import Result, check, not_yet, right
+from webhooks_lab.i18n import N_, _
 
 _SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 _OTHER_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 _BODY = b'{"type":"invoice.paid","data":{"invoice":"in_42","amount":1999}}'
 _SPACED_BODY = b'{\n  "type": "invoice.paid",\n  "data": {"invoice": "in_42", "amount": 1999}\n}'
 
-_SIGNING_HINT = (
+_SIGNING_HINT = N_(
     "rebuild the signature as the list above says: HMAC-SHA256 over webhook-id, a dot, "
     "webhook-timestamp, a dot and the raw body, keyed with the base64-decoded part of the secret "
     "after 'whsec_'; base64-encode the digest and compare it with the part after 'v1,'"
@@ -49,72 +50,87 @@ def _cases(now: int) -> list[tuple[str, dict[str, str], bytes, bool, str]]:
     rotated["webhook-signature"] = f"{other} {genuine['webhook-signature']}"
     unsigned = {k: v for k, v in genuine.items() if k != "webhook-signature"}
     return [
-        ("a genuine message", genuine, _BODY, True, _SIGNING_HINT),
+        (_("a genuine message"), genuine, _BODY, True, _(_SIGNING_HINT)),
         (
-            "a genuine message whose JSON has unusual spacing",
+            _("a genuine message whose JSON has unusual spacing"),
             _headers(_SECRET, _SPACED_BODY, now),
             _SPACED_BODY,
             True,
-            "did you parse the JSON and serialise it again? Sign the raw bytes exactly as they "
-            "arrived",
+            _(
+                "did you parse the JSON and serialise it again? Sign the raw bytes exactly as they "
+                "arrived"
+            ),
         ),
         (
-            "a genuine message carrying two signatures (one per secret, as during a rotation)",
+            _("a genuine message carrying two signatures (one per secret, as during a rotation)"),
             rotated,
             _BODY,
             True,
-            "webhook-signature may hold several space-separated entries: the message is "
-            "genuine if any 'v1,' entry matches",
+            _(
+                "webhook-signature may hold several space-separated entries: the message is "
+                "genuine if any 'v1,' entry matches"
+            ),
         ),
         (
-            "a genuine message sent two minutes ago",
+            _("a genuine message sent two minutes ago"),
             _headers(_SECRET, _BODY, now - 120),
             _BODY,
             True,
-            "two minutes is within the tolerance: refuse only a timestamp more than 300 "
-            "seconds away from now",
+            _(
+                "two minutes is within the tolerance: refuse only a timestamp more than 300 "
+                "seconds away from now"
+            ),
         ),
         (
-            "a message whose body was changed after it was signed",
+            _("a message whose body was changed after it was signed"),
             genuine,
             _BODY.replace(b"1999", b"1"),
             False,
-            "compute the HMAC over the body you received, not over anything else",
+            _("compute the HMAC over the body you received, not over anything else"),
         ),
         (
-            "a message signed with someone else's secret",
+            _("a message signed with someone else's secret"),
             _headers(_OTHER_SECRET, _BODY, now),
             _BODY,
             False,
-            "use the secret you were given to compute the expected signature",
+            _("use the secret you were given to compute the expected signature"),
         ),
         (
-            "a genuine but hour-old message (exactly what a replay looks like)",
+            _("a genuine but hour-old message (exactly what a replay looks like)"),
             _headers(_SECRET, _BODY, now - 3600),
             _BODY,
             False,
-            "also refuse the message when its timestamp is more than 300 seconds from time.time()",
+            _(
+                "also refuse the message when its timestamp is more than 300 seconds from "
+                "time.time()"
+            ),
         ),
         (
-            "a genuine message sent six minutes ago",
+            _("a genuine message sent six minutes ago"),
             _headers(_SECRET, _BODY, now - 360),
             _BODY,
             False,
-            "the tolerance is 300 seconds: time.time() and webhook-timestamp are both in seconds",
+            _(
+                "the tolerance is 300 seconds: time.time() and webhook-timestamp are both in "
+                "seconds"
+            ),
         ),
         (
-            "a genuine message stamped an hour in the future",
+            _("a genuine message stamped an hour in the future"),
             _headers(_SECRET, _BODY, now + 3600),
             _BODY,
             False,
-            "the tolerance works both ways: look at the size of the difference, whatever its sign",
+            _(
+                "the tolerance works both ways: look at the size of the difference, whatever its "
+                "sign"
+            ),
         ),
         (
-            "a message without a webhook-signature header",
+            _("a message without a webhook-signature header"),
             unsigned,
             _BODY,
             False,
-            "answer False when a header is missing",
+            _("answer False when a header is missing"),
         ),
     ]
 
@@ -134,31 +150,39 @@ def _slips(now: int) -> list[tuple[dict[str, str], bytes, str]]:
     variants = [
         (
             "v1," + signed(mac(_SECRET.encode(), content).digest()),
-            "your function takes the secret's text as the HMAC key: the key is the "
-            "base64-decoded part after 'whsec_'",
+            _(
+                "your function takes the secret's text as the HMAC key: the key is the "
+                "base64-decoded part after 'whsec_'"
+            ),
         ),
         (
             "v1," + signed(mac(_SECRET.removeprefix("whsec_").encode(), content).digest()),
-            "your function takes the text after 'whsec_' as the key without base64-decoding it",
+            _("your function takes the text after 'whsec_' as the key without base64-decoding it"),
         ),
         (
             "v1," + mac(key, content).hexdigest(),
-            "your function compares hex digests: Standard Webhooks signatures are the base64 "
-            "of the raw digest",
+            _(
+                "your function compares hex digests: Standard Webhooks signatures are the base64 "
+                "of the raw digest"
+            ),
         ),
         (
             "v1," + signed(mac(key, f"{msg_id}.{stamp}".encode() + _BODY).digest()),
-            "your signed content lacks the dot between the timestamp and the body",
+            _("your signed content lacks the dot between the timestamp and the body"),
         ),
         (
             "v1," + signed(mac(key, _BODY).digest()),
-            "your function signs the body alone: the signed content starts with the "
-            "webhook-id and the webhook-timestamp",
+            _(
+                "your function signs the body alone: the signed content starts with the "
+                "webhook-id and the webhook-timestamp"
+            ),
         ),
         (
             signed(mac(key, content).digest()),
-            "your function compares with the whole 'v1,<signature>' entry: the signature is "
-            "the part after the comma",
+            _(
+                "your function compares with the whole 'v1,<signature>' entry: the signature is "
+                "the part after the comma"
+            ),
         ),
     ]
     base = {"webhook-id": msg_id, "webhook-timestamp": stamp}
@@ -243,8 +267,8 @@ def verify_by_hand(fn: Callable[[str, dict[str, str], bytes], bool]) -> Result:
     """Exercise 1: ``fn(secret, headers, body) -> bool`` checks a Standard Webhooks message."""
     if fn is Ellipsis or not callable(fn):
         return not_yet(
-            "verify_by_hand should be a function.",
-            "keep the def verify_by_hand(secret, headers, body) line from the cell",
+            _("verify_by_hand should be a function."),
+            _("keep the def verify_by_hand(secret, headers, body) line from the cell"),
         )
     now = int(time.time())
     with _watching(fn) as seen:
@@ -252,36 +276,58 @@ def verify_by_hand(fn: Callable[[str, dict[str, str], bytes], bool]) -> Result:
             return _judge(fn, now, seen)
         except _UsedLibrary as used:
             return not_yet(
-                f"your function calls webhooks_lab.signing.{used}: this exercise is to do "
-                "what it does by hand.",
-                "use only hmac, hashlib, base64 and time, following the steps in the text",
+                _(
+                    "your function calls webhooks_lab.signing.{used}: this exercise is to do "
+                    "what it does by hand.",
+                    used=used,
+                ),
+                _("use only hmac, hashlib, base64 and time, following the steps in the text"),
             )
 
 
 def _judge(fn: Callable[..., Any], now: int, seen: dict[str, Any]) -> Result:
-    for what, headers, body, genuine, hint in _cases(now):
+    for n, (what, headers, body, genuine, hint) in enumerate(_cases(now)):
         try:
             answer = _answer(fn, headers, body, seen)
         except Exception as exc:
             if not genuine:
-                hint = "answer False for a message you cannot verify; never raise"
-                if isinstance(exc, KeyError):
-                    hint += " (headers.get(name) gives None for a missing header)"
-            return not_yet(f"for {what}, your function raised {type(exc).__name__}: {exc}.", hint)
+                hint = (
+                    _(
+                        "answer False for a message you cannot verify; never raise (headers.get"
+                        "(name) gives None for a missing header)"
+                    )
+                    if isinstance(exc, KeyError)
+                    else _("answer False for a message you cannot verify; never raise")
+                )
+            return not_yet(
+                _(
+                    "for {what}, your function raised {error}: {exc}.",
+                    what=what,
+                    error=type(exc).__name__,
+                    exc=exc,
+                ),
+                hint,
+            )
         if answer is None:
             return not_yet(
-                f"your function returned None for {what}: it is not written yet, or it forgets "
-                "to return.",
-                "it should answer True for a genuine, recent message and False for anything "
-                "else. Start with the genuine one: rebuild its signature from the secret, the "
-                "webhook-id, the webhook-timestamp and the body, following the list above, and "
-                "compare it with each entry of webhook-signature",
+                _(
+                    "your function returned None for {what}: it is not written yet, or it "
+                    "forgets to return.",
+                    what=what,
+                ),
+                _(
+                    "it should answer True for a genuine, recent message and False for anything "
+                    "else. Start with the genuine one: rebuild its signature from the secret, the "
+                    "webhook-id, the webhook-timestamp and the body, following the list above, "
+                    "and compare it with each entry of webhook-signature"
+                ),
             )
         if bool(answer) != genuine:
-            if genuine and what == "a genuine message":
+            if n == 0:  # the plain genuine message: which slip refused it?
                 hint = _slip(fn, now, seen) or hint
-            verdict = "rejected" if genuine else "accepted"
-            return not_yet(f"{what} was {verdict}.", hint)
+            if genuine:
+                return not_yet(_("{what} was rejected.", what=what), hint)
+            return not_yet(_("{what} was accepted.", what=what), hint)
     genuine_headers = _headers(_SECRET, _BODY, now)
     seen["compares"].clear()
     _answer(fn, genuine_headers, _BODY, seen)
@@ -292,11 +338,14 @@ def _judge(fn: Callable[..., Any], now: int, seen: dict[str, Any]) -> Result:
         timing = _compare_timing(fn, genuine_headers, seen)
         if timing is not None:
             return timing
-        how = "a comparison that looks at every character"
+        how = _("a comparison that looks at every character")
     return right(
-        "genuine messages pass (even oddly spaced, with two signatures, or two minutes old); "
-        "tampered, wrongly signed, unsigned, stale and future ones fail; and the signatures "
-        f"are compared in constant time ({how})."
+        _(
+            "genuine messages pass (even oddly spaced, with two signatures, or two minutes old); "
+            "tampered, wrongly signed, unsigned, stale and future ones fail; and the signatures "
+            "are compared in constant time ({how}).",
+            how=how,
+        )
     )
 
 
@@ -344,18 +393,24 @@ def _compare_timing(
     first, last, short = steps(forged(0)), steps(forged(len(signature) - 2)), steps("AAAA")
     if first != last:
         return not_yet(
-            "every message was judged right, but your comparison does less work when a forged "
-            "signature is wrong early than when it is wrong late: it stops at the first "
-            "difference, so its timing tells an attacker how much of a forgery is right.",
-            "compare with hmac.compare_digest (secrets.compare_digest is the same function), "
-            "or make your loop look at every character whatever it finds",
+            _(
+                "every message was judged right, but your comparison does less work when a forged "
+                "signature is wrong early than when it is wrong late: it stops at the first "
+                "difference, so its timing tells an attacker how much of a forgery is right."
+            ),
+            _(
+                "compare with hmac.compare_digest (secrets.compare_digest is the same function), "
+                "or make your loop look at every character whatever it finds"
+            ),
         )
     if last - short < 16:
         return not_yet(
-            "every message was judged right, but the signatures are compared with == (or "
-            "similar), which stops at the first difference and so leaks, by its timing, how "
-            "much of a forged signature was right.",
-            "compare with hmac.compare_digest (secrets.compare_digest is the same function)",
+            _(
+                "every message was judged right, but the signatures are compared with == (or "
+                "similar), which stops at the first difference and so leaks, by its timing, how "
+                "much of a forged signature was right."
+            ),
+            _("compare with hmac.compare_digest (secrets.compare_digest is the same function)"),
         )
     return None
 
@@ -392,7 +447,7 @@ def rotation(lab: Any, old_secret: str, new_secret: str, endpoint: str = "secure
 
     if old_secret is Ellipsis or new_secret is Ellipsis:
         return not_yet(
-            "OLD_SECRET and NEW_SECRET should be secrets.", "keep the cell that sets them"
+            _("OLD_SECRET and NEW_SECRET should be secrets."), _("keep the cell that sets them")
         )
     url = lab.receiver.url_for(endpoint)
     now = int(lab.clock.time())
@@ -406,47 +461,57 @@ def rotation(lab: Any, old_secret: str, new_secret: str, endpoint: str = "secure
         with httpx.Client(timeout=10) as client:
             return client.post(url, content=body, headers=headers)
 
-    hint = (
-        f"an endpoint can require several secrets at once, as payments did earlier in this "
-        f"lesson: give /webhooks/{endpoint} both, in one call"
+    hint = _(
+        "an endpoint can require several secrets at once, as payments did earlier in this "
+        "lesson: give /webhooks/{endpoint} both, in one call",
+        endpoint=endpoint,
     )
     stranger = signing.generate_secret()
     expectations = [
         (
             old_secret,
             True,
-            "a delivery signed with the old secret",
-            "senders that have not switched yet would be locked out: keep the old secret "
-            "until every sender has moved",
+            _("a delivery signed with the old secret"),
+            _(
+                "senders that have not switched yet would be locked out: keep the old secret "
+                "until every sender has moved"
+            ),
         ),
         (
             new_secret,
             True,
-            "a delivery signed with the new secret",
-            "senders that already switched would be locked out: accept the new secret as well",
+            _("a delivery signed with the new secret"),
+            _("senders that already switched would be locked out: accept the new secret as well"),
         ),
-        (None, False, "an unsigned delivery", "the endpoint must still require signatures"),
+        (None, False, _("an unsigned delivery"), _("the endpoint must still require signatures")),
         (
             stranger,
             False,
-            "a delivery signed with a stranger's secret",
-            "accept exactly the old and the new secret, nothing else",
+            _("a delivery signed with a stranger's secret"),
+            _("accept exactly the old and the new secret, nothing else"),
         ),
     ]
     for secret, should_pass, what, why in expectations:
         answer = send(secret)
         if answer.is_success != should_pass:
-            verdict = "refused" if should_pass else "accepted"
             reason = ""
             if not answer.is_success and _is_json(answer) and answer.json().get("reason"):
-                reason = f" {answer.json()['reason']}"
+                reason = f" {answer.json()['reason']}"  # the wire's own word, in English
             if reason == " missing_header" and secret is not None:
-                why = "the endpoint expects another scheme's headers"
-                hint = "keep the scheme Standard Webhooks (the default): only the secrets change"
-            return not_yet(f"{what} was {verdict} ({answer.status_code}{reason}); {why}.", hint)
+                why = _("the endpoint expects another scheme's headers")
+                hint = _("keep the scheme Standard Webhooks (the default): only the secrets change")
+            got = f"{answer.status_code}{reason}"
+            if should_pass:
+                said = _("{what} was refused ({answer}); {why}.", what=what, answer=got, why=why)
+            else:
+                said = _("{what} was accepted ({answer}); {why}.", what=what, answer=got, why=why)
+            return not_yet(said, hint)
     return right(
-        f"/webhooks/{endpoint} accepts deliveries signed with the old or the new secret, "
-        "and refuses unsigned ones and strangers: a rotation with zero downtime."
+        _(
+            "/webhooks/{endpoint} accepts deliveries signed with the old or the new secret, "
+            "and refuses unsigned ones and strangers: a rotation with zero downtime.",
+            endpoint=endpoint,
+        )
     )
 
 
