@@ -54,7 +54,8 @@ from webhooks_lab.runtime.trace import (
     to_json,
 )
 from webhooks_lab.runtime.wire_diagram import Filter, render_svg
-from webhooks_lab.widgets.base import LiveView, guard, open_views, source_key
+from webhooks_lab.widgets.base import guard, source_key
+from webhooks_lab.widgets.picture import PictureView
 
 if TYPE_CHECKING:
     from webhooks_lab.lab import Lab
@@ -65,7 +66,7 @@ _ALL = "(all)"
 WINDOW = DEFAULT_KEEP  # the newest exchanges a redraw looks at; older ones are counted
 
 
-class WireView(LiveView):
+class WireView(PictureView):
     """A live sequence diagram of the lab's exchanges; see the module docstring."""
 
     kind = "wire"
@@ -104,8 +105,6 @@ class WireView(LiveView):
         self.svg = ""
         self._drawn_state: tuple[object, ...] | None = None
         self._last_change = time.monotonic()
-        self._stored = ""
-        self._handle: Any = None
         self._quiet = threading.Condition()
         self._syncing = False
 
@@ -147,7 +146,6 @@ class WireView(LiveView):
             self.picture,
         ]
         self._listen(trace.subscribe(self._heard))
-        _watch_cells()
         self.refresh()
 
     # -- lab side: cheap, never touches a widget --------------------------------------------------
@@ -303,32 +301,9 @@ class WireView(LiveView):
         what = f" ({', '.join(shown)})" if shown else ""
         return _("WireView: a live sequence diagram of the lab's exchanges{what}", what=what)
 
-    # -- the stored picture ---------------------------------------------------------------------
-
-    def _bundle(self) -> dict[str, Any]:
-        bundle = dict(super()._repr_mimebundle_() or {})
-        bundle["text/plain"] = self.describe()
-        bundle["image/svg+xml"] = self.svg or self.draw()
-        return bundle
-
-    def _ipython_display_(self) -> None:
-        """Shown with a display id, so that the picture stored in this output can be updated
-        when the cell (or a later one) finishes: see the module docstring."""
-        from IPython.display import display
-
-        self.refresh()
-        bundle = self._bundle()
-        self._stored = bundle["image/svg+xml"]
-        self._handle = display(bundle, raw=True, display_id=True)
-
-    def _store(self) -> None:
-        handle = self._handle
-        if handle is None or self.closed:
-            return
-        bundle = self._bundle()
-        if bundle["image/svg+xml"] != self._stored:
-            self._stored = bundle["image/svg+xml"]
-            handle.update(bundle, raw=True)
+    def stored_svg(self) -> str:
+        """The SVG the cell's stored output holds (see the module docstring)."""
+        return self.svg or self.draw()
 
 
 def _path_of(endpoint: str) -> str:
@@ -340,32 +315,3 @@ def _endpoint_of(path: str) -> str:
     if len(parts) > 2 and parts[1] == "jobs":
         return "/jobs"  # every job's own paths are under it
     return path
-
-
-_watching = False
-
-
-def _store_pictures(*_: object) -> None:
-    """After every cell: each open wire view brings its stored picture up to date."""
-    for view in open_views():
-        if isinstance(view, WireView) and view._handle is not None:
-            try:
-                view.refresh()
-                view._store()
-            except Exception:  # noqa: S112 - a broken view must never fail a learner's cell
-                continue
-
-
-def _watch_cells() -> None:
-    global _watching
-    if _watching:
-        return
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None:
-        return
-    shell.events.register("post_run_cell", _store_pictures)
-    _watching = True
