@@ -10,16 +10,25 @@ While every attempt fails, an amber band grows from the first failure to now, to
 line where the sender's :class:`~webhooks_lab.sender.health.EndpointHealth` will disable the
 endpoint (``window`` lab seconds after the first failure); the disable is a red line, the
 time the endpoint stays off a grey band, and the re-enable a green line. It listens to the
-sender's attempts and to ``lab.sender.health``; given a lab, it also shows what happened before
-it was made. Like the wire view it leaves an SVG of itself in the cell's stored output,
-brought up to date at the end of every cell while it is open.
+sender's attempts and to ``lab.sender.health``; it also shows what happened before it was made.
+The axis spans at least the disable window (or a lab-hour, when the sender is not watching), so
+the band can be seen heading for the line.
+
+It leaves an SVG of itself in the cell's stored output: the picture at the moment it was shown.
+A lesson shows the view before the outage, to watch it live, and shows it again after the
+recovery, for the picture of the whole story::
+
+    health_view = HealthView(lab)
+    health_view          # live from here on
+    ...                  # the outage, the disable, the re-enable
+    health_view          # a later cell: the same view, and a picture of all of it
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +55,7 @@ COLOURS = {
     "disabled": "#d6d6d6",
     "enabled": "#0a6b2d",
 }
-_LANE, _LABEL, _PLOT, _TOP = 46, 210, 580, 8  # pixels: lane height, label column, axis, margin
+_LANE, _LABEL, _PLOT, _TOP = 46, 210, 580, 24  # pixels: lane height, label column, axis, top
 _STEPS = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600]
 _STEPS += [DAY, 2 * DAY, 7 * DAY, 30 * DAY]
 KEEP_MARKS = 5000  # attempts kept per lane; older ones are counted, not drawn
@@ -103,6 +112,7 @@ class HealthView(PictureView):
     """Endpoint health over lab time, updated live from the sender; see the module docstring."""
 
     kind = "health"
+    follows_cells = False  # each display keeps the picture of its moment (see the docstring)
 
     def __init__(
         self,
@@ -174,6 +184,9 @@ class HealthView(PictureView):
             self.throttle.poke()
 
     def _changed(self, change: HealthChange) -> None:
+        if change.state == "failing":  # drawn from the failed attempt, not from its answer
+            began = self.health.failing_since.get(change.endpoint_id, change.at)
+            change = replace(change, at=min(began, change.at))
         self._incoming.append(("change", change))
         self.throttle.poke()
 
@@ -242,15 +255,16 @@ class HealthView(PictureView):
             words += _(", {replayed} replayed", replayed=lane.replayed)
         return words
 
+    def rule(self) -> str:
+        """The rule the sender's endpoint health applies, in words."""
+        window = self.health.window
+        if window is None:
+            return _("off: the sender never disables an endpoint by time")
+        return _("disables an endpoint after {span} of failures", span=_span(window))
+
     def summary_html(self) -> str:
         """One line: the rule the sender applies, and each endpoint's state."""
-        window = self.health.window
-        rule = (
-            _("disables an endpoint after {span} of failures", span=_span(window))
-            if window is not None
-            else _("off: the sender never disables an endpoint by time")
-        )
-        head = _("<b>Endpoint health</b> · {rule}", rule=escape(rule))
+        head = _("<b>Endpoint health</b> · {rule}", rule=escape(self.rule()))
         if not self.lanes:
             return head + " · " + _("no endpoints yet")
         lanes = " · ".join(
@@ -270,8 +284,9 @@ class HealthView(PictureView):
             + [lane.marks[0].at for lane in lanes if lane.marks]
             + [lane.changes[0][0] for lane in lanes if lane.changes]
         )
+        shortest = self.health.window or 3600.0
         end = max(
-            [now, start + 60.0]
+            [now, start + shortest]
             + [lane.marks[-1].at for lane in lanes if lane.marks]
             + [lane.changes[-1][0] for lane in lanes if lane.changes]
         )
@@ -281,16 +296,18 @@ class HealthView(PictureView):
             if since is not None and window is not None:
                 end = max(end, since + window)
         span = end - start
-        scale = _PLOT / span
+        scale = _PLOT / (span * 1.06)  # a margin on the right for the last label
 
         def x(at: float) -> float:
             return _LABEL + scale * (min(max(at, start), end) - start)
 
-        height = _TOP + _LANE * len(lanes) + 34
+        height = _TOP + _LANE * len(lanes) + 50
         width = _LABEL + _PLOT + 20
+        title = _("Endpoint health · {rule}", rule=self.rule())
         out = [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'style="font:11px sans-serif">'
+            f'style="font:11px sans-serif">',
+            f'<text x="4" y="14" fill="#1b1b1b">{escape(title)}</text>',
         ]
         step = next((s for s in _STEPS if span / s <= 8), _STEPS[-1])
         axis = _TOP + _LANE * len(lanes)
@@ -303,11 +320,18 @@ class HealthView(PictureView):
                 f"{escape(_tick(tick))}</text>"
             )
             tick += step
-        caption = escape(_("lab time since the view began"))
+        caption = escape(_("lab time"))
         out.append(
             f'<text x="{_LABEL + _PLOT / 2:.1f}" y="{axis + 28}" fill="#6b6b6b" '
             f'text-anchor="middle">{caption}</text>'
         )
+        legend = escape(
+            _(
+                "a tick per attempt: green answered 2xx, red failed, blue replayed · "
+                "amber: every attempt failing · grey: disabled"
+            )
+        )
+        out.append(f'<text x="4" y="{axis + 44}" fill="#6b6b6b" font-size="10">{legend}</text>')
         for index, lane in enumerate(lanes):
             out.append(self._lane_svg(lane, _TOP + index * _LANE, x, now))
         out.append("</svg>")
@@ -344,17 +368,19 @@ class HealthView(PictureView):
                 continue
             colour = COLOURS["failed"] if state == "disabled" else COLOURS["enabled"]
             word = _("disabled") if state == "disabled" else _("re-enabled")
+            side, anchor = (-1, "end") if x(at) > _LABEL + 0.85 * _PLOT else (1, "start")
             out.append(
                 f'<line class="{state}-at" x1="{x(at):.1f}" x2="{x(at):.1f}" y1="{top + 2}" '
                 f'y2="{top + _LANE - 2}" stroke="{colour}" stroke-width="2"/>'
-                f'<text x="{x(at) + 3:.1f}" y="{top + _LANE - 4}" fill="{colour}" '
-                f'font-size="9">{escape(word)}</text>'
+                f'<text x="{x(at) + side * 4:.1f}" y="{top + _LANE - 4}" fill="{colour}" '
+                f'text-anchor="{anchor}" font-size="9">{escape(word)}</text>'
             )
         for mark in lane.marks:
             kind = "replay" if mark.replay else ("ok" if mark.ok else "failed")
+            wide = 4 if mark.replay else 2
             out.append(
-                f'<rect class="attempt {kind}" x="{x(mark.at) - 1:.1f}" y="{middle - 7:.1f}" '
-                f'width="2" height="14" fill="{COLOURS[kind]}"/>'
+                f'<rect class="attempt {kind}" x="{x(mark.at) - wide / 2:.1f}" '
+                f'y="{middle - 7:.1f}" width="{wide}" height="14" fill="{COLOURS[kind]}"/>'
             )
         return "".join(out)
 

@@ -1,11 +1,15 @@
 """PictureView: a live view that also leaves a picture of itself in the cell's stored output.
 
 A widget's stored output is only a model id: GitHub, nbval and a notebook opened without a kernel
-show nothing of it. A picture view displays itself with a display id and an SVG beside the widget,
-and brings that SVG up to date at the end of every cell run while it is open, so the committed
-notebook holds what the view showed when the traffic was over. Subclasses say what the picture
-is (:meth:`PictureView.stored_svg`); :class:`~webhooks_lab.widgets.wire.WireView` and
-:class:`~webhooks_lab.widgets.health.HealthView` are two.
+show nothing of it. A picture view displays itself with an SVG beside the widget. If it
+``follows_cells`` (the wire view does), it displays with a display id and brings that SVG up to
+date at the end of every cell run while it is open, so the committed notebook holds what the view
+showed when the traffic was over; nbval compares what the cell itself displayed, so such a view
+belongs at the end of the cell that causes its traffic. A view that does not follow cells keeps
+the picture of the moment it was shown: show it again, in a later cell, for a later picture.
+Subclasses say what the picture is (:meth:`PictureView.stored_svg`);
+:class:`~webhooks_lab.widgets.wire.WireView` and :class:`~webhooks_lab.widgets.health.HealthView`
+are two.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ __all__ = ["PictureView"]
 
 class PictureView(LiveView):
     """A :class:`LiveView` whose stored output carries an SVG of what it shows."""
+
+    follows_cells = True  # bring the picture stored by the last display up to date after cells
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -37,14 +43,14 @@ class PictureView(LiveView):
         return bundle
 
     def _ipython_display_(self) -> None:
-        """Shown with a display id, so that the picture stored in this output can be updated
-        when the cell (or a later one) finishes."""
+        """Shown with its picture; with a display id if it follows cells, so that the picture
+        stored in this output can be updated when the cell (or a later one) finishes."""
         from IPython.display import display
 
         self.refresh()
         bundle = self._bundle()
         self._stored = bundle["image/svg+xml"]
-        self._handle = display(bundle, raw=True, display_id=True)
+        self._handle = display(bundle, raw=True, display_id=self.follows_cells) or None
 
     def _store(self) -> None:
         handle = self._handle

@@ -26,6 +26,7 @@ of these leave a meaningful picture::
 
 Wait for the traffic before the cell ends (``lab.sender.wait_idle()``, ``view.wait_quiet()``):
 a stored picture shows what had happened when the cell finished. Once the demonstration is over,
+``view.freeze()`` keeps the view on the page with what it shows now and nothing later, and
 ``view.close()`` (or making the same view again) freezes the stored picture for good; a view left
 open keeps updating its picture at the end of later cells, with whatever its filters let through.
 
@@ -99,6 +100,7 @@ class WireView(PictureView):
         # ... and, from now on, by when they began too: a request that began before the view was
         # made may be written down just after it (the inbox records a delivery as it answers).
         self.began = trace.clock.time() if since is None else float("-inf")
+        self.until: int | None = None  # set by freeze(): later exchanges are not shown
         self.max_rows, self.burst = max_rows, burst
         self.filter = Filter(party, endpoint, event, job)
         self.paused = False
@@ -166,8 +168,9 @@ class WireView(PictureView):
         return sorted(chosen, key=lambda x: (x.at, x.seq))
 
     def _kept(self) -> list[Exchange]:
-        began = self.began
-        return [x for x in self.trace.exchanges(self.since) if x.at >= began]
+        began, until = self.began, self.until
+        kept = self.trace.exchanges(self.since)
+        return [x for x in kept if x.at >= began and (until is None or x.seq <= until)]
 
     def _names(self) -> dict[str, str | tuple[str, str]]:
         return {**self.trace.names, **self.names}
@@ -273,6 +276,15 @@ class WireView(PictureView):
             if paused:  # say so on the picture; it stays as it is until Pause is pressed again
                 self.svg = self.picture.value = self.draw()
         self.throttle.poke()
+        return self
+
+    def freeze(self) -> WireView:
+        """Show what has happened so far and nothing after it, for good: the view stays on the
+        page and its stored picture stops changing (a lesson's picture of one section)."""
+        with self.throttle.lock:
+            self.until = self.trace.last_seq
+            self._drawn_state = None
+        self.refresh()
         return self
 
     def wait_quiet(self, quiet: float = 0.3, timeout: float = 10.0) -> WireView:
