@@ -9,11 +9,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import nbformat
 import pytest
 
 from .conftest import JupyterLab
-from .jupyterlab_ui import FINISHED, PANEL, close_notebook, load_jupyterlab, open_notebook
+from .jupyterlab_ui import PANEL, running_notebook
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -75,19 +74,7 @@ def run_report(page: Page) -> str:
 def test_moving_the_panels_controls_changes_what_the_sender_does(
     page: Page, jupyter_lab: JupyterLab, screenshots: Path
 ):
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, jupyter_lab.course / "sender_chaos_panel.ipynb")
-    load_jupyterlab(page, jupyter_lab.url)
-    try:
-        open_notebook(page, "sender_chaos_panel.ipynb")
-        page.evaluate("() => { jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        page.wait_for_function(FINISHED, timeout=90_000, polling=250)
+    with running_notebook(page, jupyter_lab, "sender_chaos_panel.ipynb", CELLS):
         page.wait_for_selector(f"{PANEL_VIEW} .widget-slider", timeout=30_000)
         assert "Error displaying widget" not in page.inner_text("body")
         assert page.locator(f"{PANEL_VIEW} .widget-slider").count() == 4
@@ -114,5 +101,3 @@ def test_moving_the_panels_controls_changes_what_the_sender_does(
         )
         after_reset = run_report(page)
         assert "sent 1, arrived 1; SenderChaos(off)" in after_reset, after_reset
-    finally:
-        close_notebook(page, jupyter_lab)
