@@ -160,3 +160,16 @@ def test_the_view_describes_itself_and_a_new_one_replaces_the_old(world):
     assert "off: the sender never disables" in second.summary.value
     second.close()
     assert "closed" in repr(second)
+
+
+def test_the_view_speaks_the_learners_language(world):
+    from webhooks_lab.i18n import set_language
+
+    set_language("ko")
+    try:
+        view = HealthView(world)
+        assert "엔드포인트 상태" in view.summary.value
+        assert "HealthView (실시간)" in repr(view)
+    finally:
+        set_language("en")
+    view.close()
