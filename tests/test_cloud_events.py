@@ -95,13 +95,23 @@ def structured(drop=(), content_type=cloud_events.STRUCTURED, **values):
     [
         *[
             (binary(**{f"ce_{name}": None}), 400, "missing_attribute", name)
-            for name in cloud_events.REQUIRED[1:]
+            for name in cloud_events.REQUIRED  # without ce-specversion too: not a plain delivery
         ],
+        *[
+            (binary(**{f"ce_{name}": ""}), 400, "missing_attribute", name)
+            for name in cloud_events.REQUIRED
+        ],
+        *[
+            (structured(**{name: value}), 400, "missing_attribute", name)
+            for name in cloud_events.REQUIRED[1:]
+            for value in ("", None)
+        ],
+        (structured(type="t" * 5000), 400, "invalid_cloudevent", "longer than"),
+        (structured(content_type="application/cloudevents+xml"), 415, "wrong_content_type", "xml"),
         *[
             (structured(drop=[name]), 400, "missing_attribute", name)
             for name in cloud_events.REQUIRED
         ],
-        (binary(ce_id=""), 400, "missing_attribute", "id"),
         (binary(ce_specversion="0.3"), 400, "unsupported_specversion", "0.3"),
         (structured(specversion=1.0), 400, "invalid_cloudevent", "must be a string"),
         (structured(time="yesterday"), 400, "invalid_cloudevent", "RFC 3339"),

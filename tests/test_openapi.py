@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -78,3 +79,50 @@ def test_the_documented_job_schema_matches_what_the_api_answers(lab, client, doc
     lab.jobs.get(accepted.json()["id"]).wait(5)
     outcome = client.get(accepted.headers["location"], follow_redirects=True).json()
     component(document, "JobResult").validate(outcome)
+
+
+def test_the_webhook_route_documents_cloudevents_in_both_modes_and_their_refusals(document):
+    post = document["paths"]["/webhooks/{name}"]["post"]
+    assert set(post["requestBody"]["content"]) == {
+        "application/json",
+        "application/cloudevents+json",
+    }
+    headers = {p["name"] for p in post["parameters"] if p["in"] == "header"}
+    assert headers >= {"ce-specversion", "ce-id", "ce-source", "ce-type", "ce-time"}
+    for status in ("400", "415"):
+        answer = post["responses"][status]["content"]["application/json"]["schema"]
+        assert answer == {"$ref": "#/components/schemas/ReceiverError"}
+    cloud_event = document["components"]["schemas"]["CloudEvent"]
+    assert cloud_event["required"] == ["specversion", "id", "source", "type"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"content-type": "application/cloudevents+json"}, {"specversion": "1.0", "id": "x"}),
+        ({"content-type": "application/json"}, {"specversion": "1.0", "id": "x", "type": "t"}),
+        ({"content-type": "application/cloudevents-batch+json"}, [{"specversion": "1.0"}]),
+        ({"ce-specversion": "1.0", "ce-id": "x", "content-type": "application/json"}, {}),
+        ({"ce-specversion": "0.3", "ce-id": "x", "ce-source": "s", "ce-type": "t"}, {}),
+    ],
+)
+def test_what_the_receiver_answers_a_malformed_cloudevent_is_what_the_document_says(
+    client, document, headers, body
+):
+    answer = client.post("/webhooks/ce", headers=headers, content=json.dumps(body))
+    documented = document["paths"]["/webhooks/{name}"]["post"]["responses"]
+    assert 400 <= answer.status_code < 500 and str(answer.status_code) in documented
+    component(document, "ReceiverError").validate(answer.json())
+
+
+def test_the_documented_cloudevent_example_is_one_the_receiver_takes(client, document):
+    (example,) = document["components"]["schemas"]["CloudEvent"]["examples"]
+    component(document, "CloudEvent").validate(example)
+    answer = client.post(
+        "/webhooks/ce",
+        headers={"content-type": "application/cloudevents+json"},
+        content=json.dumps(example),
+    )
+    assert answer.status_code == 200, answer.text
+    component(document, "ReceiverAnswer").validate(answer.json())
+    assert answer.json()["id"] == example["id"]

@@ -4,19 +4,20 @@ with a reason and lose nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from itertools import count
 
 import pytest
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from webhooks_lab.events import Event
 from webhooks_lab.lab import Lab
 from webhooks_lab.lessons.latest_state import LatestState
 from webhooks_lab.lessons.object_source import ObjectSource
-from webhooks_lab.lessons.reconcile import Reconciler, register_reconcile
+from webhooks_lab.lessons.reconcile import MAX_PAGE_BYTES, Reconciler, register_reconcile
 from webhooks_lab.runtime.server import Server
 
 
@@ -172,3 +173,88 @@ def test_the_latest_state_table_ignores_older_versions_and_unknown_fields():
     assert not table.apply({"type": "order", "id": "A", "version": 1, "status": "pending"})
     assert table.get("order", "A") == {"type": "order", "id": "A", "version": 2, "status": "paid"}
     assert table.ignored == 1
+
+
+def page_of(*ids: str, more: bool = True) -> dict:
+    events = [
+        {"id": i, "type": "order.updated", "timestamp": "2026-12-01T00:00:00Z", "data": {}}
+        for i in ids
+    ]
+    return {"data": events, "has_more": more, "next_cursor": ids[-1] if ids else None}
+
+
+def test_a_list_that_ignores_the_cursor_and_sends_the_same_page_again_ends_the_run(lab):
+    async def same_page(request):
+        return JSONResponse(page_of("evt_1", "evt_2"))
+
+    server = fake_source(lab, same_page)
+    try:
+        done: list[str] = []
+        report = lab.loop.run(Reconciler(server.url, lambda e: done.append(e.id)).run())
+        assert done == ["evt_1", "evt_2"]  # each once
+        assert report.pages == 2 and "did not move on" in report.error
+    finally:
+        lab.loop.run(server.stop())
+
+
+def test_a_page_whose_body_never_ends_is_cut_off_by_the_timeout(lab):
+    stop = asyncio.Event()
+
+    async def trickle(request):
+        async def body():
+            yield b'{"data": ['
+            while not stop.is_set():  # a space every 20 ms: never a read timeout, never the end
+                yield b" "
+                await asyncio.sleep(0.02)
+
+        return StreamingResponse(body(), media_type="application/json")
+
+    server = fake_source(lab, trickle)
+    try:
+        reconciler = Reconciler(server.url, print, timeout=0.5, cursor=None)
+        report = lab.loop.run(reconciler.run(), timeout=20)
+        assert report.pages == 0 and not report.complete
+        assert "did not send a whole page within 0.5 s" in report.error
+        assert reconciler.cursor is None  # nothing read, nothing lost
+    finally:
+        lab.loop.call_soon(stop.set)
+        lab.loop.run(server.stop())
+
+
+def test_a_page_larger_than_the_limit_is_refused_without_reading_it_all(lab):
+    async def huge(request):
+        async def body():
+            for _ in range(MAX_PAGE_BYTES // 65536 + 8):
+                yield b" " * 65536
+
+        return StreamingResponse(body(), media_type="application/json")
+
+    server = fake_source(lab, huge)
+    try:
+        report = lab.loop.run(Reconciler(server.url, print).run())
+        assert f"larger than {MAX_PAGE_BYTES} bytes" in report.error and report.pages == 0
+    finally:
+        lab.loop.run(server.stop())
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (b"<html>maintenance</html>", "not a page of events"),
+        (b'{"data": "lots", "has_more": false}', "not a page of events"),
+        (b'{"has_more": false}', "not a page of events"),
+        (b'{"data": [{"type": "x"}], "has_more": false}', "malformed"),
+        (b'{"data": [{"id": "evt_1"}], "has_more": false}', "malformed"),
+    ],
+)
+def test_an_answer_that_is_not_a_page_of_events_ends_the_run_with_a_reason(lab, answer, words):
+    async def odd(request):
+        return Response(answer, media_type="application/json")
+
+    server = fake_source(lab, odd)
+    try:
+        done: list[str] = []
+        report = lab.loop.run(Reconciler(server.url, lambda e: done.append(e.id)).run())
+        assert words in report.error and done == [] and not report.complete
+    finally:
+        lab.loop.run(server.stop())

@@ -73,6 +73,25 @@ def test_an_event_goes_to_every_enabled_endpoint_that_wants_its_type(lab, sender
     assert arrived == {"users": deliveries[0].event_id, "everything": deliveries[0].event_id}
 
 
+def test_deliveries_listed_before_the_loop_takes_them_are_the_live_ones(lab, sender):
+    sender.add_endpoint(lab.receiver.url_for("shop"))
+    busy, free = threading.Event(), threading.Event()
+
+    def hold_the_loop() -> None:  # the loop cannot take new deliveries until it is free again
+        busy.set()
+        free.wait(10)
+
+    lab.loop.call_soon(hold_the_loop)
+    assert busy.wait(10)
+    try:
+        (sent,) = sender.send("order.paid", {"n": 1})
+        (listed,) = sender.deliveries()
+    finally:
+        free.set()
+    assert listed is sent  # not a copy of its outbox row, which would never change
+    assert sender.wait_deliveries([listed], timeout=10)[0].state == "delivered"
+
+
 @pytest.mark.parametrize("scheme", ["standard", "github", "stripe", "slack", "shopify"])
 def test_deliveries_are_signed_so_the_receiver_verifies_them(lab, sender, scheme):
     secret = signing.generate_secret()

@@ -205,6 +205,21 @@ def test_a_paused_view_keeps_its_picture_until_it_is_resumed(lab):
     view.close()
 
 
+def test_a_frozen_view_keeps_what_it_showed_and_never_draws_later_traffic(lab):
+    view = lab.wire()
+    with httpx.Client(base_url=lab.url, trust_env=False) as http:
+        http.post("/webhooks/a", json={})
+        view.wait_quiet(quiet=0.05).freeze()
+        held = view.stored_svg()
+        assert "/webhooks/a" in held and "paused" not in held
+        http.post("/webhooks/b", json={})
+        view.wait_quiet(quiet=0.05)
+    assert "/webhooks/b" not in view.picture.value and view.stored_svg() == held
+    assert [x.path for x in view.exchanges()] == ["/webhooks/a"]
+    assert not view.closed  # still on the page, unlike a closed view
+    view.close()
+
+
 def test_making_the_same_view_again_replaces_it(lab):
     first = lab.wire(endpoint="x")
     second = lab.wire(endpoint="x")

@@ -66,12 +66,23 @@ class CloudEventRefused(Error, ValueError):
         self.status, self.code = status, code
 
 
+_BINARY_HEADERS = tuple(f"ce-{name}" for name in REQUIRED)
+
+
 def claimed(headers: dict[str, str]) -> bool:
-    """Does this request say it is a CloudEvent (a ``ce-specversion`` header, or a CloudEvents
-    content type)? Cheap: the receiver asks it of every delivery."""
-    if "ce-specversion" in headers:
+    """Does this request say it is a CloudEvent (a ``ce-`` header of a required attribute, or a
+    CloudEvents content type)? Cheap: the receiver asks it of every delivery.
+
+    The binding marks binary mode with ``ce-specversion``; a request with ``ce-id``,
+    ``ce-source`` or ``ce-type`` but no ``ce-specversion`` is a CloudEvent that forgot it, and is
+    refused as one (400, missing specversion) rather than taken as a plain delivery."""
+    if _binary(headers):
         return True
     return headers.get("content-type", "").lstrip().lower().startswith("application/cloudevents")
+
+
+def _binary(headers: dict[str, str]) -> bool:
+    return any(name in headers for name in _BINARY_HEADERS)
 
 
 def read(
@@ -83,7 +94,7 @@ def read(
     """
     content_type = headers.get("content-type", "")
     media = content_type.split(";")[0].strip().lower()
-    if "ce-specversion" in headers:
+    if _binary(headers):
         if media in (STRUCTURED, BATCH):
             raise CloudEventRefused(
                 f"ce- headers say binary mode but Content-Type {media} says structured; "

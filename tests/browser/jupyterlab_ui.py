@@ -7,7 +7,11 @@ Everything goes through ``window.jupyterapp`` (JupyterLab started with
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
+
+import nbformat
 
 from .conftest import JupyterLab
 
@@ -77,3 +81,43 @@ def close_notebook(page: Page, jupyter_lab: JupyterLab) -> None:
         load_jupyterlab(page, jupyter_lab.url)
     finally:
         jupyter_lab.shut_down_kernels()
+
+
+def write_notebook(jupyter_lab: JupyterLab, name: str, cells: list[str]) -> None:
+    """A notebook of ``cells`` in the course JupyterLab serves, with a kernelspec (without one
+    JupyterLab asks which kernel, and waits)."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, jupyter_lab.course / name)
+
+
+def run_all(page: Page) -> None:
+    """Run every cell and wait until all are done; fail on a cell that raised."""
+    page.evaluate("() => { jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    page.wait_for_function(FINISHED, timeout=90_000, polling=250)
+    errors = page.evaluate(
+        f"""() => {PANEL}.content.widgets.flatMap((cell) =>
+              cell.model.type === 'code' ? cell.model.outputs.toJSON() : [])
+            .filter((o) => o.output_type === 'error').map((o) => o.ename + ': ' + o.evalue)"""
+    )
+    assert errors == []
+
+
+@contextmanager
+def running_notebook(
+    page: Page, jupyter_lab: JupyterLab, name: str, cells: list[str]
+) -> Iterator[None]:
+    """Write a notebook of ``cells``, open it, run it all; close it (and its kernel) after."""
+    write_notebook(jupyter_lab, name, cells)
+    load_jupyterlab(page, jupyter_lab.url)
+    try:
+        open_notebook(page, name)
+        run_all(page)
+        yield
+    finally:
+        close_notebook(page, jupyter_lab)

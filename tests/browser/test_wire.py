@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-import nbformat
 import pytest
 
 from webhooks_lab.lab import Lab
 from webhooks_lab.retry import RetryPolicy
 
 from .conftest import JupyterLab
-from .jupyterlab_ui import FINISHED, PANEL, close_notebook, load_jupyterlab, open_notebook
+from .jupyterlab_ui import PANEL, running_notebook
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -93,25 +92,7 @@ CELLS = [
 def test_lab_wire_renders_its_diagram_in_jupyterlab_and_stores_its_picture(
     page: Page, jupyter_lab: JupyterLab, screenshots: Path
 ):
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    notebook.metadata["kernelspec"] = {  # without it JupyterLab asks which kernel, and waits
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, jupyter_lab.course / "wire_view.ipynb")
-    load_jupyterlab(page, jupyter_lab.url)
-    try:
-        open_notebook(page, "wire_view.ipynb")
-        page.evaluate("() => { jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        page.wait_for_function(FINISHED, timeout=90_000, polling=250)
-        errors = page.evaluate(
-            f"""() => {PANEL}.content.widgets.flatMap((cell) =>
-                  cell.model.type === 'code' ? cell.model.outputs.toJSON() : [])
-                .filter((o) => o.output_type === 'error').map((o) => o.ename + ': ' + o.evalue)"""
-        )
-        assert errors == []
+    with running_notebook(page, jupyter_lab, "wire_view.ipynb", CELLS):
         live = ".jp-OutputArea .webhooks-lab-wire-view"
         page.wait_for_selector(f"{live} {ARROWS}", timeout=30_000)
         assert parties(page, live) == ["Shop", "Your receiver"]
@@ -123,5 +104,3 @@ def test_lab_wire_renders_its_diagram_in_jupyterlab_and_stores_its_picture(
             page.evaluate(f"() => {PANEL}.content.widgets[1].model.outputs.toJSON()")
         )
         assert "image/svg+xml" in stored  # the picture the saved notebook keeps
-    finally:
-        close_notebook(page, jupyter_lab)

@@ -13,10 +13,11 @@ was attempted. A :class:`Reconciler` asks the source instead: it reads
 ``GET /events?after=<cursor>`` page by page, hands each event it has not processed to your
 ``process`` function, and moves its cursor on after each one. It is idempotent: the ``seen``
 set is shared with your webhook handler, so an event that came both ways is processed once. It
-is bounded: at most ``max_pages`` pages a run, and a page that does not move the cursor on ends
-the run with an error instead of looping. When something fails (the source is down, a page is
-refused, ``process`` raises), the run stops *before* that event, so nothing is lost: run it
-again and it carries on from there.
+is bounded: at most ``max_pages`` pages a run, each whole within ``timeout`` real seconds and
+:data:`MAX_PAGE_BYTES`, and a page that does not move the cursor on (empty, or the same page
+again) ends the run with an error instead of looping. When something fails (the source is
+down, a page is refused, ``process`` raises), the run stops *before* that event, so nothing is
+lost: run it again and it carries on from there.
 
 :func:`register_reconcile` makes it a job kind, ``events.reconcile``, that a cell, a schedule or
 ``POST /jobs`` can start.
@@ -24,7 +25,9 @@ again and it carries on from there.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,7 +41,9 @@ from webhooks_lab.runtime.traced_http import traced_async_client
 if TYPE_CHECKING:
     from webhooks_lab.lab import Lab
 
-__all__ = ["ReconcileReport", "Reconciler", "register_reconcile"]
+__all__ = ["MAX_PAGE_BYTES", "ReconcileReport", "Reconciler", "register_reconcile"]
+
+MAX_PAGE_BYTES = 4 * 1024 * 1024  # a page of at most 100 events; far more is not a page
 
 
 @dataclass
@@ -106,11 +111,12 @@ class Reconciler:
                     return report
                 report.pages += 1
                 events, more = page
+                before = self.cursor
                 for payload in events:
                     report.read += 1
                     if not await self._handle(payload, report):
                         return report
-                if more and not events:
+                if more and self.cursor == before:  # empty, or the same page again
                     report.error = "the events list said there is more but did not move on"
                     return report
                 if not more:
@@ -126,20 +132,32 @@ class Reconciler:
         if self.cursor:
             params["after"] = self.cursor
         try:
-            answer = await client.get(f"{self.source_url}/events", params=params)
+            # A whole page within the timeout and the size limit: a source that trickles a body
+            # that never ends must not hold the run for ever, nor fill the memory.
+            async with asyncio.timeout(self.timeout):
+                async with client.stream("GET", f"{self.source_url}/events", params=params) as got:
+                    status, raw = got.status_code, await _read_at_most(got, MAX_PAGE_BYTES)
+        except TimeoutError:
+            report.error = f"the events list did not send a whole page within {self.timeout:g} s"
+            return None
         except httpx.HTTPError as exc:
             report.error = f"could not read the events list: {type(exc).__name__}: {exc}"
             return None
-        if answer.status_code != 200:
+        if raw is None:
+            report.error = f"a page of the events list was larger than {MAX_PAGE_BYTES} bytes"
+            return None
+        if status != 200:
             try:
-                why = answer.json().get("detail", answer.text[:200])
-            except ValueError:
-                why = answer.text[:200]
-            report.error = f"the events list answered {answer.status_code}: {why}"
+                why = json.loads(raw).get("detail", raw[:200].decode(errors="replace"))
+            except (ValueError, AttributeError):
+                why = raw[:200].decode(errors="replace")
+            report.error = f"the events list answered {status}: {why}"
             return None
         try:
-            body = answer.json()
-            events, more = list(body["data"]), bool(body["has_more"])
+            body = json.loads(raw)
+            events, more = body["data"], bool(body["has_more"])
+            if not isinstance(events, list):
+                raise TypeError("data is not a list")
         except (ValueError, KeyError, TypeError):
             report.error = "the events list answered something that is not a page of events"
             return None
@@ -182,3 +200,13 @@ def register_reconcile(lab: Lab, reconciler: Reconciler, name: str = "events.rec
         return (await reconciler.run(max_pages)).to_dict()
 
     return lab.jobs.register(name, reconcile)
+
+
+async def _read_at_most(answer: httpx.Response, limit: int) -> bytes | None:
+    """The body, or ``None`` once it passes ``limit`` bytes (the rest is not read)."""
+    body = bytearray()
+    async for chunk in answer.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)

@@ -308,6 +308,9 @@ class Sender:
         if deliveries and self.chaos.active:
             deliveries = self.chaos.plan(deliveries, now)
         if deliveries:
+            # Known before the loop takes them: a read of the outbox from any thread meanwhile
+            # (deliveries(), wait_deliveries()) finds these live objects, not copies of rows.
+            deliveries = [self._remember(delivery) for delivery in deliveries]
             self.outbox.add(deliveries)
             self._hand_over(deliveries)
         return deliveries

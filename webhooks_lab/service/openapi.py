@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from webhooks_lab import cloud_events
 from webhooks_lab.http.openapi import component_schemas
 from webhooks_lab.http.openapi import schema_ref as _ref
 from webhooks_lab.http.problem import PROBLEM_JSON as _PROBLEM
@@ -75,6 +76,33 @@ _SIGNATURE_HEADERS = [
 ]
 
 
+_CE_HEADERS = [  # CloudEvents 1.0 binary mode: the attributes as ce-* headers, the data as the body
+    {
+        "name": f"ce-{name}",
+        "in": "header",
+        "required": False,
+        "description": f"CloudEvents binary mode: the `{name}` attribute{note}",
+        "schema": schema,
+    }
+    for name, note, schema in (
+        ("specversion", ". Its presence makes the request a CloudEvent.", {"const": "1.0"}),
+        (
+            "id",
+            "; it becomes the delivery's webhook id (a repeated one is a duplicate).",
+            {"type": "string", "minLength": 1, "maxLength": 2048},
+        ),
+        ("source", " (a URI reference).", {"type": "string", "minLength": 1, "maxLength": 2048}),
+        (
+            "type",
+            "; it becomes the event type.",
+            {"type": "string", "minLength": 1, "maxLength": 2048},
+        ),
+        ("time", " (RFC 3339), optional.", {"type": "string", "format": "date-time"}),
+        ("subject", ", optional.", {"type": "string", "maxLength": 2048}),
+    )
+]
+
+
 def _schemas(runner: JobRunner | None) -> dict[str, Any]:
     generated = component_schemas(schemas.MODELS)
     kinds = runner.kinds() if runner is not None else []
@@ -112,12 +140,45 @@ _RECEIVER_SCHEMAS: dict[str, Any] = {
         },
         "required": ["ok"],
     },
+    "CloudEvent": {
+        "type": "object",
+        "description": "A CloudEvents 1.0 event in structured mode: the attributes and the data "
+        "in one JSON body (Content-Type: application/cloudevents+json). The `id` becomes the "
+        "delivery's webhook id, the `type` its event type. A webhook signature over this body "
+        "covers every attribute; in binary mode it covers only the data.",
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": {"type": "string", "minLength": 1, "maxLength": 2048},
+            "source": {"type": "string", "minLength": 1, "maxLength": 2048},
+            "type": {"type": "string", "minLength": 1, "maxLength": 2048},
+            "time": {"type": "string", "format": "date-time"},
+            "subject": {"type": "string", "maxLength": 2048},
+            "datacontenttype": {"type": "string"},
+            "data": {},
+            "data_base64": {"type": "string", "contentEncoding": "base64"},
+        },
+        "required": ["specversion", "id", "source", "type"],
+        "examples": [
+            {
+                "specversion": "1.0",
+                "id": "evt_cloud_1",
+                "source": "https://shop.example/orders",
+                "type": "order.paid",
+                "data": {"order": "A-1"},
+            }
+        ],
+    },
     "ReceiverError": {
         "type": "object",
         "properties": {
             "error": {"type": "string"},
             "detail": {"type": "string"},
-            "reason": {"type": "string"},
+            "reason": {
+                "type": "string",
+                "description": "A finer code; for a refused CloudEvent one of "
+                "`missing_attribute`, `unsupported_specversion`, `invalid_cloudevent`, "
+                "`wrong_content_type`.",
+            },
         },
         "required": ["error", "detail"],
     },
@@ -161,15 +222,32 @@ def _paths() -> dict[str, Any]:
                 "tags": ["webhooks"],
                 "summary": "Deliver a webhook",
                 "description": "Checks in this order: size, signature (on the raw bytes), JSON, "
-                "duplicate webhook-id, handlers. Every attempt lands in the inbox.",
-                "parameters": _SIGNATURE_HEADERS,
+                "duplicate webhook-id, handlers. Every attempt lands in the inbox. A CloudEvent "
+                "(1.0) is taken in either HTTP mode: structured, the whole event as the body "
+                "with Content-Type `application/cloudevents+json`; or binary, the attributes "
+                "as `ce-*` headers and the data as the body with its own Content-Type.",
+                "parameters": [*_SIGNATURE_HEADERS, *_CE_HEADERS],
                 "requestBody": {
                     "required": True,
-                    "content": {_JSON: {"schema": _ref("Event")}},
+                    "description": "A Standard Webhooks payload as JSON; a structured "
+                    "CloudEvent; or, with the ce-* headers, a binary-mode CloudEvent's data.",
+                    "content": {
+                        _JSON: {"schema": {"anyOf": [_ref("Event"), {}]}},
+                        cloud_events.STRUCTURED: {"schema": _ref("CloudEvent")},
+                    },
                 },
                 "responses": {
                     "200": _json_body(_ref("ReceiverAnswer"), "Accepted (or a known duplicate)"),
-                    "400": _receiver_error("The body is not JSON."),
+                    "400": _receiver_error(
+                        "The body is not JSON, or a CloudEvent is malformed: a required "
+                        "attribute (specversion, id, source, type) missing or empty, another "
+                        "specversion, a bad time or data."
+                    ),
+                    "415": _receiver_error(
+                        "A CloudEvent with the wrong Content-Type: a structured event sent as "
+                        "application/json, binary mode with a CloudEvents content type, or a "
+                        "batch (not taken)."
+                    ),
                     "401": _receiver_error("The signature is missing, stale or wrong."),
                     "409": _receiver_error("This webhook-id is still being processed."),
                     "413": _receiver_error("The body is too large."),

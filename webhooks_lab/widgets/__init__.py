@@ -6,6 +6,7 @@
     JobBoard(lab)                  # a progress bar per job, with a Cancel button
     ChaosPanel(lab, "shop")        # make /webhooks/shop fail or dawdle on purpose
     SenderChaosPanel(lab)          # make the sender shuffle, duplicate or hold back deliveries
+    HealthView(lab)                # each endpoint's health in lab time: failing, disabled, replayed
     RaceView(race)                 # polling vs webhook, scored live
     WireView(lab)                  # every exchange as a live sequence diagram (lab.wire())
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from webhooks_lab.widgets.base import LiveView, open_views
 from webhooks_lab.widgets.chaos import ChaosPanel
+from webhooks_lab.widgets.health import HealthView
 from webhooks_lab.widgets.inbox import InboxView
 from webhooks_lab.widgets.jobs import JobBoard
 from webhooks_lab.widgets.race import RaceView
@@ -28,6 +30,7 @@ from webhooks_lab.widgets.wire import WireView
 
 __all__ = [
     "ChaosPanel",
+    "HealthView",
     "InboxView",
     "JobBoard",
     "LiveView",

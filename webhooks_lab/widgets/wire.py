@@ -26,6 +26,7 @@ of these leave a meaningful picture::
 
 Wait for the traffic before the cell ends (``lab.sender.wait_idle()``, ``view.wait_quiet()``):
 a stored picture shows what had happened when the cell finished. Once the demonstration is over,
+``view.freeze()`` keeps the view on the page with what it shows now and nothing later, and
 ``view.close()`` (or making the same view again) freezes the stored picture for good; a view left
 open keeps updating its picture at the end of later cells, with whatever its filters let through.
 
@@ -54,7 +55,8 @@ from webhooks_lab.runtime.trace import (
     to_json,
 )
 from webhooks_lab.runtime.wire_diagram import Filter, render_svg
-from webhooks_lab.widgets.base import LiveView, guard, open_views, source_key
+from webhooks_lab.widgets.base import guard, source_key
+from webhooks_lab.widgets.picture import PictureView
 
 if TYPE_CHECKING:
     from webhooks_lab.lab import Lab
@@ -65,7 +67,7 @@ _ALL = "(all)"
 WINDOW = DEFAULT_KEEP  # the newest exchanges a redraw looks at; older ones are counted
 
 
-class WireView(LiveView):
+class WireView(PictureView):
     """A live sequence diagram of the lab's exchanges; see the module docstring."""
 
     kind = "wire"
@@ -98,14 +100,13 @@ class WireView(LiveView):
         # ... and, from now on, by when they began too: a request that began before the view was
         # made may be written down just after it (the inbox records a delivery as it answers).
         self.began = trace.clock.time() if since is None else float("-inf")
+        self.until: int | None = None  # set by freeze(): later exchanges are not shown
         self.max_rows, self.burst = max_rows, burst
         self.filter = Filter(party, endpoint, event, job)
         self.paused = False
         self.svg = ""
         self._drawn_state: tuple[object, ...] | None = None
         self._last_change = time.monotonic()
-        self._stored = ""
-        self._handle: Any = None
         self._quiet = threading.Condition()
         self._syncing = False
 
@@ -147,7 +148,6 @@ class WireView(LiveView):
             self.picture,
         ]
         self._listen(trace.subscribe(self._heard))
-        _watch_cells()
         self.refresh()
 
     # -- lab side: cheap, never touches a widget --------------------------------------------------
@@ -168,8 +168,9 @@ class WireView(LiveView):
         return sorted(chosen, key=lambda x: (x.at, x.seq))
 
     def _kept(self) -> list[Exchange]:
-        began = self.began
-        return [x for x in self.trace.exchanges(self.since) if x.at >= began]
+        began, until = self.began, self.until
+        kept = self.trace.exchanges(self.since)
+        return [x for x in kept if x.at >= began and (until is None or x.seq <= until)]
 
     def _names(self) -> dict[str, str | tuple[str, str]]:
         return {**self.trace.names, **self.names}
@@ -277,6 +278,15 @@ class WireView(LiveView):
         self.throttle.poke()
         return self
 
+    def freeze(self) -> WireView:
+        """Show what has happened so far and nothing after it, for good: the view stays on the
+        page and its stored picture stops changing (a lesson's picture of one section)."""
+        with self.throttle.lock:
+            self.until = self.trace.last_seq
+            self._drawn_state = None
+        self.refresh()
+        return self
+
     def wait_quiet(self, quiet: float = 0.3, timeout: float = 10.0) -> WireView:
         """Block until no exchange is under way and none began for ``quiet`` real seconds (or
         ``timeout`` passed), then redraw: for a cell that shows the view before its traffic."""
@@ -303,32 +313,9 @@ class WireView(LiveView):
         what = f" ({', '.join(shown)})" if shown else ""
         return _("WireView: a live sequence diagram of the lab's exchanges{what}", what=what)
 
-    # -- the stored picture ---------------------------------------------------------------------
-
-    def _bundle(self) -> dict[str, Any]:
-        bundle = dict(super()._repr_mimebundle_() or {})
-        bundle["text/plain"] = self.describe()
-        bundle["image/svg+xml"] = self.svg or self.draw()
-        return bundle
-
-    def _ipython_display_(self) -> None:
-        """Shown with a display id, so that the picture stored in this output can be updated
-        when the cell (or a later one) finishes: see the module docstring."""
-        from IPython.display import display
-
-        self.refresh()
-        bundle = self._bundle()
-        self._stored = bundle["image/svg+xml"]
-        self._handle = display(bundle, raw=True, display_id=True)
-
-    def _store(self) -> None:
-        handle = self._handle
-        if handle is None or self.closed:
-            return
-        bundle = self._bundle()
-        if bundle["image/svg+xml"] != self._stored:
-            self._stored = bundle["image/svg+xml"]
-            handle.update(bundle, raw=True)
+    def stored_svg(self) -> str:
+        """The SVG the cell's stored output holds (see the module docstring)."""
+        return self.svg or self.draw()
 
 
 def _path_of(endpoint: str) -> str:
@@ -340,32 +327,3 @@ def _endpoint_of(path: str) -> str:
     if len(parts) > 2 and parts[1] == "jobs":
         return "/jobs"  # every job's own paths are under it
     return path
-
-
-_watching = False
-
-
-def _store_pictures(*_: object) -> None:
-    """After every cell: each open wire view brings its stored picture up to date."""
-    for view in open_views():
-        if isinstance(view, WireView) and view._handle is not None:
-            try:
-                view.refresh()
-                view._store()
-            except Exception:  # noqa: S112 - a broken view must never fail a learner's cell
-                continue
-
-
-def _watch_cells() -> None:
-    global _watching
-    if _watching:
-        return
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None:
-        return
-    shell.events.register("post_run_cell", _store_pictures)
-    _watching = True
