@@ -1,0 +1,48 @@
+"""What the later checks, the widgets, the inbox page and the command line say comes out in
+Korean when Korean is chosen, and in the same English as before otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_i18n import korean  # noqa: F401  (the fixture: Korean for one test)
+from webhooks_lab.checks import doctor, production, together, world
+
+
+def never_fetches(table, event, fetch):  # a thin event has only a type and an id
+    table[event.data["related_object"]["id"]] = event.data
+
+
+@pytest.mark.usefixtures("korean")
+def test_a_thin_handler_that_never_fetches_is_told_so_in_korean():
+    verdict = repr(world.thin_handler(never_fetches))
+    assert verdict.startswith("❌ 다시 해 보세요: 핸들러가 fetch를 한 번도 부르지 않아서")
+    assert "힌트: event.data['related_object']에서 타입과 id를 읽어 fetch하세요" in verdict
+
+
+@pytest.mark.usefixtures("korean")
+def test_a_base64_zoom_answer_is_named_in_korean():
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    def base64_not_hex(body, secret):
+        token = json.loads(body)["payload"]["plainToken"]
+        mac = hmac.new(secret.encode(), token.encode(), hashlib.sha256).digest()
+        return {"plainToken": token, "encryptedToken": base64.b64encode(mac).decode()}
+
+    verdict = repr(doctor.zoom_answer(base64_not_hex))
+    assert "encryptedToken이 base64입니다. Zoom은 HMAC을 16진수(.hexdigest())로 원합니다" in verdict
+
+
+@pytest.mark.usefixtures("korean")
+def test_a_wrong_rerun_wait_fills_its_numbers_into_the_korean():
+    verdict = repr(production.rerun_within(lambda heartbeat, sweep, abort_wait: heartbeat))
+    assert "하트비트 2초, 스윕 간격 1초, 중단 대기 1초일 때 2초라고 답했습니다" in verdict
+    assert "최악의 경우는 4초입니다" in verdict
+
+
+def test_the_together_checks_speak_english_by_default():
+    verdict = repr(together.survives_replay(None, ..., endpoint="nowhere"))
+    assert verdict.startswith("❌ Not yet: stock should be a dict like {'mug': 10}.")
