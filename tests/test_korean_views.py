@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.test_i18n import korean  # noqa: F401  (the fixture: Korean for one test)
+from tests.test_widgets_inbox import settle
+from webhooks_lab import Event
 from webhooks_lab.checks import doctor, production, together, world
+from webhooks_lab.widgets import ChaosPanel, InboxView, JobBoard
 
 
 def never_fetches(table, event, fetch):  # a thin event has only a type and an id
@@ -46,3 +49,38 @@ def test_a_wrong_rerun_wait_fills_its_numbers_into_the_korean():
 def test_the_together_checks_speak_english_by_default():
     verdict = repr(together.survives_replay(None, ..., endpoint="nowhere"))
     assert verdict.startswith("❌ Not yet: stock should be a dict like {'mug': 10}.")
+
+
+@pytest.mark.usefixtures("korean")
+def test_the_inbox_view_counts_and_labels_in_korean(lab, client):
+    view = InboxView(lab, "shop")
+    assert view.summary.value == "<b>인박스</b> · /webhooks/shop · 전달 <b>0</b>건: 아직 없음"
+    assert view.replay_button.description == "다시 보내기"
+    body = Event("order.created", {"n": 1}, id="msg_ko").body()
+    client.post("/webhooks/shop", content=body, headers={"webhook-id": "msg_ko"})
+    settle(view, 1)
+    assert "전달 <b>1</b>건" in view.summary.value and "수락 1" in view.summary.value
+    label, _seq = view.table.options[0]
+    assert "서명 없음" in label  # the trust column, in Korean and still in its fixed width
+    view.select(1)
+    assert "<summary>헤더</summary>" in view.detail.value
+    view.close()
+
+
+@pytest.mark.usefixtures("korean")
+def test_the_chaos_panel_and_job_board_speak_korean(lab):
+    panel = ChaosPanel(lab, "shop")
+    assert panel.fail_button.description == "실패 예약"
+    assert "카오스" in panel.title.value
+    panel.close()
+    board = JobBoard(lab)
+    assert board.summary.value == "작업 <b>0</b>개: 아직 없음"
+    assert "작업마다 진행 막대" in repr(board)
+    board.close()
+
+
+def test_the_widgets_keep_their_english_by_default(lab):
+    panel = ChaosPanel(lab, "shop")
+    assert panel.fail_button.description == "Queue failures"
+    assert repr(panel).startswith("ChaosPanel (live) for /webhooks/shop")
+    panel.close()
