@@ -3,12 +3,15 @@ Korean when Korean is chosen, and in the same English as before otherwise."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.test_i18n import korean  # noqa: F401  (the fixture: Korean for one test)
 from tests.test_widgets_inbox import settle
 from webhooks_lab import Event
 from webhooks_lab.checks import doctor, production, together, world
+from webhooks_lab.receiver.inbox_page import SCRIPT_WORDS
 from webhooks_lab.widgets import ChaosPanel, InboxView, JobBoard
 
 
@@ -84,3 +87,21 @@ def test_the_widgets_keep_their_english_by_default(lab):
     assert panel.fail_button.description == "Queue failures"
     assert repr(panel).startswith("ChaosPanel (live) for /webhooks/shop")
     panel.close()
+
+
+@pytest.mark.usefixtures("korean")
+def test_the_inbox_page_is_served_in_korean_words_and_script_alike(client):
+    html = client.get("/").text
+    assert '<html lang="ko">' in html and "<h1>webhooks-lab 인박스</h1>" in html
+    assert "<th>이벤트 타입</th>" in html and "{{" not in html
+    start = html.index('<script type="application/json" id="words">')
+    words = json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])
+    assert words["replay"] == "다시 보내기"
+    assert words["counts_other"] == "인박스에 전달 {shown}건"  # the script fills {shown}
+    assert set(words) == {*SCRIPT_WORDS, "counts_one", "counts_other"}
+
+
+def test_the_inbox_page_keeps_its_english_by_default(client):
+    html = client.get("/").text
+    assert '<html lang="en">' in html and "<h1>webhooks-lab inbox</h1>" in html
+    assert "Every request to <code>POST /webhooks/&lt;name&gt;</code> appears here" in html
