@@ -4,6 +4,9 @@ Korean when Korean is chosen, and in the same English as before otherwise."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -105,3 +108,39 @@ def test_the_inbox_page_keeps_its_english_by_default(client):
     html = client.get("/").text
     assert '<html lang="en">' in html and "<h1>webhooks-lab inbox</h1>" in html
     assert "Every request to <code>POST /webhooks/&lt;name&gt;</code> appears here" in html
+
+
+def webhooks_lab(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "webhooks_lab.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
+def test_serve_with_lang_ko_says_what_is_missing_in_korean():
+    done = webhooks_lab("serve", "--lang", "ko", "--scheme", "standard")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "webhooks-lab serve: --scheme standard에는 --secret이 필요합니다"
+
+
+def test_the_environment_makes_send_print_its_attempts_in_korean(lab):
+    lab.receiver.chaos("cli").fail_next(1, status=503)
+    done = webhooks_lab(
+        "send", lab.receiver.url_for("cli"), "--id", "msg_ko_1", "--schedule", "0,0.05",
+        WEBHOOKS_LAB_LANG="ko",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("webhook.test msg_ko_1을(를) ")
+    assert lines[1].startswith("1번째 시도: 503, ") and ", 다음 시도는 " in lines[1]
+    assert lines[-1] == "2번 시도 끝에 msg_ko_1을(를) 전달했습니다"
+
+
+def test_the_help_of_a_command_follows_its_lang():
+    done = webhooks_lab("send", "--help", "--lang", "ko")
+    assert "이벤트 타입(기본값 webhook.test)" in done.stdout
+    english = webhooks_lab("send", "--help")
+    assert "event type (default webhook.test)" in english.stdout
