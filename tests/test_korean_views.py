@@ -144,3 +144,14 @@ def test_the_help_of_a_command_follows_its_lang():
     assert "이벤트 타입(기본값 webhook.test)" in done.stdout
     english = webhooks_lab("send", "--help")
     assert "event type (default webhook.test)" in english.stdout
+
+
+@pytest.mark.usefixtures("korean")
+def test_the_reprs_lessons_show_speak_korean():
+    from webhooks_lab.lessons.gantt import gantt_chart
+    from webhooks_lab.lessons.scenarios.base import Journal
+    from webhooks_lab.runtime.clock import Clock
+
+    assert repr(Journal(Clock())) == "기록: 아직 아무 일도 일어나지 않았습니다"
+    chart = gantt_chart({"in turn": [(0, 1), (1, 2)]}, label="call")
+    assert repr(chart) == "간트 차트: in turn call 2개. call마다 막대 하나, 시작부터 끝까지"

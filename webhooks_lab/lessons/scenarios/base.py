@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from webhooks_lab import signing
 from webhooks_lab.events import Event
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.email_outbox import EmailOutbox
 from webhooks_lab.receiver.endpoint import InvalidPayload
 from webhooks_lab.retry import describe_seconds
@@ -104,10 +105,10 @@ class Journal:
     def __repr__(self) -> str:
         lines = self.lines
         if not lines:
-            return "Journal: nothing has happened yet"
+            return _("Journal: nothing has happened yet")
         shown = [str(line) for line in lines[-40:]]
         if len(lines) > 40:
-            shown.insert(0, f"  ... {len(lines) - 40} earlier lines")
+            shown.insert(0, "  ... " + _("{count} earlier lines", count=len(lines) - 40))
         return "\n".join(shown)
 
 
@@ -408,9 +409,13 @@ class Scenario:
 
     def __repr__(self) -> str:
         kinds = ", ".join(self.types)
-        return (
-            f"<{type(self).__name__}: {self.source} -> /webhooks/{self.endpoint} "
-            f"({self.scheme} signatures) for {kinds}>"
+        return _(
+            "<{name}: {source} -> /webhooks/{endpoint} ({scheme} signatures) for {kinds}>",
+            name=type(self).__name__,
+            source=self.source,
+            endpoint=self.endpoint,
+            scheme=self.scheme,
+            kinds=kinds,
         )
 
 
