@@ -134,6 +134,7 @@ def test_the_environment_makes_send_print_its_attempts_in_korean(lab):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
+    assert len(lines) == 4, done.stdout
     assert lines[0].startswith("webhook.test msg_ko_1을(를) ")
     assert lines[1].startswith("1번째 시도: 503, ") and ", 다음 시도는 " in lines[1]
     assert lines[-1] == "2번 시도 끝에 msg_ko_1을(를) 전달했습니다"
@@ -155,3 +156,10 @@ def test_the_reprs_lessons_show_speak_korean():
     assert repr(Journal(Clock())) == "기록: 아직 아무 일도 일어나지 않았습니다"
     chart = gantt_chart({"in turn": [(0, 1), (1, 2)]}, label="call")
     assert repr(chart) == "간트 차트: in turn call 2개. call마다 막대 하나, 시작부터 끝까지"
+
+
+def test_demo_with_lang_ko_tells_the_story_in_korean():
+    done = webhooks_lab("demo", "newsletter", "--lang", "ko", "--speed", "50")
+    assert done.returncode == 0, done.stderr
+    assert "subscription.created 보냄: " in done.stdout  # the source's line, in Korean
+    assert "구독 기록: " in done.stdout and "지금 " in done.stdout

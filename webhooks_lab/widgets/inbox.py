@@ -15,7 +15,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import time
-import unicodedata
 from collections import OrderedDict, deque
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from webhooks_lab.i18n import N_, _
+from webhooks_lab.i18n.columns import fit
 from webhooks_lab.receiver.inbox import Delivery
 from webhooks_lab.receiver.replay import replay_delivery
 from webhooks_lab.widgets.base import LiveView, guard, source_key
@@ -91,28 +91,6 @@ def _row_cells(d: Delivery) -> dict[str, str]:
         "status": str(d.status),
         "outcome": d.outcome + (f": {d.reason}" if d.reason and not d.ok else ""),
     }
-
-
-def fit(text: str, width: int, *, pad: bool = True) -> str:
-    """``text`` in exactly ``width`` columns of a monospace font (wide characters such as 한 take
-    two): padded with spaces, or cut with "…" when longer. ``pad=False`` only cuts."""
-    text = " ".join(text.split())  # a newline or tab in a client's value would break the row
-    if _width(text) <= width:
-        return text + " " * (width - _width(text)) if pad else text
-    cut, used = [], 0
-    for char in text:
-        if used + _width(char) > width - 1:
-            break
-        cut.append(char)
-        used += _width(char)
-    return "".join(cut) + "…" + (" " * (width - 1 - used) if pad else "")
-
-
-def _width(text: str) -> int:
-    return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
-        for c in text
-    )
 
 
 class InboxView(LiveView):
