@@ -12,11 +12,13 @@ from pathlib import Path
 
 from webhooks_lab import signing
 from webhooks_lab.course import EDITIONS
-from webhooks_lab.i18n import ENV, _, set_language
+from webhooks_lab.i18n import ENV, _, n_, set_language
 from webhooks_lab.limits import Limits
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    _speak(argv)  # before the parser is made, so its help is in that language too
     parser = _parser()
     # Options the lab command does not know are JupyterLab's (`webhooks-lab lab --no-browser`).
     args, unknown = parser.parse_known_args(argv)
@@ -38,168 +40,225 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _speak(argv: list[str]) -> None:
+    """Speak the ``--lang`` given anywhere on the line; without one, ``$WEBHOOKS_LAB_LANG`` decides
+    (``lab`` alone defaults to English, the edition it opens)."""
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg.startswith("--lang="):
+            wanted: str | None = arg.partition("=")[2]
+        elif arg == "--lang" and index + 1 < len(argv):
+            wanted = argv[index + 1]
+        else:
+            continue
+        if wanted in EDITIONS:  # anything else: argparse refuses it in plain words
+            set_language(wanted)
+
+
+def _lang_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lang",
+        choices=sorted(EDITIONS),
+        default=argparse.SUPPRESS,  # `webhooks-lab --lang ko serve` works too
+        help=_(
+            "the language it prints in (and the inbox page's): en or ko; "
+            "default: $WEBHOOKS_LAB_LANG, else en"
+        ),
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="webhooks-lab",
-        description="Learn webhooks by running them: open the course, run a receiver, send events.",
+        description=_(
+            "Learn webhooks by running them: open the course, run a receiver, send events."
+        ),
     )
     parser.add_argument(
-        "--lang", choices=sorted(EDITIONS), default="en", help="with no command: as lab --lang"
+        "--lang", choices=sorted(EDITIONS), default="en", help=_("with no command: as lab --lang")
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    lab = sub.add_parser("lab", help="open the course in JupyterLab on the first lesson (default)")
+    lab = sub.add_parser(
+        "lab", help=_("open the course in JupyterLab on the first lesson (default)")
+    )
     lab.add_argument(
         "--dir",
         type=Path,
-        help="working folder for the course "
-        "(default: the clone's notebooks, or ~/webhooks-lab-course)",
+        help=_(
+            "working folder for the course "
+            "(default: the clone's notebooks, or ~/webhooks-lab-course)"
+        ),
     )
     lab.add_argument(
         "--lang",
         choices=sorted(EDITIONS),
         default=argparse.SUPPRESS,  # `webhooks-lab --lang ko` works too (the parser's own option)
-        help="the course's language: en (default) or ko, the Korean edition (한국어판)",
+        help=_("the course's language: en (default) or ko, the Korean edition (한국어판)"),
     )
     lab.add_argument(
         "--dry-run",
         action="store_true",
-        help="prepare the course and print the command, but do not start JupyterLab",
+        help=_("prepare the course and print the command, but do not start JupyterLab"),
     )
 
-    serve = sub.add_parser("serve", help="run a local webhook receiver with an inbox page")
+    serve = sub.add_parser("serve", help=_("run a local webhook receiver with an inbox page"))
+    _lang_option(serve)
     serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+        "--host", default="127.0.0.1", help=_("address to listen on (default 127.0.0.1)")
     )
     serve.add_argument(
-        "--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)"
+        "--port", type=int, default=8000, help=_("port (default 8000; 0 picks a free one)")
     )
     serve.add_argument(
         "--secret",
         action="append",
         default=[],
-        help="signing secret; repeat to accept several (rotation)",
+        help=_("signing secret; repeat to accept several (rotation)"),
     )
     serve.add_argument(
         "--scheme",
         choices=signing.SCHEMES,
         default=None,
-        help="signature scheme to enforce (default: standard if a secret is given, else none)",
+        help=_("signature scheme to enforce (default: standard if a secret is given, else none)"),
     )
     serve.add_argument(
         "--tolerance",
         type=int,
         default=300,
-        help="seconds a signed timestamp may be off (default 300)",
+        help=_("seconds a signed timestamp may be off (default 300)"),
     )
-    serve.add_argument("--max-body", type=int, help="largest body accepted, in bytes (256 KiB)")
+    serve.add_argument("--max-body", type=int, help=_("largest body accepted, in bytes (256 KiB)"))
     serve.add_argument(
         "--limit",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="change any limit on what clients may send, e.g. --limit max_headers=50; "
-        f"names: {', '.join(f.name for f in dataclasses.fields(Limits))}",
+        help=_(
+            "change any limit on what clients may send, e.g. --limit max_headers=50; names: "
+            "{names}",
+            names=", ".join(f.name for f in dataclasses.fields(Limits)),
+        ),
     )
-    serve.add_argument("--quiet", action="store_true", help="do not print a line per delivery")
+    serve.add_argument("--quiet", action="store_true", help=_("do not print a line per delivery"))
     _broker_options(serve, required=False)
 
     worker = sub.add_parser(
-        "worker", help="run the course's job kinds from a broker (SAQ on Redis) until stopped"
+        "worker", help=_("run the course's job kinds from a broker (SAQ on Redis) until stopped")
     )
+    _lang_option(worker)
     _broker_options(worker, required=True)
     worker.add_argument(
-        "--concurrency", type=int, default=4, help="jobs this worker runs at once (default 4)"
+        "--concurrency", type=int, default=4, help=_("jobs this worker runs at once (default 4)")
     )
-    worker.add_argument("--name", help="this worker's name, shown on its jobs (default worker-PID)")
     worker.add_argument(
-        "--secret", help="signing secret for completion webhooks (default: a new one, printed)"
+        "--name", help=_("this worker's name, shown on its jobs (default worker-PID)")
+    )
+    worker.add_argument(
+        "--secret", help=_("signing secret for completion webhooks (default: a new one, printed)")
     )
     worker.add_argument(
         "--grace",
         type=float,
         default=5.0,
-        help="seconds running jobs may take to finish when stopped, before they go back (5)",
+        help=_("seconds running jobs may take to finish when stopped, before they go back (5)"),
     )
 
     demo = sub.add_parser(
-        "demo", help="run one of the course's cases end to end and print what happens"
+        "demo", help=_("run one of the course's cases end to end and print what happens")
     )
+    _lang_option(demo)
     demo.add_argument("case", choices=["newsletter", "shop", "payments", "chat"])
     demo.add_argument(
-        "--speed", type=float, default=10.0, help="lab clock speed-up (default 10: 5 s in 0.5 s)"
+        "--speed", type=float, default=10.0, help=_("lab clock speed-up (default 10: 5 s in 0.5 s)")
     )
 
     send = sub.add_parser(
-        "send", help="sign and deliver one event with retries; exit 1 if it ends undelivered"
+        "send", help=_("sign and deliver one event with retries; exit 1 if it ends undelivered")
     )
-    send.add_argument("url", help="where to POST, e.g. http://127.0.0.1:8000/webhooks/demo")
-    send.add_argument("--secret", help="signing secret (whsec_...); without one, unsigned")
+    _lang_option(send)
+    send.add_argument("url", help=_("where to POST, e.g. http://127.0.0.1:8000/webhooks/demo"))
+    send.add_argument("--secret", help=_("signing secret (whsec_...); without one, unsigned"))
     send.add_argument(
         "--scheme",
         choices=signing.SCHEMES,
         default=None,
-        help="signature scheme (default: standard if a secret is given, else none)",
+        help=_("signature scheme (default: standard if a secret is given, else none)"),
     )
-    send.add_argument("--type", default="webhook.test", help="event type (default webhook.test)")
-    send.add_argument("--data", default="{}", help="event data as a JSON object (default {})")
-    send.add_argument("--id", help="event id, sent as webhook-id (default: a new msg_... id)")
+    send.add_argument("--type", default="webhook.test", help=_("event type (default webhook.test)"))
+    send.add_argument("--data", default="{}", help=_("event data as a JSON object (default {})"))
+    send.add_argument("--id", help=_("event id, sent as webhook-id (default: a new msg_... id)"))
     send.add_argument(
-        "--timeout", type=float, default=15.0, help="seconds to wait for each answer (default 15)"
+        "--timeout",
+        type=float,
+        default=15.0,
+        help=_("seconds to wait for each answer (default 15)"),
     )
     send.add_argument(
         "--attempts",
         type=int,
-        help="give up after this many attempts (default: the schedule's 8)",
+        help=_("give up after this many attempts (default: the schedule's 8)"),
     )
     send.add_argument(
         "--schedule",
-        help="seconds to wait before each attempt, comma-separated "
-        "(default 0,5,300,1800,7200,18000,36000,36000)",
+        help=_(
+            "seconds to wait before each attempt, comma-separated "
+            "(default 0,5,300,1800,7200,18000,36000,36000)"
+        ),
     )
-    send.add_argument("--outbox", help="keep the outbox in this SQLite file (default: in memory)")
     send.add_argument(
-        "--allow-private", action="store_true", help="allow private network addresses"
+        "--outbox", help=_("keep the outbox in this SQLite file (default: in memory)")
+    )
+    send.add_argument(
+        "--allow-private", action="store_true", help=_("allow private network addresses")
     )
 
     doctor = sub.add_parser(
         "doctor",
-        help="say why a delivery's signature check fails; exit 0 if valid, 1 if not",
-        description="Diagnose one delivery: a JSON fixture downloaded from the inbox page, or "
-        "its headers and raw body in two files. Exit 0 when the signature is valid, 1 when "
-        "not (with the reason), 2 when the input cannot be read.",
+        help=_("say why a delivery's signature check fails; exit 0 if valid, 1 if not"),
+        description=_(
+            "Diagnose one delivery: a JSON fixture downloaded from the inbox page, or "
+            "its headers and raw body in two files. Exit 0 when the signature is valid, 1 when "
+            "not (with the reason), 2 when the input cannot be read."
+        ),
     )
-    doctor.add_argument("fixture", nargs="?", type=Path, help="a delivery-N.json fixture")
+    _lang_option(doctor)
+    doctor.add_argument("fixture", nargs="?", type=Path, help=_("a delivery-N.json fixture"))
     doctor.add_argument(
         "--secret",
         action="append",
         required=True,
-        help="the secret the check uses; repeat to add others you have (the previous one, the "
-        "CLI's): the doctor says if one of those signed it",
+        help=_(
+            "the secret the check uses; repeat to add others you have (the previous one, the "
+            "CLI's): the doctor says if one of those signed it"
+        ),
     )
     doctor.add_argument(
         "--accepted",
         type=int,
         default=1,
-        help="how many of the --secret values the check accepts (default 1, the first)",
+        help=_("how many of the --secret values the check accepts (default 1, the first)"),
     )
     doctor.add_argument(
-        "--scheme", choices=signing.SCHEMES, help="signature scheme (default: read the headers)"
+        "--scheme", choices=signing.SCHEMES, help=_("signature scheme (default: read the headers)")
     )
     doctor.add_argument(
-        "--headers", type=Path, help="a file of headers: JSON, or 'Name: value' lines"
+        "--headers", type=Path, help=_("a file of headers: JSON, or 'Name: value' lines")
     )
-    doctor.add_argument("--body", type=Path, help="a file holding the raw body, byte for byte")
+    doctor.add_argument("--body", type=Path, help=_("a file holding the raw body, byte for byte"))
     doctor.add_argument(
-        "--tolerance", type=int, default=signing.DEFAULT_TOLERANCE, help="seconds (default 300)"
+        "--tolerance", type=int, default=signing.DEFAULT_TOLERANCE, help=_("seconds (default 300)")
     )
     doctor.add_argument(
         "--now",
         type=float,
-        help="Unix time of the check (default: when the receiver checked it, if the fixture "
-        "says, else now)",
+        help=_(
+            "Unix time of the check (default: when the receiver checked it, if the fixture "
+            "says, else now)"
+        ),
     )
-    doctor.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    doctor.add_argument("--json", action="store_true", help=_("print the diagnosis as JSON"))
     return parser
 
 
@@ -208,13 +267,16 @@ def _broker_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
         "--broker",
         required=required,
         metavar="redis://HOST:PORT",
-        help="the Redis that SAQ keeps the jobs in"
-        + ("" if required else "; jobs then run in `webhooks-lab worker` processes"),
+        help=_("the Redis that SAQ keeps the jobs in")
+        if required
+        else _(
+            "the Redis that SAQ keeps the jobs in; jobs then run in `webhooks-lab worker` processes"
+        ),
     )
     parser.add_argument(
         "--allow-remote-broker",
         action="store_true",
-        help="allow a broker on another machine (default: loopback only)",
+        help=_("allow a broker on another machine (default: loopback only)"),
     )
 
 
@@ -226,11 +288,19 @@ def _limits(args: argparse.Namespace) -> Limits:
         name, _, value = item.partition("=")
         name = name.strip().replace("-", "_")
         if name not in types:
-            raise ValueError(f"--limit {item!r}: no such limit; choose from {', '.join(types)}")
+            raise ValueError(
+                _(
+                    "--limit {item}: no such limit; choose from {names}",
+                    item=repr(item),
+                    names=", ".join(types),
+                )
+            )
         try:
             options[name] = (float if types[name] == "float" else int)(value)
         except ValueError:
-            raise ValueError(f"--limit {item!r}: {value!r} is not a number") from None
+            raise ValueError(
+                _("--limit {item}: {value} is not a number", item=repr(item), value=repr(value))
+            ) from None
     return Limits().with_options(**options, max_body=args.max_body)
 
 
@@ -263,7 +333,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     scheme = args.scheme or ("standard" if args.secret else "none")
     if scheme != "none" and not args.secret:
-        print(f"webhooks-lab serve: --scheme {scheme} needs --secret", file=sys.stderr)
+        print("webhooks-lab serve: " + _needs_secret(scheme), file=sys.stderr)
         return 2
     try:
         limits = _limits(args)
@@ -307,7 +377,7 @@ def _serve(args: argparse.Namespace) -> int:
             try:
                 await jobs.connect()
             except Unavailable as exc:  # serve anyway: /jobs answers 503 until it is back
-                broker_note = f"{exc}; /jobs answers 503 until it does"
+                broker_note = _("{error}; /jobs answers 503 until it does", error=exc)
         else:
             jobs = JobRunner(secret=first_secret, notify=notify)
         register_lesson_kinds(jobs)  # type: ignore[arg-type]
@@ -318,19 +388,23 @@ def _serve(args: argparse.Namespace) -> int:
         await server.start()
         served.watch(server.port)
         receiver.url = server.url
-        print(f"webhooks-lab receiver listening on {server.url}", flush=True)
-        print(f"  deliver:  POST {server.url}/webhooks/<name>   ({_describe(scheme)})", flush=True)
-        print(f"  inbox:    {server.url}/", flush=True)
+        url = server.url
+        say = _("webhooks-lab receiver listening on {url}", url=url)  # the URL ends the line
+        say += "\n" + _(
+            "  deliver:  POST {url}/webhooks/<name>   ({how})", url=url, how=_describe(scheme)
+        )
+        say += "\n" + _("  inbox:    {url}/", url=url)
         kinds = ", ".join(kind.name for kind in jobs.kinds())
-        print(f"  jobs:     POST {server.url}/jobs   (kinds: {kinds})", flush=True)
+        say += "\n" + _("  jobs:     POST {url}/jobs   (kinds: {kinds})", url=url, kinds=kinds)
         if args.broker:
-            print(f"            run by workers on {args.broker}", flush=True)
+            say += "\n" + _("            run by workers on {broker}", broker=args.broker)
             if broker_note:
-                print(f"            {broker_note}", flush=True)
+                say += "\n            " + broker_note
         if not args.secret:
-            print(f"            job webhooks are signed with {jobs.secret}", flush=True)
-        print(f"  api:      {server.url}/openapi.json", flush=True)
-        print("  stop:     Ctrl+C", flush=True)
+            say += "\n" + _("            job webhooks are signed with {secret}", secret=jobs.secret)
+        say += "\n" + _("  api:      {url}/openapi.json", url=url)
+        say += "\n" + _("  stop:     Ctrl+C")
+        print(say, flush=True)
         try:
             await server.stopping_begun()
         finally:
@@ -366,7 +440,7 @@ def _worker(args: argparse.Namespace) -> int:
         return code
 
     if args.concurrency < 1:
-        return fail(f"--concurrency must be at least 1, got {args.concurrency}")
+        return fail(_("--concurrency must be at least 1, got {count}", count=args.concurrency))
     try:
         check_broker_url(args.broker, allow_remote=args.allow_remote_broker)
     except ValueError as exc:
@@ -395,12 +469,13 @@ def _worker(args: argparse.Namespace) -> int:
 
         def ready() -> None:
             names = ", ".join(kind.name for kind in kinds)
-            print(f"webhooks-lab worker {worker.id} on {args.broker}", flush=True)
-            print(f"  kinds:       {names}", flush=True)
-            print(f"  concurrency: {args.concurrency}", flush=True)
+            say = _("webhooks-lab worker {id} on {broker}", id=worker.id, broker=args.broker)
+            say += "\n" + _("  kinds:       {names}", names=names)
+            say += "\n" + _("  concurrency: {count}", count=args.concurrency)
             if not args.secret:
-                print(f"  completion webhooks are signed with {secret}", flush=True)
-            print("  stop:        Ctrl+C or SIGTERM (running jobs finish or go back)", flush=True)
+                say += "\n" + _("  completion webhooks are signed with {secret}", secret=secret)
+            say += "\n" + _("  stop:        Ctrl+C or SIGTERM (running jobs finish or go back)")
+            print(say, flush=True)
 
         try:
             await run_worker(worker, ready=ready)
@@ -412,14 +487,14 @@ def _worker(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        return fail(f"the broker at {args.broker} does not answer ({exc})", 1)
+        return fail(_silent_broker(args.broker, exc), 1)
     except Exception as exc:
         from webhooks_lab.jobs.broker import _is_connection_error
 
         if _is_connection_error(exc):
-            return fail(f"the broker at {args.broker} does not answer ({exc})", 1)
+            return fail(_silent_broker(args.broker, exc), 1)
         raise
-    print("webhooks-lab worker stopped", flush=True)
+    print(_("webhooks-lab worker stopped"), flush=True)
     return 0
 
 
@@ -427,7 +502,8 @@ def _demo(args: argparse.Namespace) -> int:
     from webhooks_lab.lessons.scenarios import demo
 
     if args.speed <= 0:
-        print(f"webhooks-lab demo: --speed must be positive, got {args.speed:g}", file=sys.stderr)
+        said = _("--speed must be positive, got {speed:g}", speed=args.speed)
+        print("webhooks-lab demo: " + said, file=sys.stderr)
         return 2
     demo(args.case, speed=args.speed, write=lambda line: print(line, flush=True))
     return 0
@@ -448,14 +524,14 @@ def _send(args: argparse.Namespace) -> int:
 
     scheme = args.scheme or ("standard" if args.secret else "none")
     if scheme != "none" and not args.secret:
-        return fail(f"--scheme {scheme} needs --secret")
+        return fail(_needs_secret(scheme))
     try:
         data = json.loads(args.data)
         event = Event(args.type, data, **({"id": args.id} if args.id else {}))
         waits = [float(s) for s in args.schedule.split(",")] if args.schedule else DEFAULT_SCHEDULE
         if args.attempts is not None:
             if args.attempts < 1:
-                return fail("--attempts must be at least 1")
+                return fail(_("--attempts must be at least 1"))
             waits = list(waits)[: args.attempts]
         policy = RetryPolicy(waits)
     except (ValueError, EventError) as exc:
@@ -473,17 +549,24 @@ def _send(args: argparse.Namespace) -> int:
         return fail(str(refused))
 
     def show(attempt) -> None:  # type: ignore[no-untyped-def]
-        latency = f" in {attempt.latency_ms:.0f} ms" if attempt.latency_ms is not None else ""
+        latency = ""
+        if attempt.latency_ms is not None:
+            latency = _(" in {ms:.0f} ms", ms=attempt.latency_ms)
         said = ""
         if not attempt.ok and attempt.response:
             said = f"  {attempt.response[:120]}"
         then = ""
         if attempt.state == "retrying" and attempt.backoff is not None:
-            then = f", next attempt in {describe_seconds(attempt.backoff)}"
-        print(
-            f"attempt {attempt.number}: {attempt.outcome}{latency} -> {attempt.state}{then}{said}",
-            flush=True,
+            then = _(", next attempt in {wait}", wait=describe_seconds(attempt.backoff))
+        line = _(
+            "attempt {number}: {outcome}{latency} -> {state}{then}",
+            number=attempt.number,
+            outcome=attempt.outcome,
+            latency=latency,
+            state=attempt.state,
+            then=then,
         )
+        print(line + said, flush=True)
 
     async def deliver():  # type: ignore[no-untyped-def]
         await sender.start()
@@ -493,21 +576,35 @@ def _send(args: argparse.Namespace) -> int:
         finally:
             await sender.close()
 
-    print(f"sending {event.type} {event.id} to {args.url} ({scheme})", flush=True)
+    sending = _(
+        "sending {type} {id} to {url} ({scheme})",
+        type=event.type,
+        id=event.id,
+        url=args.url,
+        scheme=scheme,
+    )
+    print(sending, flush=True)
     try:
         delivery = asyncio.run(deliver())
     except KeyboardInterrupt:
-        return fail("interrupted before the delivery ended", 130)
-    tries = f"{len(delivery.attempts)} attempt{'s' if len(delivery.attempts) != 1 else ''}"
+        return fail(_("interrupted before the delivery ended"), 130)
+    tries = n_("{count} attempt", "{count} attempts", len(delivery.attempts))
     if delivery.state == "delivered":
-        print(f"delivered {event.id} after {tries}", flush=True)
+        print(_("delivered {id} after {tries}", id=event.id, tries=tries), flush=True)
         return 0
-    last = delivery.last.outcome if delivery.last else "no answer"
+    last = delivery.last.outcome if delivery.last else _("no answer")
     if delivery.state == "disabled":
-        return fail(f"{args.url} answered 410 Gone: the endpoint is gone, so no more retries", 1)
+        return fail(
+            _("{url} answered 410 Gone: the endpoint is gone, so no more retries", url=args.url), 1
+        )
     return fail(
-        f"gave up: {event.id} was not delivered after {tries} (last: {last}); "
-        "it ended as a dead letter",
+        _(
+            "gave up: {id} was not delivered after {tries} (last: {last}); "
+            "it ended as a dead letter",
+            id=event.id,
+            tries=tries,
+            last=last,
+        ),
         1,
     )
 
@@ -523,7 +620,7 @@ def _doctor(args: argparse.Namespace) -> int:
         return 2
 
     if (args.fixture is None) == (args.headers is None or args.body is None):
-        return fail("give a FIXTURE.json, or both --headers FILE and --body FILE")
+        return fail(_("give a FIXTURE.json, or both --headers FILE and --body FILE"))
     try:
         if args.fixture is not None:
             headers, body, checked_at = read_delivery(args.fixture.read_bytes())
@@ -548,12 +645,22 @@ def _doctor(args: argparse.Namespace) -> int:
     else:
         print(found)
         if found.reason == "timestamp_too_old" and now is None:
-            print("(checked against the time now; pass --now for the time it arrived)")
+            print(_("(checked against the time now; pass --now for the time it arrived)"))
     return 0 if found.ok else 1
 
 
 def _describe(scheme: str) -> str:
-    return "unsigned deliveries accepted" if scheme == "none" else f"{scheme} signatures required"
+    if scheme == "none":
+        return _("unsigned deliveries accepted")
+    return _("{scheme} signatures required", scheme=scheme)
+
+
+def _needs_secret(scheme: str) -> str:
+    return _("--scheme {scheme} needs --secret", scheme=scheme)
+
+
+def _silent_broker(broker: str, error: BaseException) -> str:
+    return _("the broker at {broker} does not answer ({error})", broker=broker, error=error)
 
 
 if __name__ == "__main__":

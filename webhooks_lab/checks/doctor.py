@@ -17,6 +17,7 @@ from typing import Any
 
 from webhooks_lab import handshakes, signing
 from webhooks_lab.checks import Result, check, not_yet, right
+from webhooks_lab.i18n import N_, _
 
 __all__ = ["zoom_answer", "sign_v1a"]
 
@@ -30,14 +31,14 @@ def _zoom_slip(got: dict[str, Any], token: str, secret: str) -> str:
     swapped = hmac.new(token.encode(), secret.encode(), hashlib.sha256)
     right_mac = hmac.new(secret.encode(), token.encode(), hashlib.sha256)
     if made == base64.b64encode(right_mac.digest()).decode():
-        return "encryptedToken is base64; Zoom wants the HMAC as hex (.hexdigest())"
+        return _("encryptedToken is base64; Zoom wants the HMAC as hex (.hexdigest())")
     if made in (swapped.hexdigest(), base64.b64encode(swapped.digest()).decode()):
-        return "the key and the message are swapped: the key is the secret token"
+        return _("the key and the message are swapped: the key is the secret token")
     if made == hashlib.sha256(token.encode()).hexdigest():
-        return "that is a plain SHA-256 of the token; it must be an HMAC keyed with the secret"
+        return _("that is a plain SHA-256 of the token; it must be an HMAC keyed with the secret")
     if made == hmac.new(secret.encode(), token.encode(), hashlib.sha1).hexdigest():
-        return "that HMAC uses SHA-1; Zoom's uses SHA-256"
-    return "encryptedToken is not the HMAC-SHA256 of plainToken keyed with the secret token"
+        return _("that HMAC uses SHA-1; Zoom's uses SHA-256")
+    return _("encryptedToken is not the HMAC-SHA256 of plainToken keyed with the secret token")
 
 
 @check
@@ -51,31 +52,43 @@ def zoom_answer(fn: Callable[[bytes, str], Any]) -> Result:
                 got = json.loads(got)
             except ValueError:
                 return not_yet(
-                    f"your function returned {str(got)[:60]!r}, which is not JSON",
-                    "return a dict holding the plainToken and its encryptedToken, not text",
+                    _(
+                        "your function returned {got}, which is not JSON",
+                        got=repr(str(got)[:60]),
+                    ),
+                    _("return a dict holding the plainToken and its encryptedToken, not text"),
                 )
         if not isinstance(got, dict):
             return not_yet(
-                f"your function returned {type(got).__name__}, not a dict",
-                "read the plainToken from the challenge's payload and return it, with its "
-                "encryptedToken, in a dict",
+                _("your function returned {kind}, not a dict", kind=type(got).__name__),
+                _(
+                    "read the plainToken from the challenge's payload and return it, with its "
+                    "encryptedToken, in a dict"
+                ),
             )
         if got.get("plainToken") != token:
             return not_yet(
-                f"plainToken should be the one Zoom sent ({token!r}), got "
-                f"{str(got.get('plainToken'))[:40]!r}",
-                "read it from the body Zoom sent: the JSON's payload object holds it",
+                _(
+                    "plainToken should be the one Zoom sent ({token}), got {got}",
+                    token=repr(token),
+                    got=repr(str(got.get("plainToken"))[:40]),
+                ),
+                _("read it from the body Zoom sent: the JSON's payload object holds it"),
             )
         expected = json.loads(handshakes.reply("zoom", request, secret=secret).body)
         if got.get("encryptedToken") != expected["encryptedToken"]:
             return not_yet(
                 _zoom_slip(got, token, secret),
-                "the HMAC's key is the secret token, its message the plainToken, its hash "
-                "SHA-256, and Zoom reads the digest as hex",
+                _(
+                    "the HMAC's key is the secret token, its message the plainToken, its hash "
+                    "SHA-256, and Zoom reads the digest as hex"
+                ),
             )
     return right(
-        "your answer carries the plainToken and its hex HMAC-SHA256 under the secret token, "
-        "for every challenge: Zoom would validate this endpoint."
+        _(
+            "your answer carries the plainToken and its hex HMAC-SHA256 under the secret token, "
+            "for every challenge: Zoom would validate this endpoint."
+        )
     )
 
 
@@ -84,28 +97,33 @@ def _v1a_slip(made: str, secret_key: str, msg_id: str, timestamp: int, body: byt
     version, comma, sig = made.partition(",")
     content = f"{msg_id}.{timestamp}.".encode() + body
     if not comma:
-        return f"{made[:30]!r} has no 'v1a,' in front: the header says which scheme signed it"
+        return _(
+            "{made} has no 'v1a,' in front: the header says which scheme signed it",
+            made=repr(made[:30]),
+        )
     if version == "v1":
-        return "the prefix is 'v1,' (HMAC); an Ed25519 signature is 'v1a,'"
+        return _("the prefix is 'v1,' (HMAC); an Ed25519 signature is 'v1a,'")
     if version != "v1a":
-        return f"the prefix is {version[:10]!r},; an Ed25519 signature is 'v1a,'"
+        return _(
+            "the prefix is {version},; an Ed25519 signature is 'v1a,'", version=repr(version[:10])
+        )
     if len(sig) == 128 and all(c in "0123456789abcdef" for c in sig.lower()):
         try:
             as_b64 = base64.b64encode(bytes.fromhex(sig)).decode()
         except ValueError:
             as_b64 = ""
         if as_b64 and signing.ed25519.check_ed25519(public, content, as_b64):
-            return "the signature is hex; Standard Webhooks writes it in base64"
+            return _("the signature is hex; Standard Webhooks writes it in base64")
     for other, what in (
-        (body, "only the body is signed; sign '{id}.{timestamp}.' followed by the body"),
+        (body, N_("only the body is signed; sign '{id}.{timestamp}.' followed by the body")),
         (
             f"{msg_id}{timestamp}".encode() + body,
-            "the dots between id, timestamp and body are missing",
+            N_("the dots between id, timestamp and body are missing"),
         ),
     ):
         if signing.ed25519.check_ed25519(public, other, sig):
-            return what
-    return "the public key does not accept this signature over '{id}.{timestamp}.{body}'"
+            return _(what)
+    return _("the public key does not accept this signature over '{id}.{timestamp}.{body}'")
 
 
 @check
@@ -117,9 +135,14 @@ def sign_v1a(fn: Callable[[str, str, int, bytes], Any]) -> Result:
         made = fn(secret_key, msg_id, timestamp, body)
         if not isinstance(made, str):
             return not_yet(
-                f"your function returned {type(made).__name__}, not the header's text",
-                "return the header entry as text: the version, a comma, then the signature "
-                "in base64",
+                _(
+                    "your function returned {kind}, not the header's text",
+                    kind=type(made).__name__,
+                ),
+                _(
+                    "return the header entry as text: the version, a comma, then the signature "
+                    "in base64"
+                ),
             )
         headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp)}
         headers["webhook-signature"] = made
@@ -128,10 +151,14 @@ def sign_v1a(fn: Callable[[str, str, int, bytes], Any]) -> Result:
         except signing.SignatureError:
             return not_yet(
                 _v1a_slip(made, secret_key, msg_id, timestamp, body),
-                "sign the id, a dot, the timestamp, a dot and the raw body with the private "
-                "key decoded from the base64 after whsk_, and put 'v1a,' before the base64",
+                _(
+                    "sign the id, a dot, the timestamp, a dot and the raw body with the private "
+                    "key decoded from the base64 after whsk_, and put 'v1a,' before the base64"
+                ),
             )
     return right(
-        "the receivers' public keys accept every signature you made, and only the holder of "
-        "the whsk_ key could have made them."
+        _(
+            "the receivers' public keys accept every signature you made, and only the holder of "
+            "the whsk_ key could have made them."
+        )
     )

@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from webhooks_lab.i18n import _
+
 #: Seconds of leeway for a clock tick. A busy machine only makes waits longer, never shorter.
 EARLY = 0.05
 #: A request this much later than asked (or twice the wait, if longer) wastes the client's time.
@@ -66,19 +68,27 @@ class Slip:
     asked: float  # seconds the advice asked for, counted from when it was given
 
     def describe(self, again: str) -> str:
-        """The slip in words, e.g. ``describe("polled again")``. An early slip's words do not
-        depend on timing (a notebook stores them), a late one's say how late."""
+        """The slip in words, e.g. ``describe(_("polled again"))``: ``again`` is a phrase in the
+        learner's language. An early slip's words do not depend on timing (a notebook stores
+        them), a late one's say how late."""
         if self.kind == "late":
-            return (
-                f"you {again} only after {self.waited:.1f} s, when the server asked for "
-                f"{self.asked:.1f} s"
+            return _(
+                "you {again} only after {waited:.1f} s, when the server asked for {asked:.1f} s",
+                again=again,
+                waited=self.waited,
+                asked=self.asked,
             )
         if self.advice.is_date:
-            return (
+            return _(
                 "the server's Retry-After was an HTTP date, the moment to come back, and you "
-                f"{again} before it"
+                "{again} before it",
+                again=again,
             )
-        return f"you {again} sooner than the {self.asked:g} s the server asked for in Retry-After"
+        return _(
+            "you {again} sooner than the {asked:g} s the server asked for in Retry-After",
+            again=again,
+            asked=self.asked,
+        )
 
 
 class Stopped(BaseException):

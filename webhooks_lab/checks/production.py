@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from webhooks_lab.checks import Result, check, not_yet, right
+from webhooks_lab.i18n import _
 
 
 def _completion(webhook_id: str, job_id: str, status: str, worker: str) -> dict[str, Any]:
@@ -45,7 +46,7 @@ _EXPECTED = ["job_1 succeeded", "job_2 failed", "job_3 cancelled", "job_4 succee
 def once_per_job(fn: Callable[[dict[str, Any], set[Any], list[str]], Any]) -> Result:
     """``fn(event, seen, emails)`` appends ``"<job id> <status>"`` to ``emails`` once per job."""
     if not callable(fn):
-        return not_yet("notify should be a function.", "def notify(event, seen, emails): ...")
+        return not_yet(_("notify should be a function."), "def notify(event, seen, emails): ...")
     seen: set[Any] = set()
     emails: list[str] = []
     for event in _deliveries():
@@ -55,11 +56,15 @@ def once_per_job(fn: Callable[[dict[str, Any], set[Any], list[str]], Any]) -> Re
             raise
         except Exception as exc:
             return not_yet(
-                f"your handler raised {type(exc).__name__} on the delivery of "
-                f"{event['data']['id']} with webhook id {event['id']}: a duplicate is normal "
-                "under at-least-once delivery, and an error answer only makes the sender try "
-                "again.",
-                "when you have seen the job already, just return",
+                _(
+                    "your handler raised {error} on the delivery of {job} with webhook id "
+                    "{webhook_id}: a duplicate is normal under at-least-once delivery, and an "
+                    "error answer only makes the sender try again.",
+                    error=type(exc).__name__,
+                    job=event["data"]["id"],
+                    webhook_id=event["id"],
+                ),
+                _("when you have seen the job already, just return"),
             )
         if answer is Ellipsis:
             raise NotImplementedError
@@ -70,28 +75,43 @@ def once_per_job(fn: Callable[[dict[str, Any], set[Any], list[str]], Any]) -> Re
     if twice:
         first = twice[0]
         return not_yet(
-            f"'{first}' was emailed {counts[first]} times. Its second webhook came with a new "
-            "webhook id, from another worker: the first worker died after sending, so the job "
-            "ran again. Only the job's own id is the same every time.",
-            "remember event['data']['id'] in seen, and skip a job you have seen",
+            _(
+                "'{first}' was emailed {count} times. Its second webhook came with a new "
+                "webhook id, from another worker: the first worker died after sending, so the "
+                "job ran again. Only the job's own id is the same every time.",
+                first=first,
+                count=counts[first],
+            ),
+            _("remember event['data']['id'] in seen, and skip a job you have seen"),
         )
     strangers = [line for line in emails if line not in _EXPECTED]
     if strangers:
         return not_yet(
-            f"the emails should read '<job id> <status>', like 'job_1 succeeded'; "
-            f"yours include {strangers[0]!r}.",
+            _(
+                "the emails should read '<job id> <status>', like 'job_1 succeeded'; "
+                "yours include {stranger}.",
+                stranger=repr(strangers[0]),
+            ),
             "f\"{event['data']['id']} {event['data']['status']}\"",
         )
     missing = [line for line in _EXPECTED if line not in emails]
     if missing:
         return not_yet(
-            f"no email for {', '.join(missing)}: every job that ends deserves one, whether it "
-            "succeeded, failed or was cancelled.",
-            "email f\"{data['id']} {data['status']}\" for every job you have not seen",
+            _(
+                "no email for {missing}: every job that ends deserves one, whether it "
+                "succeeded, failed or was cancelled.",
+                missing=", ".join(missing),
+            ),
+            _(
+                "email {line} for every job you have not seen",
+                line="f\"{data['id']} {data['status']}\"",
+            ),
         )
     return right(
-        "one email per job, however many times and from whichever worker its webhook came: "
-        "you deduplicate by the job, the one thing a rerun keeps."
+        _(
+            "one email per job, however many times and from whichever worker its webhook came: "
+            "you deduplicate by the job, the one thing a rerun keeps."
+        )
     )
 
 
@@ -107,7 +127,8 @@ def rerun_within(fn: Callable[[float, float, float], float]) -> Result:
     """``fn(heartbeat, sweep, abort_wait)``: the most seconds before a dead worker's job reruns."""
     if not callable(fn):
         return not_yet(
-            "rerun_within should be a function.", "def rerun_within(heartbeat, sweep, abort_wait)"
+            _("rerun_within should be a function."),
+            "def rerun_within(heartbeat, sweep, abort_wait)",
         )
     for heartbeat, sweep, abort_wait in _CASES:
         answer = fn(heartbeat, sweep, abort_wait)
@@ -115,18 +136,33 @@ def rerun_within(fn: Callable[[float, float, float], float]) -> Result:
             raise NotImplementedError
         want = _worst(heartbeat, sweep, abort_wait)
         if not isinstance(answer, (int, float)) or abs(float(answer) - want) > 1e-6:
-            said = f"{answer:g} s" if isinstance(answer, (int, float)) else repr(answer)
+            said = (
+                _("{seconds:g} s", seconds=answer)
+                if isinstance(answer, (int, float))
+                else repr(answer)
+            )
             return not_yet(
-                f"with a {heartbeat:g} s heartbeat, a sweep every {sweep:g} s and a {abort_wait:g} "
-                f"s abort wait you said {said}; the worst case is {want:g} s. The worker may die "
-                "just after a beat, so its heartbeat lapses a whole heartbeat later; the sweep "
-                "that notices may come up to a whole interval after that; and the sweep first "
-                "waits for the dead worker to acknowledge an abort it will never hear.",
-                "three waits, one after another: add them",
+                _(
+                    "with a {heartbeat:g} s heartbeat, a sweep every {sweep:g} s and a "
+                    "{abort_wait:g} s abort wait you said {said}; the worst case is {want:g} s. "
+                    "The worker may die just after a beat, so its heartbeat lapses a whole "
+                    "heartbeat later; the sweep that notices may come up to a whole interval "
+                    "after that; and the sweep first waits for the dead worker to acknowledge an "
+                    "abort it will never hear.",
+                    heartbeat=heartbeat,
+                    sweep=sweep,
+                    abort_wait=abort_wait,
+                    said=said,
+                    want=want,
+                ),
+                _("three waits, one after another: add them"),
             )
     return right(
-        "heartbeat, then up to a sweep interval, then the abort wait: one after another. "
-        "With the lab's settings (2 s, 1 s, 1 s) that is at most 4 s before the job runs again."
+        _(
+            "heartbeat, then up to a sweep interval, then the abort wait: one after another. "
+            "With the lab's settings (2 s, 1 s, 1 s) that is at most 4 s before the job runs "
+            "again."
+        )
     )
 
 

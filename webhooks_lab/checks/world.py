@@ -12,6 +12,7 @@ from typing import Any
 from webhooks_lab.checks import Result, check, not_yet, right
 from webhooks_lab.checks.hints import coach
 from webhooks_lab.events import Event
+from webhooks_lab.i18n import _
 
 __all__ = ["reconcile", "thin_handler"]
 
@@ -68,28 +69,33 @@ def thin_handler(fn: Callable[..., Any]) -> Result:
     """``fn(table, event, fetch)`` keeps ``table[(type, id)]`` at the newest state it fetched."""
     if not callable(fn):
         return not_yet(
-            "handle_thin should be a function.", "def handle_thin(table, event, fetch): ..."
+            _("handle_thin should be a function."), "def handle_thin(table, event, fetch): ..."
         )
     events = [_thin(n, "order", "A-1") for n in range(4)]
     table, source = _drive(fn, events, [])
     if source.fetches == 0:
         return coach(
             _EXERCISE_1,
-            "your handler never called fetch, so it cannot know the order's state: a thin "
-            "event carries only the object's type and id.",
-            idea="read the type and id from event.data['related_object'] and fetch them",
-            detail="state = fetch(ref['type'], ref['id']), then store it in the table",
+            _(
+                "your handler never called fetch, so it cannot know the order's state: a thin "
+                "event carries only the object's type and id."
+            ),
+            idea=_("read the type and id from event.data['related_object'] and fetch them"),
+            detail=_("state = fetch(ref['type'], ref['id']), then store it in the table"),
         )
     if _status(table, "order", "A-1") != "shipped":
         return coach(
             _EXERCISE_1,
-            f"after four thin events for order A-1 the table held {table!r}, not the shipped "
-            "order the source has.",
-            idea="store what fetch returned under the key (type, id)",
+            _(
+                "after four thin events for order A-1 the table held {table}, not the shipped "
+                "order the source has.",
+                table=repr(table),
+            ),
+            idea=_("store what fetch returned under the key (type, id)"),
             detail="table[(state['type'], state['id'])] = state",
         )
     # A replica that lags: the first fetch answers two versions behind, the rest are current.
-    table, _ = _drive(fn, events, [2, 0, 0, 0])
+    table, _replica = _drive(fn, events, [2, 0, 0, 0])
     late = _thin(9, "order", "A-1")
     lagging = _Source()
     lagging.lag = [3]
@@ -97,38 +103,48 @@ def thin_handler(fn: Callable[..., Any]) -> Result:
     if _status(table, "order", "A-1") != "shipped":
         return coach(
             _EXERCISE_1,
-            "some fetches answered from a lagging replica with older versions, and your table "
-            f"then said {_status(table, 'order', 'A-1')!r}, not 'shipped', the newest it had "
-            "been told.",
-            idea="fetching the latest is not enough when answers can be stale: compare versions",
-            detail="store the fetched state only if its version is higher than the one you hold",
+            _(
+                "some fetches answered from a lagging replica with older versions, and your table "
+                "then said {status}, not 'shipped', the newest it had been told.",
+                status=repr(_status(table, "order", "A-1")),
+            ),
+            idea=_("fetching the latest is not enough when answers can be stale: compare versions"),
+            detail=_("store the fetched state only if its version is higher than the one you hold"),
         )
     both = [_thin(0, "order", "A-1"), _thin(1, "refund", "A-1"), _thin(2, "order", "A-1")]
-    table, _ = _drive(fn, both, [])
+    table, _replica = _drive(fn, both, [])
     if (
         _status(table, "refund", "A-1") != "requested"
         or _status(table, "order", "A-1") != "shipped"
     ):
         return coach(
             _EXERCISE_1,
-            "an order and a refund share the id A-1; afterwards your table held "
-            f"{table!r}, so one overwrote the other.",
-            idea="an id is unique only within its type",
-            detail="key the table by (type, id), not by id alone",
+            _(
+                "an order and a refund share the id A-1; afterwards your table held "
+                "{table}, so one overwrote the other.",
+                table=repr(table),
+            ),
+            idea=_("an id is unique only within its type"),
+            detail=_("key the table by (type, id), not by id alone"),
         )
     reversed_events = list(reversed(events))
-    table, _ = _drive(fn, reversed_events, [0, 1, 2, 3])
+    table, _replica = _drive(fn, reversed_events, [0, 1, 2, 3])
     if _status(table, "order", "A-1") != "shipped":
         return coach(
             _EXERCISE_1,
-            "with the first fetch answering the newest version and each later one older, "
-            f"your table ended at {_status(table, 'order', 'A-1')!r}, not 'shipped'.",
-            idea="the first answer may be the newest: everything after it is older",
-            detail="keep the highest version seen, not the first and not the last",
+            _(
+                "with the first fetch answering the newest version and each later one older, "
+                "your table ended at {status}, not 'shipped'.",
+                status=repr(_status(table, "order", "A-1")),
+            ),
+            idea=_("the first answer may be the newest: everything after it is older"),
+            detail=_("keep the highest version seen, not the first and not the last"),
         )
     return right(
-        "your table keeps each object, by type and id, at the newest version it ever fetched, "
-        "whatever the order of events and answers."
+        _(
+            "your table keeps each object, by type and id, at the newest version it ever "
+            "fetched, whatever the order of events and answers."
+        )
     )
 
 
@@ -160,7 +176,7 @@ def reconcile(fn: Callable[..., Any]) -> Result:
     """``fn(list_page, process, cursor) -> cursor`` processes every event after ``cursor`` once."""
     if not callable(fn):
         return not_yet(
-            "reconcile should be a function.", "def reconcile(list_page, process, cursor): ..."
+            _("reconcile should be a function."), "def reconcile(list_page, process, cursor): ..."
         )
     source = _EventsList(23, page=5)
     done: list[str] = []
@@ -169,57 +185,86 @@ def reconcile(fn: Callable[..., Any]) -> Result:
     if done == source.ids or done[: len(source.ids[:7])] == source.ids[:7]:
         return coach(
             _EXERCISE_2,
-            f"from cursor evt_007 your code processed {len(done)} events starting at "
-            f"{done[0] if done else '-'}: the ones up to evt_007 were handled already.",
-            idea="start reading after the cursor you were given",
-            detail="pass cursor to list_page the first time: list_page(cursor)",
+            _(
+                "from cursor evt_007 your code processed {count} events starting at "
+                "{first}: the ones up to evt_007 were handled already.",
+                count=len(done),
+                first=done[0] if done else "-",
+            ),
+            idea=_("start reading after the cursor you were given"),
+            detail=_("pass cursor to list_page the first time: list_page(cursor)"),
         )
     if done[:5] == wanted[:5] and len(done) < len(wanted):
         return coach(
             _EXERCISE_2,
-            f"your code processed {len(done)} of the {len(wanted)} events after evt_007 and "
-            "stopped: the list has more pages.",
-            idea="keep asking for the next page while has_more is true",
-            detail="loop: page = list_page(cursor); ...; cursor = page['next_cursor']; stop when "
-            "not page['has_more']",
+            _(
+                "your code processed {count} of the {total} events after evt_007 and "
+                "stopped: the list has more pages.",
+                count=len(done),
+                total=len(wanted),
+            ),
+            idea=_("keep asking for the next page while has_more is true"),
+            detail=_(
+                "loop: page = list_page(cursor); ...; cursor = page['next_cursor']; stop when "
+                "not page['has_more']"
+            ),
         )
     if done != wanted:
         return coach(
             _EXERCISE_2,
-            f"after evt_007 your code processed {done[:6]}{'...' if len(done) > 6 else ''}, "
-            f"not {wanted[:3]}... ({len(wanted)} events, oldest first, each once).",
-            idea="process each event of each page in the order the page gives them",
+            _(
+                "after evt_007 your code processed {done}, not {wanted}... ({total} events, "
+                "oldest first, each once).",
+                done=str(done[:6]) + ("..." if len(done) > 6 else ""),
+                wanted=wanted[:3],
+                total=len(wanted),
+            ),
+            idea=_("process each event of each page in the order the page gives them"),
             detail="for event in page['data']: process(event)",
         )
     if cursor != source.ids[-1]:
         return coach(
             _EXERCISE_2,
-            f"your function returned the cursor {cursor!r}; the next run would start there, "
-            f"but the last event processed was {source.ids[-1]}.",
-            idea="return where the next run should start: the id of the last event you processed",
-            detail="return the final page's next_cursor (or the last event's id)",
+            _(
+                "your function returned the cursor {cursor}; the next run would start there, "
+                "but the last event processed was {last}.",
+                cursor=repr(cursor),
+                last=source.ids[-1],
+            ),
+            idea=_(
+                "return where the next run should start: the id of the last event you processed"
+            ),
+            detail=_("return the final page's next_cursor (or the last event's id)"),
         )
     again: list[str] = []
     cursor2 = fn(source.list_page, lambda event: again.append(event["id"]), cursor)
     if again or cursor2 != cursor:
         return coach(
             _EXERCISE_2,
-            f"run again from its own cursor, your code processed {len(again)} events and "
-            f"returned {cursor2!r}: nothing new had happened.",
-            idea="a second run with nothing new must do nothing and keep the cursor",
-            detail="an empty page has has_more false and next_cursor equal to your cursor",
+            _(
+                "run again from its own cursor, your code processed {count} events and "
+                "returned {cursor}: nothing new had happened.",
+                count=len(again),
+                cursor=repr(cursor2),
+            ),
+            idea=_("a second run with nothing new must do nothing and keep the cursor"),
+            detail=_("an empty page has has_more false and next_cursor equal to your cursor"),
         )
     empty = _EventsList(0, page=5)
     nothing: list[str] = []
     if fn(empty.list_page, lambda event: nothing.append(event["id"]), None) is not None or nothing:
         return coach(
             _EXERCISE_2,
-            "for a source with no events yet, your code should process nothing and return the "
-            "cursor it was given (None).",
-            idea="an empty list is a normal answer",
-            detail="return page['next_cursor'] (None here) when there is nothing",
+            _(
+                "for a source with no events yet, your code should process nothing and return "
+                "the cursor it was given (None)."
+            ),
+            idea=_("an empty list is a normal answer"),
+            detail=_("return page['next_cursor'] (None here) when there is nothing"),
         )
     return right(
-        "your reconciliation reads every page after the cursor, processes each missed event "
-        "once, oldest first, and returns where the next run starts."
+        _(
+            "your reconciliation reads every page after the cursor, processes each missed event "
+            "once, oldest first, and returns where the next run starts."
+        )
     )

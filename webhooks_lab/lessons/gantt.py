@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.figure import LessonFigure
 
 COLOURS = ["#9a3b00", "#0a6b2d", "#4a6fa5", "#6b3fa0"]
@@ -73,9 +74,14 @@ class GanttChart(LessonFigure):
 
     def __repr__(self) -> str:
         parts = ", ".join(
-            f"{len(spans)} {self.label}s {name}" for name, spans in self.groups.items()
+            _("{count} {label}s {name}", count=len(spans), label=self.label, name=name)
+            for name, spans in self.groups.items()
         )
-        return f"Gantt chart: {parts}; one bar per {self.label}, from its start to its end"
+        return _(
+            "Gantt chart: {parts}; one bar per {label}, from its start to its end",
+            parts=parts,
+            label=self.label,
+        )
 
 
 def gantt_chart(

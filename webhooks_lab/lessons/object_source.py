@@ -38,6 +38,7 @@ from starlette.routing import Route
 
 from webhooks_lab.events import Event, new_id
 from webhooks_lab.http.problem import Problem
+from webhooks_lab.i18n import _
 from webhooks_lab.runtime.server import Server
 
 if TYPE_CHECKING:
@@ -264,8 +265,11 @@ class ObjectSource:
         )
 
     def __repr__(self) -> str:
-        where = self._server.url if self._server is not None else "closed"
-        return (
-            f"<ObjectSource {self._mode} events; {len(self.objects)} objects, "
-            f"{len(self.log)} events; {where}>"
+        where = self._server.url if self._server is not None else _("closed")
+        return _(
+            "<ObjectSource {mode} events; {objects} objects, {events} events; {where}>",
+            mode=self._mode,
+            objects=len(self.objects),
+            events=len(self.log),
+            where=where,
         )

@@ -21,6 +21,7 @@ import time
 from collections import deque
 
 from webhooks_lab.errors import Error
+from webhooks_lab.i18n import _
 from webhooks_lab.runtime.redis_server import RedisServer
 
 #: What a worker prints once it is taking jobs.
@@ -109,8 +110,14 @@ class WorkerProcess:
         self._reader.join(5)
 
     def __repr__(self) -> str:
-        state = "running" if self.running else f"ended ({self.process.returncode})"
-        return f"<WorkerProcess {self.name} pid {self.pid} {state}>"
+        if self.running:
+            return _("<WorkerProcess {name} pid {pid} running>", name=self.name, pid=self.pid)
+        return _(
+            "<WorkerProcess {name} pid {pid} ended ({code})>",
+            name=self.name,
+            pid=self.pid,
+            code=self.process.returncode,
+        )
 
 
 class Fleet:
@@ -177,7 +184,12 @@ class Fleet:
 
     def __repr__(self) -> str:
         alive = sum(worker.running for worker in self.workers.values())
-        return f"<Fleet {self.broker}: {alive} of {len(self.workers)} workers running>"
+        return _(
+            "<Fleet {broker}: {alive} of {total} workers running>",
+            broker=self.broker,
+            alive=alive,
+            total=len(self.workers),
+        )
 
 
 _current: Fleet | None = None

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from matplotlib.figure import Figure
 
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.figure import LessonFigure
 
 COLOURS = ["#9a3b00", "#0a6b2d", "#4a6fa5", "#6b3fa0", "#a40000"]
@@ -61,9 +62,11 @@ class ProgressPlot(LessonFigure):
 
     def __repr__(self) -> str:
         jobs = ", ".join(self.lines)
-        return (
-            f"Progress plot: {len(self.lines)} jobs ({jobs}), the percent each reported against "
-            "seconds since the first report"
+        return _(
+            "Progress plot: {count} jobs ({jobs}), the percent each reported against "
+            "seconds since the first report",
+            count=len(self.lines),
+            jobs=jobs,
         )
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.figure import LessonFigure
 
 QUEUED, RUNNING = "#9a3b00", "#0a6b2d"
@@ -100,12 +101,14 @@ class ScalePlot(LessonFigure):
         gain.legend(fontsize=8)
 
     def __repr__(self) -> str:
-        kinds = " and ".join(self.throughput)
+        kinds = _(" and ").join(self.throughput)
         limits = sorted({limit for by in self.throughput.values() for limit in by})
         every = ", ".join(str(limit) for limit in limits)
-        return (
+        return _(
             "Scale plot: jobs queued and running over time; speed-up against the concurrency "
-            f"limit ({every}) for {kinds} jobs"
+            "limit ({every}) for {kinds} jobs",
+            every=every,
+            kinds=kinds,
         )
 
 

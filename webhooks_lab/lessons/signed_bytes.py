@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from webhooks_lab import signing
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.figure import LessonFigure
 
 __all__ = ["Part", "SchemeRow", "SignedBytesFigure", "scheme_rows", "signed_bytes_figure"]
@@ -146,10 +147,13 @@ class SignedBytesFigure(LessonFigure):
         )
 
     def __repr__(self) -> str:
-        lines = ["Signed bytes: what each scheme's HMAC covers"]
+        lines = [_("Signed bytes: what each scheme's HMAC covers")]
         for row in self.rows:
             parts = " + ".join(f"{p.kind} ({len(p.data)} B)" for p in row.parts if p.kind != "dot")
-            lines.append(f"  {row.name:<18} {parts}; {len(row.content)} bytes in all")
+            lines.append(
+                f"  {row.name:<18} "
+                + _("{parts}; {count} bytes in all", parts=parts, count=len(row.content))
+            )
         return "\n".join(lines)
 
 

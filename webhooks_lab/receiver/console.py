@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from webhooks_lab.i18n import _
 from webhooks_lab.receiver.inbox import Delivery
 
 
@@ -53,9 +54,18 @@ class DeliveryLog:
         if not self._held:
             return
         total = sum(self._held.values())
-        named = sorted((f"{kind}xx" if kind else "no answer", n) for kind, n in self._held.items())
+        named = sorted(
+            (f"{kind}xx" if kind else _("no answer"), n) for kind, n in self._held.items()
+        )
         parts = ", ".join(f"{n:,} {kind}" for kind, n in named)
-        self.write(f"... {total:,} more deliveries in the last second: {parts}")
+        self.write(
+            "... "
+            + _(
+                "{total} more deliveries in the last second: {parts}",
+                total=format(total, ","),
+                parts=parts,
+            )
+        )
         self._held.clear()
 
     def start(self) -> DeliveryLog:

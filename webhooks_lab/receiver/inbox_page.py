@@ -18,7 +18,9 @@ Every URL the page uses is relative, so it works behind a path prefix such as Bi
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
@@ -31,7 +33,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from webhooks_lab.http.params import plain_int
-from webhooks_lab.i18n import _
+from webhooks_lab.i18n import N_, _, language, n_
 from webhooks_lab.receiver.inbox import Delivery, Inbox
 from webhooks_lab.receiver.live_feed import InboxFeed
 from webhooks_lab.receiver.names import name_problem
@@ -42,21 +44,133 @@ if TYPE_CHECKING:
 
 
 _PLACEHOLDER = "<!-- newest deliveries, for browsers without JavaScript -->"
+_ROUTE = "<code>POST /webhooks/&lt;name&gt;</code>"
+#: The page's words: ``inbox_page.html`` names each ``{{name}}``; they are translated when the
+#: page is served, in the lab's language. ``{route}`` and ``{path}`` are code put in afterwards.
+PAGE_WORDS = {
+    "title": N_("webhooks-lab inbox"),
+    "tab_inbox": N_("Inbox"),
+    "tab_wire": N_("Wire"),
+    "tab_wire_title": N_("every exchange on the wire, as a sequence diagram"),
+    "connecting": N_("connecting…"),
+    "no_deliveries": N_("0 deliveries"),
+    "filter": N_("filter: endpoint, type, status…"),
+    "filter_label": N_("filter the deliveries shown"),
+    "pause_title": N_("stop adding rows while you read; nothing is lost"),
+    "pause": N_("Pause"),
+    "inbox_hint": N_(
+        "Every request to {route} appears here the moment it arrives, newest first. Click a row "
+        "to see its headers and payload, replay it, or save it as a JSON test fixture."
+    ),
+    "col_time": N_("time"),
+    "col_endpoint": N_("endpoint"),
+    "col_type": N_("event type"),
+    "col_status": N_("status"),
+    "col_result": N_("result"),
+    "col_signature": N_("signature"),
+    "col_why": N_("why"),
+    "empty": N_(
+        "No deliveries yet. POST a webhook to {path} on this server and it shows up here at once."
+    ),
+    "wire_hint": N_(
+        "Every HTTP exchange this server takes part in, both ends: one lane per party, a request "
+        "arrow and its answer, coloured by outcome (2xx green, 4xx orange, 5xx red, timeout "
+        "purple), gaps between them drawn to scale. Hover an arrow for its webhook id and timing."
+    ),
+    "wire_waiting": N_("Waiting for the first exchange…"),
+}
+#: The words the page's script shows, as templates with ``{named}`` places it fills itself.
+SCRIPT_WORDS = {
+    "trust_verified": N_("✓ verified"),
+    "trust_rejected": N_("✗ rejected"),
+    "trust_none": N_("unsigned"),
+    "outcome_accepted": N_("accepted"),
+    "outcome_duplicate": N_("duplicate"),
+    "outcome_rejected": N_("rejected"),
+    "outcome_failed": N_("failed"),
+    "counts_showing": N_(" · showing the newest {rows}"),
+    "resume": N_("Resume ({count} new)"),
+    "pause": N_("Pause"),
+    "older": N_("Older deliveries are not on this page, but the inbox still has them, as JSON: "),
+    "older_every": N_(" lists every endpoint."),
+    "live": N_("live"),
+    "disconnected": N_("disconnected: reload to retry"),
+    "reconnecting": N_("reconnecting…"),
+    "server_stopped": N_("the server stopped: reload when it runs again"),
+    "empty_body": N_("(empty body)"),
+    "answered": N_("Answered {status} ({outcome}) in {ms} ms."),
+    "handshake": N_("A {handshake} handshake, not a delivery. {answered}"),
+    "signature_verified": N_("Signature verified. {answered}"),
+    "signature_rejected": N_("Signature rejected: {reason} {answered}"),
+    "no_signature": N_("This endpoint checks no signature. {answered}"),
+    "why": N_("Why: "),
+    "try": N_("Try: "),
+    "replay": N_("Replay"),
+    "replay_title": N_("POST the same raw body and headers to the same endpoint again"),
+    "replaying": N_("replaying…"),
+    "replayed": N_("replayed as #{seq}: {status} {outcome}"),
+    "replay_failed": N_("replay failed: {error}"),
+    "download": N_("Download JSON fixture"),
+    "pane_headers": N_("{method} {path}: headers"),
+    "pane_payload": N_("payload"),
+    "pane_answer": N_("answer: {status}"),
+    "loading": N_("loading…"),
+    "load_failed": N_("could not load #{seq}: {error}"),
+}
+
+
+def page_words() -> dict[str, str]:
+    """The script's words in the lab's language now (JSON in the page, read by its ``t()``)."""
+    words = {key: _(message) for key, message in SCRIPT_WORDS.items()}
+    # Which form a count takes is the catalog's choice; the script asks for one or many, and
+    # fills {shown} itself.
+    words["counts_one"], words["counts_other"] = _counts(1), _counts(2)
+    return words
+
+
+def _counts(n: int) -> str:
+    return n_(
+        "{shown} delivery in the inbox", "{shown} deliveries in the inbox", n, shown="{shown}"
+    )
 
 
 def render_inbox_page(inbox: Inbox, limit: int = 50) -> str:
-    """The page's HTML. Everything live arrives through ``inbox/events``; only a browser without
-    JavaScript (or ``curl``) reads the plain table of the newest deliveries rendered here."""
+    """The page's HTML, in the lab's language. Everything live arrives through ``inbox/events``;
+    only a browser without JavaScript (or ``curl``) reads the plain table of the newest
+    deliveries rendered here."""
     page = resources.files("webhooks_lab.receiver").joinpath("inbox_page.html").read_text("utf-8")
+    code = {"route": _ROUTE, "path": "<code>/webhooks/&lt;name&gt;</code>"}
+    # A script block ends at the first "</": the JSON carries "<" as \u003c, so it never does.
+    script = json.dumps(page_words(), ensure_ascii=False).replace("<", "\\u003c")
+    filled = {"lang": language(), "script_words": script}
+
+    def fill(match: re.Match[str]) -> str:
+        name = match[1]
+        if name in filled:
+            return filled[name]
+        words = escape(_(PAGE_WORDS[name]))
+        return words.format(**code) if "{" in words else words
+
+    page = re.sub(r"\{\{(\w+)\}\}", fill, page)
     rows = "".join(
         f"<tr><td>{d.seq}</td><td>{escape(d.endpoint)}</td><td>{escape(d.event_type or '-')}</td>"
         f"<td>{d.status}</td><td>{d.outcome}</td><td>{escape(d.reason or '')}</td></tr>"
         for d in reversed(inbox.snapshot()[-limit:])
     )
     table = (
-        f"<p>Turn on JavaScript to watch deliveries arrive live. The newest {limit}:</p>"
-        "<table class='inbox'><tr><th>#</th><th>endpoint</th><th>type</th><th>status</th>"
-        f"<th>result</th><th>why</th></tr>{rows}</table>"
+        "<p>"
+        + escape(
+            _(
+                "Turn on JavaScript to watch deliveries arrive live. The newest {limit}:",
+                limit=limit,
+            )
+        )
+        + "</p><table class='inbox'><tr><th>#</th>"
+        + "".join(
+            f"<th>{escape(_(word))}</th>"
+            for word in (N_("endpoint"), N_("type"), N_("status"), N_("result"), N_("why"))
+        )
+        + f"</tr>{rows}</table>"
     )
     return page.replace(_PLACEHOLDER, table)
 

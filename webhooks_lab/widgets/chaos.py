@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from webhooks_lab.i18n import _
 from webhooks_lab.receiver.chaos import Chaos
 from webhooks_lab.widgets.base import LiveView, guard, source_key
 
@@ -51,28 +52,28 @@ class ChaosPanel(LiveView):
         self._shown_status = ""
 
         where = f"<code>/webhooks/{escape(endpoint)}</code>"
-        self.title = widgets.HTML(value=f"<b>Chaos</b> on {where}")
+        self.title = widgets.HTML(value=_("<b>Chaos</b> on {where}", where=where))
         self.failure_rate = widgets.FloatSlider(
             value=0,
             min=0,
             max=1,
             step=0.05,
-            description="fail at random",
+            description=_("fail at random"),
             readout_format=".0%",
             style=_WIDE,
         )
         self.status = widgets.Dropdown(
-            options=STATUSES, value=500, description="with status", style=_WIDE
+            options=STATUSES, value=500, description=_("with status"), style=_WIDE
         )
         self.slow_seconds = widgets.FloatSlider(
-            value=0, min=0, max=30, step=0.5, description="answer after (s)", style=_WIDE
+            value=0, min=0, max=30, step=0.5, description=_("answer after (s)"), style=_WIDE
         )
         self.slow_rate = widgets.FloatSlider(
             value=1,
             min=0,
             max=1,
             step=0.05,
-            description="…for a share",
+            description=_("…for a share"),
             readout_format=".0%",
             style=_WIDE,
         )
@@ -80,12 +81,12 @@ class ChaosPanel(LiveView):
             value=3,
             min=1,
             max=1000,
-            description="fail next",
+            description=_("fail next"),
             style=_WIDE,
             layout=widgets.Layout(width="14em"),
         )
-        self.fail_button = widgets.Button(description="Queue failures", icon="bolt")
-        self.reset_button = widgets.Button(description="Reset", icon="undo")
+        self.fail_button = widgets.Button(description=_("Queue failures"), icon="bolt")
+        self.reset_button = widgets.Button(description=_("Reset"), icon="undo")
         self.state = widgets.HTML(value="")
         controls = [self.failure_rate, self.status, self.slow_seconds, self.slow_rate]
         for control in controls:
@@ -153,15 +154,18 @@ class ChaosPanel(LiveView):
                     sent += 1
         finally:
             self._applying = False
-        status_text = f"<span style='color:#6b6b6b'>now: {escape(repr(self.chaos))}</span>"
+        now = _("now: {state}", state=escape(repr(self.chaos)))
+        status_text = f"<span style='color:#6b6b6b'>{now}</span>"
         if status_text != self._shown_status:
             self.state.value = self._shown_status = status_text
             sent += 1
         return sent
 
     def describe(self) -> str:
-        state = "closed" if self.closed else "live"
-        return (
-            f"ChaosPanel ({state}) for /webhooks/{self.endpoint}: random failures, slow answers, "
-            "fail next N"
+        state = _("closed") if self.closed else _("live")
+        return _(
+            "ChaosPanel ({state}) for /webhooks/{endpoint}: random failures, slow answers, "
+            "fail next N",
+            state=state,
+            endpoint=self.endpoint,
         )

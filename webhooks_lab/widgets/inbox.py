@@ -15,14 +15,14 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import time
-import unicodedata
 from collections import OrderedDict, deque
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from webhooks_lab.i18n import _
+from webhooks_lab.i18n import N_, _
+from webhooks_lab.i18n.columns import fit
 from webhooks_lab.receiver.inbox import Delivery
 from webhooks_lab.receiver.replay import replay_delivery
 from webhooks_lab.widgets.base import LiveView, guard, source_key
@@ -50,6 +50,13 @@ _OUTCOME_COLOUR = {
 # whole. The last column (the outcome and why) runs on, up to REASON_WIDTH.
 COLUMNS = {"seq": 6, "time": 12, "endpoint": 14, "type": 24, "trust": 13, "status": 3}
 REASON_WIDTH = 80
+#: The summary's tally, one phrase per outcome (translated where shown).
+_TALLY = {
+    "accepted": N_("{count} accepted"),
+    "duplicate": N_("{count} duplicate"),
+    "rejected": N_("{count} rejected"),
+    "failed": N_("{count} failed"),
+}
 
 
 def row_label(d: Delivery) -> str:
@@ -70,11 +77,11 @@ def _row_cells(d: Delivery) -> dict[str, str]:
     when = time.strftime("%H:%M:%S", time.localtime(d.received_at))
     millis = int((d.received_at % 1) * 1000)
     if d.verified is None:
-        trust = "unsigned"
+        trust = _("unsigned")
     elif d.verified:
-        trust = "verified"
+        trust = _("verified")
     else:
-        trust = "bad signature"
+        trust = _("bad signature")
     return {
         "seq": f"#{d.seq}",
         "time": f"{when}.{millis:03d}",
@@ -84,28 +91,6 @@ def _row_cells(d: Delivery) -> dict[str, str]:
         "status": str(d.status),
         "outcome": d.outcome + (f": {d.reason}" if d.reason and not d.ok else ""),
     }
-
-
-def fit(text: str, width: int, *, pad: bool = True) -> str:
-    """``text`` in exactly ``width`` columns of a monospace font (wide characters such as 한 take
-    two): padded with spaces, or cut with "…" when longer. ``pad=False`` only cuts."""
-    text = " ".join(text.split())  # a newline or tab in a client's value would break the row
-    if _width(text) <= width:
-        return text + " " * (width - _width(text)) if pad else text
-    cut, used = [], 0
-    for char in text:
-        if used + _width(char) > width - 1:
-            break
-        cut.append(char)
-        used += _width(char)
-    return "".join(cut) + "…" + (" " * (width - 1 - used) if pad else "")
-
-
-def _width(text: str) -> int:
-    return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
-        for c in text
-    )
 
 
 class InboxView(LiveView):
@@ -143,14 +128,21 @@ class InboxView(LiveView):
         self._selecting = False
         self._detail_seq: int | None = None
 
-        where = f"/webhooks/{endpoint}" if endpoint else "every endpoint"
-        self.summary = widgets.HTML(value=f"<b>Inbox</b> · {escape(where)} · waiting")
+        where = f"/webhooks/{endpoint}" if endpoint else _("every endpoint")
+        self.summary = widgets.HTML(
+            value=_("<b>Inbox</b> · {where} · waiting", where=escape(where))
+        )
         self.table = widgets.Select(
             options=[], rows=12, layout=widgets.Layout(width="100%"), description=""
         )
-        self.detail = widgets.HTML(value="<i>Select a delivery to see its headers and payload.</i>")
+        self.detail = widgets.HTML(
+            value="<i>" + _("Select a delivery to see its headers and payload.") + "</i>"
+        )
         self.replay_button = widgets.Button(
-            description="Replay", icon="redo", disabled=True, tooltip="POST it again, as it was"
+            description=_("Replay"),
+            icon="redo",
+            disabled=True,
+            tooltip=_("POST it again, as it was"),
         )
         self.note = widgets.HTML(value="")
         guard(self.table, self.throttle.lock)
@@ -222,15 +214,28 @@ class InboxView(LiveView):
 
     def _summary_html(self) -> str:
         total = len(self.rows)
-        where = f"/webhooks/{self.endpoint}" if self.endpoint else "every endpoint"
+        where = f"/webhooks/{self.endpoint}" if self.endpoint else _("every endpoint")
         parts = [
-            f"<span style='color:{_OUTCOME_COLOUR[k]}'>{n} {k}</span>"
+            f"<span style='color:{_OUTCOME_COLOUR[k]}'>{_(_TALLY[k], count=n)}</span>"
             for k, n in self._counts.items()
             if n
         ]
-        shown = f" (newest {self.max_rows} listed)" if total > self.max_rows else ""
-        tally = " · ".join(parts) if parts else "none yet"
-        return f"<b>Inbox</b> · {escape(where)} · <b>{total}</b> deliveries{shown}: {tally}"
+        tally = " · ".join(parts) if parts else _("none yet")
+        if total > self.max_rows:
+            return _(
+                "<b>Inbox</b> · {where} · <b>{total}</b> deliveries (newest {rows} listed): "
+                "{tally}",
+                where=escape(where),
+                total=total,
+                rows=self.max_rows,
+                tally=tally,
+            )
+        return _(
+            "<b>Inbox</b> · {where} · <b>{total}</b> deliveries: {tally}",
+            where=escape(where),
+            total=total,
+            tally=tally,
+        )
 
     # -- the learner's side (kernel thread) -------------------------------------------------------
 
@@ -243,7 +248,7 @@ class InboxView(LiveView):
         """Show delivery ``seq`` in the detail pane, as a click on its row would."""
         with self.throttle.lock:
             if seq not in self.rows:
-                raise KeyError(f"delivery #{seq} is not in this view")
+                raise KeyError(_("delivery #{seq} is not in this view", seq=seq))
             if seq in self._shown_rows:
                 self.table.value = seq  # the observer fills the detail pane
             else:
@@ -261,7 +266,7 @@ class InboxView(LiveView):
         self.replay_button.disabled = d is None
         self.table.tooltip = full_label(d) if d is not None else None
         self.detail.value = (
-            detail_html(d) if d is not None else "<i>Select a delivery to see it.</i>"
+            detail_html(d) if d is not None else "<i>" + _("Select a delivery to see it.") + "</i>"
         )
 
     def replay(self, seq: int | None = None) -> concurrent.futures.Future[Delivery]:
@@ -274,19 +279,25 @@ class InboxView(LiveView):
             seq = self._detail_seq
         original = self.rows.get(seq) if seq is not None else None
         if original is None:
-            raise ValueError("select a delivery first (or pass its number: view.replay(12))")
+            raise ValueError(_("select a delivery first (or pass its number: view.replay(12))"))
         future = self.lab.loop.submit(
             replay_delivery(self.lab.receiver.inbox, original, self.lab.receiver.url)
         )
-        self._note = f"replaying #{original.seq}…"
+        self._note = _("replaying #{seq}…", seq=original.seq)
         self.throttle.poke()
 
         def done(result: concurrent.futures.Future[Delivery]) -> None:
             try:
                 new = result.result()
-                self._note = f"replayed #{original.seq} as #{new.seq}: {new.status} {new.outcome}"
+                self._note = _(
+                    "replayed #{seq} as #{new}: {status} {outcome}",
+                    seq=original.seq,
+                    new=new.seq,
+                    status=new.status,
+                    outcome=new.outcome,
+                )
             except Exception as exc:
-                self._note = f"replay of #{original.seq} failed: {exc}"
+                self._note = _("replay of #{seq} failed: {error}", seq=original.seq, error=exc)
             self.throttle.poke()
 
         future.add_done_callback(done)
@@ -322,13 +333,20 @@ def detail_html(d: Delivery) -> str:
     answer = json.dumps(d.response, indent=2, ensure_ascii=False)
     found = d.diagnosis
     doctor = (
-        f"<div><b>Why:</b> {escape(found.explanation)}<br><b>Try:</b> {escape(found.hint)}</div>"
+        "<div>"
+        + _(
+            "<b>Why:</b> {why}<br><b>Try:</b> {hint}",
+            why=escape(found.explanation),
+            hint=escape(found.hint),
+        )
+        + "</div>"
         if found is not None and not found.ok
         else ""
     )
+    titles = _("Headers"), _("Payload"), _("Answer")
     return (
         f"<div>{head}</div>{doctor}"
-        f"<details open><summary>Headers</summary><table>{headers}</table></details>"
-        f"<details open><summary>Payload</summary><pre>{escape(payload)}</pre></details>"
-        f"<details><summary>Answer</summary><pre>{escape(answer)}</pre></details>"
+        f"<details open><summary>{titles[0]}</summary><table>{headers}</table></details>"
+        f"<details open><summary>{titles[1]}</summary><pre>{escape(payload)}</pre></details>"
+        f"<details><summary>{titles[2]}</summary><pre>{escape(answer)}</pre></details>"
     )

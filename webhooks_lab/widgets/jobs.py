@@ -25,6 +25,7 @@ from typing import Any
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_int import ProgressStyle
 
+from webhooks_lab.i18n import N_, _
 from webhooks_lab.jobs.model import FINAL
 from webhooks_lab.widgets.base import LiveView, source_key
 
@@ -35,6 +36,21 @@ _COLOURS = {
     "succeeded": "#0a6b2d",
     "failed": "#a40000",
     "cancelled": "#9a6700",
+}
+#: A job's status in words (translated where shown); the status itself stays the API's word.
+_STATUS_WORDS = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+}
+_TALLY = {
+    "queued": N_("{count} queued"),
+    "running": N_("{count} running"),
+    "succeeded": N_("{count} succeeded"),
+    "failed": N_("{count} failed"),
+    "cancelled": N_("{count} cancelled"),
 }
 
 
@@ -57,7 +73,7 @@ class JobRow:
             layout=shared["bar_layout"],
         )
         self.cancel = widgets.Button(
-            description="Cancel", icon="times", layout=shared["button_layout"]
+            description=_("Cancel"), icon="times", layout=shared["button_layout"]
         )
         self.cancel.on_click(lambda _b: board.cancel(self.job) if self.job is not None else None)
         self.box = widgets.HBox([self.bar, self.cancel], layout=shared["row_layout"])
@@ -100,9 +116,10 @@ def _describe(job: Any) -> str:
     said = said if len(said) <= 40 else said[:39] + "…"
     tail = f" · {escape(said)}" if said else ""
     worker = getattr(job, "worker", None)  # with a broker: the worker process that runs it
-    where = f" <i>on {escape(str(worker))}</i>" if worker else ""
+    where = " <i>" + _("on {worker}", worker=escape(str(worker))) + "</i>" if worker else ""
+    status = _(_STATUS_WORDS[job.status]) if job.status in _STATUS_WORDS else job.status
     return (
-        f"<b>{escape(str(job.name))}</b> <span style='color:{colour}'>{job.status} "
+        f"<b>{escape(str(job.name))}</b> <span style='color:{colour}'>{status} "
         f"{float(job.progress):.0f}%</span>{where}{tail}"
     )
 
@@ -123,7 +140,7 @@ class JobBoard(LiveView):
     ) -> None:
         runner = getattr(source, "jobs", source)
         if not callable(getattr(runner, "subscribe", None)):
-            raise TypeError("JobBoard needs a lab, or a job source with subscribe(listener)")
+            raise TypeError(_("JobBoard needs a lab, or a job source with subscribe(listener)"))
         super().__init__(
             key=source_key(runner),
             max_syncs_per_second=max_syncs_per_second,
@@ -150,7 +167,7 @@ class JobBoard(LiveView):
         self._shown_summary = ""
         self._shown_order: tuple[str, ...] = ()
 
-        self.summary = widgets.HTML(value="<b>Jobs</b> · none yet")
+        self.summary = widgets.HTML(value=_("<b>Jobs</b> · none yet"))
         self.list = widgets.VBox([], layout=widgets.Layout(max_height="26em", overflow="auto"))
         self._own(self.summary, self.list)
         self.children = [self.summary, self.list]
@@ -224,16 +241,28 @@ class JobBoard(LiveView):
 
     def _summary_html(self) -> str:
         parts = [
-            f"<span style='color:{_COLOURS.get(k, '#1b1b1b')}'>{n} {k}</span>"
+            f"<span style='color:{_COLOURS.get(k, '#1b1b1b')}'>{_tally(k, n)}</span>"
             for k, n in self.counts().items()
             if n
         ]
-        shown = ""
+        tally = " · ".join(parts) if parts else _("none yet")
         if len(self.jobs) > self.max_rows:
-            shown = f" ({self.max_rows} drawn: running, then queued, then the newest finished)"
-        tally = " · ".join(parts) if parts else "none yet"
-        return f"<b>{len(self.jobs)}</b> jobs{shown}: {tally}"
+            return _(
+                "<b>{total}</b> jobs ({rows} drawn: running, then queued, then the newest "
+                "finished): {tally}",
+                total=len(self.jobs),
+                rows=self.max_rows,
+                tally=tally,
+            )
+        return _("<b>{total}</b> jobs: {tally}", total=len(self.jobs), tally=tally)
 
     def describe(self) -> str:
-        state = "closed" if self.closed else "live"
-        return f"JobBoard ({state}): a progress bar per job, with its status and a Cancel button"
+        state = _("closed") if self.closed else _("live")
+        return _(
+            "JobBoard ({state}): a progress bar per job, with its status and a Cancel button",
+            state=state,
+        )
+
+
+def _tally(status: str, count: int) -> str:
+    return _(_TALLY[status], count=count) if status in _TALLY else f"{count} {status}"

@@ -20,7 +20,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from webhooks_lab.i18n import _
+from webhooks_lab.i18n import N_, _
 from webhooks_lab.lessons.polling import Race, RaceReport
 from webhooks_lab.widgets.base import LiveView, guard, source_key
 
@@ -54,22 +54,24 @@ def scoreboard_html(report: RaceReport) -> str:
             f"<td style='width:30%'>{bar}</td></tr>"
         )
     head = "".join(
-        f"<th style='text-align:left;padding-right:1em'>{h}</th>"
+        f"<th style='text-align:left;padding-right:1em'>{_(h)}</th>"
         for h in (
-            "side",
-            "noticed",
-            "requests",
-            "empty answers",
-            "requests / event",
-            "delay p50",
+            N_("side"),
+            N_("noticed"),
+            N_("requests"),
+            N_("empty answers"),
+            N_("requests / event"),
+            N_("delay p50"),
             "p95",
-            "median delay",
+            N_("median delay"),
         )
     )
-    return (
-        f"<div><b>{report.events}</b> events so far, at about {report.rate * 60:.3g} a minute "
-        f"(lab time)</div><table style='width:100%'><tr>{head}</tr>{''.join(rows)}</table>"
+    so_far = _(
+        "<b>{events}</b> events so far, at about {per_minute:.3g} a minute (lab time)",
+        events=report.events,
+        per_minute=report.rate * 60,
     )
+    return f"<div>{so_far}</div><table style='width:100%'><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 class RaceView(LiveView):
@@ -87,16 +89,16 @@ class RaceView(LiveView):
         self.interval = widgets.SelectionSlider(
             options=_choices(INTERVALS, race.poll_every, "s"),
             value=race.poll_every,
-            description="poll every",
+            description=_("poll every"),
             style={"description_width": "7em"},
         )
         self.rate = widgets.SelectionSlider(
             options=_choices(RATES, race.rate * 60, "/ min"),
             value=_close_to(RATES, race.rate * 60),
-            description="events",
+            description=_("events"),
             style={"description_width": "5em"},
         )
-        self.run_button = widgets.Button(description="Start", icon="play")
+        self.run_button = widgets.Button(description=_("Start"), icon="play")
         self.board = widgets.HTML(value="")
         for slider in (self.interval, self.rate):
             guard(slider, self.throttle.lock)
@@ -105,8 +107,10 @@ class RaceView(LiveView):
         self._own(self.interval, self.rate, self.run_button, self.board)
         self.children = [
             widgets.HTML(
-                value=f"<b>Poll or be told</b>: one source, a poller and a webhook to "
-                f"<code>/webhooks/{escape(race.endpoint)}</code>"
+                value=_(
+                    "<b>Poll or be told</b>: one source, a poller and a webhook to {where}",
+                    where="<code>/webhooks/" + escape(race.endpoint) + "</code>",
+                )
             ),
             widgets.HBox([self.interval, self.rate, self.run_button]),
             self.board,
@@ -137,11 +141,12 @@ class RaceView(LiveView):
         if board != self._shown_board:
             self.board.value = self._shown_board = board
             sent += 1
-        label = "Stop" if self.race.running else "Start"
+        running = self.race.running
+        label = _("Stop") if running else _("Start")
         if self.run_button.description != label:
             with self.run_button.hold_sync():
                 self.run_button.description = label
-                self.run_button.icon = "stop" if label == "Stop" else "play"
+                self.run_button.icon = "stop" if running else "play"
             sent += 1
         self._applying = True
         try:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from webhooks_lab.i18n import _
 from webhooks_lab.widgets.base import LiveView, guard, source_key
 
 if TYPE_CHECKING:
@@ -36,16 +37,16 @@ class SenderChaosPanel(LiveView):
         self.chaos = lab.sender.chaos
         self._applying = False  # True while the panel itself moves its controls
         self._shown = ""
-        self.title = widgets.HTML(value="<b>Sender chaos</b>: how new deliveries go out")
+        self.title = widgets.HTML(value=_("<b>Sender chaos</b>: how new deliveries go out"))
         self.window = widgets.FloatSlider(
-            value=0, min=0, max=3600, step=10, description="shuffle within (s)", style=_WIDE
+            value=0, min=0, max=3600, step=10, description=_("shuffle within (s)"), style=_WIDE
         )
-        self.duplicate_rate = widgets.FloatSlider(value=0, description="send twice", **_SHARE)
+        self.duplicate_rate = widgets.FloatSlider(value=0, description=_("send twice"), **_SHARE)
         self.delay_seconds = widgets.FloatSlider(
-            value=0, min=0, max=86_400, step=600, description="hold back (s)", style=_WIDE
+            value=0, min=0, max=86_400, step=600, description=_("hold back (s)"), style=_WIDE
         )
-        self.delay_rate = widgets.FloatSlider(value=1, description="…for a share", **_SHARE)
-        self.reset_button = widgets.Button(description="Reset", icon="undo")
+        self.delay_rate = widgets.FloatSlider(value=1, description=_("…for a share"), **_SHARE)
+        self.reset_button = widgets.Button(description=_("Reset"), icon="undo")
         self.state = widgets.HTML(value="")
         controls = [self.window, self.duplicate_rate, self.delay_seconds, self.delay_rate]
         for control in controls:
@@ -97,15 +98,22 @@ class SenderChaosPanel(LiveView):
         choices = list(chaos.choices)
         held = sum(1 for c in choices if c.hold > 0)
         twice = sum(1 for c in choices if c.duplicate_id)
-        text = (
-            f"<span style='color:#6b6b6b'>now: {escape(repr(chaos))}; so far "
-            f"{held} of {len(choices)} held back, {twice} sent twice</span>"
+        words = _(
+            "now: {state}; so far {held} of {total} held back, {twice} sent twice",
+            state=escape(repr(chaos)),
+            held=held,
+            total=len(choices),
+            twice=twice,
         )
+        text = f"<span style='color:#6b6b6b'>{words}</span>"
         if text != self._shown:
             self.state.value = self._shown = text
             sent += 1
         return sent
 
     def describe(self) -> str:
-        state = "closed" if self.closed else "live"
-        return f"SenderChaosPanel ({state}): shuffle within a window, send twice, hold back"
+        state = _("closed") if self.closed else _("live")
+        return _(
+            "SenderChaosPanel ({state}): shuffle within a window, send twice, hold back",
+            state=state,
+        )

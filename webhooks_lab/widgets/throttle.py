@@ -21,6 +21,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from webhooks_lab.i18n import _
+
 Flush = Callable[[], "int | None"]
 
 
@@ -141,8 +143,14 @@ class Throttle:
         _scheduler.add(time.monotonic() + self.heartbeat, self._beat)
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        return f"<Throttle {state}, at most {self.max_syncs_per_second:g} widget messages/s>"
+        if self.closed:
+            return _(
+                "<Throttle closed, at most {rate:g} widget messages/s>",
+                rate=self.max_syncs_per_second,
+            )
+        return _(
+            "<Throttle open, at most {rate:g} widget messages/s>", rate=self.max_syncs_per_second
+        )
 
 
 class _Scheduler:

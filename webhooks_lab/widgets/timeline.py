@@ -30,6 +30,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from webhooks_lab.i18n import N_, _
 from webhooks_lab.retry import describe_seconds
 from webhooks_lab.widgets.base import LiveView, source_key
 
@@ -41,8 +42,24 @@ COLOURS = {
 }
 _OTHER = "#4a6fa5"  # trying, interrupted
 _ROW, _LABEL, _PLOT = 24, 250, 560  # pixels: row height, label column, time axis
-_TICKS = [(0, "0"), (1, "1 s"), (10, "10 s"), (60, "1 min"), (600, "10 min"), (3600, "1 h")]
-_TICKS += [(36_000, "10 h"), (86_400, "1 day"), (864_000, "10 days")]
+_TICKS = [(0, "0"), (1, N_("1 s")), (10, N_("10 s")), (60, N_("1 min")), (600, N_("10 min"))]
+_TICKS += [(3600, N_("1 h")), (36_000, N_("10 h")), (86_400, N_("1 day"))]
+_TICKS += [(864_000, N_("10 days"))]
+#: The summary's tally, one phrase per state (translated where shown).
+_TALLY = {
+    "delivered": N_("{count} delivered"),
+    "retrying": N_("{count} retrying"),
+    "dead": N_("{count} dead"),
+    "disabled": N_("{count} disabled"),
+}
+_STATES = {
+    "delivered": N_("delivered"),
+    "retrying": N_("retrying"),
+    "dead": N_("dead"),
+    "disabled": N_("disabled"),
+    "trying": N_("trying"),
+    "interrupted": N_("interrupted"),
+}
 
 
 @dataclass
@@ -84,7 +101,7 @@ class Row:
 def _outcome(attempt: Any) -> str:
     if attempt.status is not None:
         return str(attempt.status)
-    return (attempt.error or "no answer")[:40]
+    return (attempt.error or _("no answer"))[:40]
 
 
 class TimelineView(LiveView):
@@ -103,7 +120,7 @@ class TimelineView(LiveView):
     ) -> None:
         sender = getattr(source, "sender", source)
         if not callable(getattr(sender, "subscribe", None)):
-            raise TypeError("TimelineView needs a lab, or a source with subscribe(listener)")
+            raise TypeError(_("TimelineView needs a lab, or a source with subscribe(listener)"))
         super().__init__(
             key=(source_key(sender), url),
             max_syncs_per_second=max_syncs_per_second,
@@ -119,7 +136,7 @@ class TimelineView(LiveView):
         self._shown_summary = ""
         self._shown_chart = ""
 
-        self.summary = widgets.HTML(value="<b>Deliveries</b> · waiting for the first attempt")
+        self.summary = widgets.HTML(value=_("<b>Deliveries</b> · waiting for the first attempt"))
         self.chart = widgets.HTML(value="")
         self._own(self.summary, self.chart)
         self.children = [self.summary, self.chart]
@@ -203,16 +220,39 @@ class TimelineView(LiveView):
 
     def _summary_html(self) -> str:
         parts = [
-            f"<span style='color:{COLOURS.get(k, _OTHER)}'>{n} {k}</span>"
+            f"<span style='color:{COLOURS.get(k, _OTHER)}'>"
+            + (_(_TALLY[k], count=n) if k in _TALLY else f"{n} {k}")
+            + "</span>"
             for k, n in self.counts().items()
             if n
         ]
-        where = f" to URLs containing <code>{escape(self.url)}</code>" if self.url else ""
-        shown = (
-            f" (the {self.max_rows} most recent drawn)" if len(self.rows) > self.max_rows else ""
-        )
-        tally = " · ".join(parts) if parts else "none yet"
-        return f"<b>{len(self.rows)}</b> deliveries{where}{shown}: {tally}"
+        tally = " · ".join(parts) if parts else _("none yet")
+        total = len(self.rows)
+        url = f"<code>{escape(self.url)}</code>" if self.url else ""
+        if total > self.max_rows:
+            if self.url:
+                return _(
+                    "<b>{total}</b> deliveries to URLs containing {url} (the {rows} most recent "
+                    "drawn): {tally}",
+                    total=total,
+                    url=url,
+                    rows=self.max_rows,
+                    tally=tally,
+                )
+            return _(
+                "<b>{total}</b> deliveries (the {rows} most recent drawn): {tally}",
+                total=total,
+                rows=self.max_rows,
+                tally=tally,
+            )
+        if self.url:
+            return _(
+                "<b>{total}</b> deliveries to URLs containing {url}: {tally}",
+                total=total,
+                url=url,
+                tally=tally,
+            )
+        return _("<b>{total}</b> deliveries: {tally}", total=total, tally=tally)
 
     def chart_svg(self) -> str:
         """The timeline as SVG: one row per delivery (newest first), one dot per attempt."""
@@ -236,7 +276,7 @@ class TimelineView(LiveView):
                     f"<line x1='{x(seconds):.1f}' x2='{x(seconds):.1f}' y1='0' "
                     f"y2='{height - 16}' stroke='#e4e4e4'/>"
                     f"<text x='{x(seconds):.1f}' y='{height - 4}' fill='#6b6b6b' "
-                    f"text-anchor='middle'>{label}</text>"
+                    f"text-anchor='middle'>{_(label)}</text>"
                 )
         for index, row in enumerate(rows):
             parts.append(self._row_svg(row, index * _ROW, x))
@@ -255,7 +295,7 @@ class TimelineView(LiveView):
         what = row.event_type or row.event_id
         label = f"{what} → /{path}"
         label = label if len(label) <= 40 else label[:39] + "…"
-        tag = " · dead letter" if row.state == "dead" else ""
+        tag = " · " + _("dead letter") if row.state == "dead" else ""
         out.append(
             f"<text x='4' y='{middle + 4}' fill='#1b1b1b'>{escape(label)}"
             f"<tspan fill='{COLOURS['dead']}' font-weight='bold'>{tag}</tspan></text>"
@@ -279,17 +319,29 @@ class TimelineView(LiveView):
                     )
             colour = COLOURS.get(mark.state, _OTHER)
             radius = 6 if mark.state == "dead" else 5
+            state = _(_STATES[mark.state]) if mark.state in _STATES else mark.state
+            title = _(
+                "attempt {number}: {outcome} → {state}",
+                number=mark.number,
+                outcome=escape(mark.outcome),
+                state=state,
+            )
             out.append(
                 f"<circle class='attempt {mark.state}' cx='{x(mark.at):.1f}' cy='{middle}' "
-                f"r='{radius}' fill='{colour}'><title>attempt {mark.number}: {escape(mark.outcome)}"
-                f" → {mark.state}</title></circle>"
+                f"r='{radius}' fill='{colour}'><title>{title}</title></circle>"
             )
         return "".join(out)
 
     def describe(self) -> str:
-        state = "closed" if self.closed else "live"
-        where = f" to URLs containing {self.url}" if self.url else ""
-        return f"TimelineView ({state}): attempts per delivery{where}, coloured by outcome"
+        state = _("closed") if self.closed else _("live")
+        if self.url:
+            return _(
+                "TimelineView ({state}): attempts per delivery to URLs containing {url}, coloured "
+                "by outcome",
+                state=state,
+                url=self.url,
+            )
+        return _("TimelineView ({state}): attempts per delivery, coloured by outcome", state=state)
 
 
 def _earlier_attempts(loop: Any, history: Any) -> list[Any]:

@@ -111,19 +111,19 @@ class WireView(PictureView):
         self._syncing = False
 
         self.party_list = widgets.Dropdown(
-            options=[_ALL], value=_ALL, description="party", layout=widgets.Layout(width="220px")
+            options=[_ALL], value=_ALL, description=_("party"), layout=widgets.Layout(width="220px")
         )
         self.endpoint_list = widgets.Dropdown(
-            options=[_ALL], value=_ALL, description="path", layout=widgets.Layout(width="260px")
+            options=[_ALL], value=_ALL, description=_("path"), layout=widgets.Layout(width="260px")
         )
         self.find = widgets.Text(
             value=event or job or "",
-            placeholder="event type, webhook id or job id",
-            description="event/job",
+            placeholder=_("event type, webhook id or job id"),
+            description=_("event/job"),
             layout=widgets.Layout(width="300px"),
         )
         self.pause_button = widgets.ToggleButton(
-            value=False, description="Pause", icon="pause", tooltip="stop redrawing"
+            value=False, description=_("Pause"), icon="pause", tooltip=_("stop redrawing")
         )
         self.picture = widgets.HTML(value="")
         for control in (self.party_list, self.endpoint_list, self.find, self.pause_button):
@@ -187,7 +187,7 @@ class WireView(PictureView):
                 self._paths_seen.setdefault(_endpoint_of(x.path), None)
         chosen = [x for x in kept if self.filter.matches(x, names)] if self.filter else kept
         window = chosen[-WINDOW:]
-        note = "paused: press Pause again to catch up" if self.paused else None
+        note = _("paused: press Pause again to catch up") if self.paused else None
         return render_svg(
             window,
             names=names,

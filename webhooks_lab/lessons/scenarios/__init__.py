@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.scenarios.base import Journal, Line, Report, Scenario, need, table
 from webhooks_lab.lessons.scenarios.chat import Chat
 from webhooks_lab.lessons.scenarios.newsletter import Newsletter
@@ -45,13 +46,20 @@ def demo(name: str, *, speed: float = 10.0, write: Callable[[str], object] = pri
     try:
         case = CASES[name](lab)
         write(f"{case.title}: {case.source} -> {case.app}")
-        write(f"  {case.source} delivers {', '.join(case.types)}")
-        write(f"  to {case.url}, {case.scheme} signatures, lab clock x{speed:g}")
+        write(_("  {source} delivers {types}", source=case.source, types=", ".join(case.types)))
+        write(
+            _(
+                "  to {url}, {scheme} signatures, lab clock x{speed:g}",
+                url=case.url,
+                scheme=case.scheme,
+                speed=speed,
+            )
+        )
         write("")
         case.journal.subscribe(lambda line: write(str(line)))
         report = case.run()
         write("")
-        write(f"What {case.app} now holds:")
+        write(_("What {app} now holds:", app=case.app))
         write(case.state())
         if len(case.emails):
             write(repr(case.emails))

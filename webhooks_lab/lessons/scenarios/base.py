@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from webhooks_lab import signing
 from webhooks_lab.events import Event
+from webhooks_lab.i18n import _
+from webhooks_lab.i18n.columns import ljust
 from webhooks_lab.lessons.email_outbox import EmailOutbox
 from webhooks_lab.receiver.endpoint import InvalidPayload
 from webhooks_lab.retry import describe_seconds
@@ -59,7 +61,7 @@ class Line:
 
     def __str__(self) -> str:
         # No padding before the time: lines stay alike however long the story runs.
-        return f"{self.at:.2f} s  {self.who:<20} {self.what}"
+        return f"{self.at:.2f} s  {ljust(self.who, 20)} {self.what}"
 
 
 class Journal:
@@ -104,10 +106,10 @@ class Journal:
     def __repr__(self) -> str:
         lines = self.lines
         if not lines:
-            return "Journal: nothing has happened yet"
+            return _("Journal: nothing has happened yet")
         shown = [str(line) for line in lines[-40:]]
         if len(lines) > 40:
-            shown.insert(0, f"  ... {len(lines) - 40} earlier lines")
+            shown.insert(0, "  ... " + _("{count} earlier lines", count=len(lines) - 40))
         return "\n".join(shown)
 
 
@@ -289,7 +291,10 @@ class Scenario:
         Returns the deliveries to this case's endpoint (a learner's own endpoint subscribed to the
         same type gets one too, but it is not this case's to wait for or count).
         """
-        self.journal.add(self.source, f"sends {event.type} {_gist(event.data)} ({event.id})")
+        self.journal.add(
+            self.source,
+            _("sends {type} {gist} ({id})", type=event.type, gist=_gist(event.data), id=event.id),
+        )
         deliveries = [d for d in self.lab.sender.send(event) if d.url == self.url]
         self.sent += deliveries
         return deliveries
@@ -334,7 +339,7 @@ class Scenario:
         a unique key, written in the same transaction as the change.
         """
         if event.id in self._handled:
-            self.note(f"already handled {event.id}; nothing to do")
+            self.note(_("already handled {id}; nothing to do", id=event.id))
             return False
         self._handled.add(event.id)
         return True
@@ -349,7 +354,9 @@ class Scenario:
         """'Send' an email (it lands in ``self.emails``) and say so in the journal."""
         self.emails.send(to, subject, body)
         self.emails_sent += 1
-        self.journal.add("background job", f"email to {to}: {subject!r}")
+        self.journal.add(
+            _("background job"), _("email to {to}: {subject}", to=to, subject=repr(subject))
+        )
 
     def note(self, what: str) -> None:
         """Your app writes a line in the journal."""
@@ -364,28 +371,40 @@ class Scenario:
     def _received(self, delivery: Delivery) -> None:
         if delivery.endpoint != self.endpoint:
             return
-        trust = {None: "unsigned", True: "signature ok", False: "bad signature"}[delivery.verified]
+        trust = {None: _("unsigned"), True: _("signature ok"), False: _("bad signature")}[
+            delivery.verified
+        ]
         why = f"; {delivery.reason}" if delivery.reason else ""
         if delivery.duplicate:
-            why = "; seen this webhook-id before, so not processed again"
-        self.journal.add(
-            self.app,
-            f"answers {delivery.status} to {delivery.event_type or '-'}: {delivery.outcome}, "
-            f"{trust}{why}",
+            why = "; " + _("seen this webhook-id before, so not processed again")
+        said = _(
+            "answers {status} to {type}: {outcome}, {trust}",
+            status=delivery.status,
+            type=delivery.event_type or "-",
+            outcome=delivery.outcome,
+            trust=trust,
         )
+        self.journal.add(self.app, said + why)
 
     def _attempted(self, attempt: Attempt) -> None:
         if attempt.url != self.url or attempt.state == "delivered":
             return
         if attempt.state == "retrying" and attempt.next_attempt_at is not None:
             wait = describe_seconds(max(0.0, attempt.next_attempt_at - attempt.started_at))
-            self.journal.add(
-                self.source, f"attempt {attempt.number} got {attempt.outcome}; retries in {wait}"
+            said = _(
+                "attempt {number} got {outcome}; retries in {wait}",
+                number=attempt.number,
+                outcome=attempt.outcome,
+                wait=wait,
             )
         else:
-            self.journal.add(
-                self.source, f"attempt {attempt.number} got {attempt.outcome}: {attempt.state}"
+            said = _(
+                "attempt {number} got {outcome}: {state}",
+                number=attempt.number,
+                outcome=attempt.outcome,
+                state=attempt.state,
             )
+        self.journal.add(self.source, said)
 
     def report(self) -> Report:
         """This case's figures, from the sender's, the receiver's and the job runner's records."""
@@ -408,9 +427,13 @@ class Scenario:
 
     def __repr__(self) -> str:
         kinds = ", ".join(self.types)
-        return (
-            f"<{type(self).__name__}: {self.source} -> /webhooks/{self.endpoint} "
-            f"({self.scheme} signatures) for {kinds}>"
+        return _(
+            "<{name}: {source} -> /webhooks/{endpoint} ({scheme} signatures) for {kinds}>",
+            name=type(self).__name__,
+            source=self.source,
+            endpoint=self.endpoint,
+            scheme=self.scheme,
+            kinds=kinds,
         )
 
 

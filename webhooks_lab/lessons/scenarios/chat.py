@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from webhooks_lab.events import Event
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.scenarios.base import Handler, Scenario, need
 
 PUSH_SECONDS = 0.3  # lab seconds a push service takes to reach a phone
@@ -45,21 +46,32 @@ class Chat(Scenario):
         if not self.first_time(event):
             return
         if not data["mentions"]:
-            self.note(f"message in {data['channel']} mentions nobody: nothing to notify")
+            self.note(
+                _(
+                    "message in {channel} mentions nobody: nothing to notify",
+                    channel=data["channel"],
+                )
+            )
             return
         for person in data["mentions"]:
             text = f"{data['author']} in {data['channel']}: {data['text']}"
             self.background(f"push to {person}", self.push, person, text)
-        self.note(f"notifying {', '.join(data['mentions'])}")
+        self.note(_("notifying {people}", people=", ".join(data["mentions"])))
 
     async def push(self, person: str, text: str) -> None:
         await self.pause(PUSH_SECONDS)
         self.notifications.append({"to": person, "text": text})
-        self.journal.add("background job", f"pushed to {person}'s phone: {text!r}")
+        self.journal.add(
+            _("background job"),
+            _("pushed to {person}'s phone: {text}", person=person, text=repr(text)),
+        )
 
     def state(self) -> str:
-        lines = [f"notifications: {len(self.notifications)}"]
-        lines += [f"  to {n['to']:<6} {n['text']}" for n in self.notifications]
+        lines = [_("notifications: {count}", count=len(self.notifications))]
+        lines += [
+            _("  to {to} {text}", to=str(n["to"]).ljust(6), text=n["text"])
+            for n in self.notifications
+        ]
         return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from webhooks_lab.events import Event
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.scenarios.base import Handler, Scenario, need
 
 WELCOME_EMAIL_SECONDS = 1.0  # lab seconds an SMTP server takes to accept a message
@@ -60,7 +61,7 @@ class Newsletter(Scenario):
         }
         # 2. Log the subscription.
         self.log.append(f"{event.payload()['timestamp']}  {email} subscribed to {data['list']}")
-        self.note(f"saved preferences of {email} and logged the subscription")
+        self.note(_("saved preferences of {email} and logged the subscription", email=email))
         # 3. Send the welcome email: slow, so later, in the background.
         self.background("welcome email", self.welcome, email, data["name"], data["list"])
 
@@ -72,7 +73,7 @@ class Newsletter(Scenario):
         if email in self.preferences:
             self.preferences[email]["subscribed"] = False
         self.log.append(f"{event.payload()['timestamp']}  {email} left {data['list']}")
-        self.note(f"unsubscribed {email} and logged it")
+        self.note(_("unsubscribed {email} and logged it", email=email))
 
     async def welcome(self, email: str, name: str, newsletter: str) -> str:
         await self.pause(WELCOME_EMAIL_SECONDS)
@@ -84,12 +85,12 @@ class Newsletter(Scenario):
         return email
 
     def state(self) -> str:
-        lines = ["preferences:"]
+        lines = [_("preferences:")]
         for email, prefs in sorted(self.preferences.items()):
             status = "subscribed" if prefs["subscribed"] else "unsubscribed"
             topics = ", ".join(prefs["topics"]) or "-"
             lines.append(f"  {email:<20} {status:<12} {prefs['frequency']:<7} {topics}")
-        lines.append(f"subscription log: {len(self.log)} entries")
+        lines.append(_("subscription log: {count} entries", count=len(self.log)))
         return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from webhooks_lab.events import Event
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.scenarios.base import Handler, Report, Scenario, need
 
 SHIPPING_SECONDS = 2.0  # lab seconds the courier's API takes to book a pickup
@@ -70,7 +71,7 @@ class Payments(Scenario):
         if events is None:
             # The merchant's server is restarting: the first delivery is refused with a 503.
             self.lab.receiver.chaos(self.endpoint).fail_next(1, status=503)
-            self.note("is restarting: the next request will get 503")
+            self.note(_("is restarting: the next request will get 503"))
         return super().run(events, timeout=timeout)
 
     def handlers(self) -> dict[str, Handler]:
@@ -83,7 +84,14 @@ class Payments(Scenario):
         order = data["order"]
         # Update the order's status now; shipping and stock can follow in the background.
         self.orders[order] = "paid"
-        self.note(f"order {order} is paid ({data['amount'] / 100:.2f} {data['currency']})")
+        self.note(
+            _(
+                "order {order} is paid ({amount:.2f} {currency})",
+                order=order,
+                amount=data["amount"] / 100,
+                currency=data["currency"],
+            )
+        )
         self.background("update inventory", self.take_from_stock, data["items"])
         self.background("trigger shipping", self.ship, order)
 
@@ -92,7 +100,13 @@ class Payments(Scenario):
         if not self.first_time(event):
             return
         self.orders[data["order"]] = "payment failed"
-        self.note(f"order {data['order']}: payment failed ({data['reason']})")
+        self.note(
+            _(
+                "order {order}: payment failed ({reason})",
+                order=data["order"],
+                reason=data["reason"],
+            )
+        )
         self.background("tell the customer", self.tell_customer, data["email"], data["order"])
 
     async def take_from_stock(self, items: dict[str, int]) -> None:
@@ -100,13 +114,13 @@ class Payments(Scenario):
         for product, quantity in items.items():
             self.inventory[product] = self.inventory.get(product, 0) - quantity
         taken = ", ".join(f"{quantity} × {product}" for product, quantity in items.items())
-        self.journal.add("background job", f"took {taken} out of stock")
+        self.journal.add(_("background job"), _("took {taken} out of stock", taken=taken))
 
     async def ship(self, order: str) -> None:
         await self.pause(SHIPPING_SECONDS)
         self.shipments.append(order)
         self.orders[order] = "shipping"
-        self.journal.add("background job", f"booked a courier for order {order}")
+        self.journal.add(_("background job"), _("booked a courier for order {order}", order=order))
 
     async def tell_customer(self, email: str, order: str) -> None:
         self.send_email(email, f"Your payment for order {order} did not go through")
@@ -114,7 +128,12 @@ class Payments(Scenario):
     def state(self) -> str:
         orders = ", ".join(f"{order} {status}" for order, status in sorted(self.orders.items()))
         stock = ", ".join(f"{product} {units}" for product, units in self.inventory.items())
-        return f"orders: {orders}\nstock: {stock}\nshipments: {', '.join(self.shipments) or '-'}"
+        return _(
+            "orders: {orders}\nstock: {stock}\nshipments: {shipments}",
+            orders=orders,
+            stock=stock,
+            shipments=", ".join(self.shipments) or "-",
+        )
 
 
 def paid(payment: str, order: str, amount: int, items: dict[str, int], email: str) -> Event:

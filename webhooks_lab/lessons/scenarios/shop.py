@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from webhooks_lab.events import Event
+from webhooks_lab.i18n import _
 from webhooks_lab.lessons.scenarios.base import Handler, Scenario, need
 
 ON_CALL = "oncall@example.com"
@@ -58,7 +59,7 @@ class Shop(Scenario):
         if not self.first_time(event):
             return
         self.customers[data["user_id"]] = {"email": data["email"], "name": data["name"]}
-        self.note(f"created customer #{data['user_id']} ({data['email']})")
+        self.note(_("created customer #{id} ({email})", id=data["user_id"], email=data["email"]))
         self.background("welcome email", self.welcome, data["email"], data["name"])
 
     async def on_order(self, event: Event) -> None:
@@ -71,7 +72,13 @@ class Shop(Scenario):
             "items": list(data["items"]),
             "status": "received",
         }
-        self.note(f"recorded order {data['order']} ({len(data['items'])} items)")
+        self.note(
+            _(
+                "recorded order {order} ({count} items)",
+                order=data["order"],
+                count=len(data["items"]),
+            )
+        )
         self.background("ask the warehouse", self.pick, data["order"])
 
     async def on_alert(self, event: Event) -> None:
@@ -79,7 +86,13 @@ class Shop(Scenario):
         if not self.first_time(event):
             return
         self.alerts.append({"severity": data["severity"], "message": data["message"]})
-        self.note(f"logged a {data['severity']} alert: {data['message']}")
+        self.note(
+            _(
+                "logged a {severity} alert: {message}",
+                severity=data["severity"],
+                message=data["message"],
+            )
+        )
         if data["severity"] == "critical":
             self.background("page on-call", self.page, data["message"])
 
@@ -90,14 +103,24 @@ class Shop(Scenario):
     async def pick(self, order: str) -> None:
         await self.pause(PICKING_SECONDS)
         self.orders[order]["status"] = "picking"
-        self.journal.add("background job", f"the warehouse is picking order {order}")
+        self.journal.add(
+            _("background job"), _("the warehouse is picking order {order}", order=order)
+        )
 
     async def page(self, message: str) -> None:
         self.send_email(ON_CALL, f"CRITICAL: {message}")
 
     def state(self) -> str:
-        lines = [f"customers: {', '.join(c['email'] for c in self.customers.values()) or '-'}"]
+        emails = ", ".join(c["email"] for c in self.customers.values()) or "-"
+        lines = [_("customers: {emails}", emails=emails)]
         for order, details in sorted(self.orders.items()):
-            lines.append(f"order {order}: {details['status']}, total {details['total']}")
-        lines.append(f"alerts: {len(self.alerts)} logged")
+            lines.append(
+                _(
+                    "order {order}: {status}, total {total}",
+                    order=order,
+                    status=details["status"],
+                    total=details["total"],
+                )
+            )
+        lines.append(_("alerts: {count} logged", count=len(self.alerts)))
         return "\n".join(lines)
