@@ -13,6 +13,7 @@ What each endpoint checks and who handles its events is its
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import time
@@ -46,7 +47,7 @@ __all__ = ["DEFAULT_MAX_BODY", "Endpoint", "InvalidPayload", "Receiver"]
 
 DEFAULT_MAX_BODY = DELIVERY_BODY_LIMIT
 """Bytes a delivery's body may have unless the lab is told otherwise (256 KiB; see http.body)."""
-_JSON = [(b"content-type", b"application/json")]
+_JSON_TYPE = (b"content-type", b"application/json")
 _CLOSE = [(b"connection", b"close")]
 
 
@@ -274,32 +275,34 @@ class Receiver:
             return
 
         handlers = endpoint.handlers_for(d.event_type)
+        if not handlers:  # most deliveries under load: nothing runs, so nothing is in progress
+            if d.webhook_id is not None:
+                seen.processed(d.webhook_id)
+            _accept(d, endpoint.name)
+            return
         if d.webhook_id is not None:
             seen.begin(d.webhook_id)
-        if handlers:
-            try:
-                event = _to_event(payload, d.event_type, d.webhook_id)
-            except EventError as exc:
-                _forget(seen, d.webhook_id)
-                _answer(d, 422, "invalid_event", str(exc))
-                return
-            try:
-                for handler in handlers:
-                    await _call(handler, event)
-            except InvalidPayload as exc:
-                _forget(seen, d.webhook_id)
-                _answer(d, 422, "invalid_payload", str(exc))
-                return
-            except Exception as exc:
-                _forget(seen, d.webhook_id)
-                d.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-                _answer(d, 500, "handler_failed", d.error)
-                return
+        try:
+            event = _to_event(payload, d.event_type, d.webhook_id)
+        except EventError as exc:
+            _forget(seen, d.webhook_id)
+            _answer(d, 422, "invalid_event", str(exc))
+            return
+        try:
+            for handler in handlers:
+                await _call(handler, event)
+        except InvalidPayload as exc:
+            _forget(seen, d.webhook_id)
+            _answer(d, 422, "invalid_payload", str(exc))
+            return
+        except Exception as exc:
+            _forget(seen, d.webhook_id)
+            d.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            _answer(d, 500, "handler_failed", d.error)
+            return
         if d.webhook_id is not None:
             seen.finish(d.webhook_id)
-        d.status = 200
-        d.response = {"ok": True, "id": d.webhook_id, "endpoint": endpoint.name}
-        d.response_body = _ok_body(d.webhook_id, endpoint.name)
+        _accept(d, endpoint.name)
 
 
 class _WebhookApp:
@@ -309,9 +312,12 @@ class _WebhookApp:
         self.receiver = receiver
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope["path_params"]["name"], scope, receive, send)
+
+    async def handle(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a request to ``/webhooks/{name}`` (the app in front calls this directly)."""
         started = time.perf_counter()
         receiver = self.receiver
-        name = scope["path_params"]["name"]
         method = scope["method"]
         endpoint = receiver.endpoints.get(name)
         shakes = endpoint is not None and endpoint.handshake is not None
@@ -357,11 +363,14 @@ class _WebhookApp:
         if shakes and await handshake.answer(receiver, endpoint, scope, body, started, send):
             return
         delivery = await receiver.deliver(name, method, scope["path"], headers, body, started)
+        if delivery.response_body is not None:  # accepted: the answer is ready-made
+            await _send_json(send, 200, delivery.response, None, delivery.response_body)
+            return
         extra = []
         retry_after = delivery.response.get("retry_after")
         if retry_after is not None:
             extra.append((b"retry-after", str(int(retry_after)).encode()))
-        await _send_json(send, delivery.status, delivery.response, extra, delivery.response_body)
+        await _send_json(send, delivery.status, delivery.response, extra)
 
     async def _refuse(
         self,
@@ -413,11 +422,23 @@ async def _send_json(
     encoded: bytes | None = None,
 ) -> None:
     body = encoded or json.dumps(answer, separators=(",", ":")).encode()
-    headers = [*_JSON, (b"content-length", str(len(body)).encode())]
+    headers = [_JSON_TYPE, _content_length(len(body))]
     if extra:
         headers.extend(extra)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+@functools.lru_cache(maxsize=512)
+def _content_length(size: int) -> tuple[bytes, bytes]:
+    # Answers to deliveries come in a few sizes: their header is made once per size.
+    return (b"content-length", str(size).encode())
+
+
+def _accept(d: Delivery, name: str) -> None:
+    d.status = 200
+    d.response = {"ok": True, "id": d.webhook_id, "endpoint": name}
+    d.response_body = _ok_body(d.webhook_id, name)
 
 
 def _ok_body(webhook_id: str | None, name: str) -> bytes:

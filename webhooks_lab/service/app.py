@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -61,6 +61,17 @@ class LabApp:
         self.feed = feed
         self.receiver = receiver
         self.max_name_length = max_name_length
+        # Names already found good, so the hot path skips the check; bounded, since strangers
+        # choose names (beyond it, a name is checked each time, which is merely slower).
+        self._good_names: set[str] = set()
+        handle = getattr(webhooks, "handle", None)
+        self._handle_webhook: Callable[[str, Scope, Receive, Send], Awaitable[None]] = (
+            handle if handle is not None else self._through_scope
+        )
+
+    async def _through_scope(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["path_params"] = {"name": name}
+        await self.webhooks(scope, receive, send)
 
     def record_refusal(self, status: int, code: str, method: str, target: str, detail: str) -> None:
         """Record a request the server refused before it reached the app (its head too large)."""
@@ -85,6 +96,25 @@ class LabApp:
         if scope["type"] != "http":
             await self.starlette(scope, receive, send)
             return
+        path: str = scope["path"]
+        name = path[len(_PREFIX) :]
+        if path.startswith(_PREFIX) and name and "/" not in name:
+            # The delivery path: no wrapper around ``send``. Should it fail, an answer that
+            # already began is told apart by the server, which refuses a second one.
+            try:
+                if name not in self._good_names:
+                    problem = name_problem(name, self.max_name_length)
+                    if problem is not None:
+                        await self._bad_name(scope, problem, send)
+                        return
+                    if len(self._good_names) < _GOOD_NAMES_KEPT:
+                        self._good_names.add(name)
+                await self._handle_webhook(name, scope, receive, send)
+            except ClientDisconnect:
+                return
+            except Exception as exc:
+                await self._failed(scope, send, exc, started=None)
+            return
         started = False
 
         async def watched_send(message: Any) -> None:
@@ -93,27 +123,30 @@ class LabApp:
             await send(message)
 
         try:
-            path: str = scope["path"]
-            name = path[len(_PREFIX) :]
-            if path.startswith(_PREFIX) and name and "/" not in name:
-                problem = name_problem(name, self.max_name_length)
-                if problem is not None:
-                    await self._bad_name(scope, problem, watched_send)
-                    return
-                scope["path_params"] = {"name": name}
-                await self.webhooks(scope, receive, watched_send)
-            else:
-                await self.starlette(scope, receive, watched_send)
+            await self.starlette(scope, receive, watched_send)
         except ClientDisconnect:
             return  # the client left mid-request: nobody is waiting for an answer
         except Exception as exc:
-            # A bug of ours, never the client's doing: kept in the inbox where a learner looks,
-            # not printed (output from the lab's thread would land in whichever cell ran last).
-            detail = f"{type(exc).__name__}: {exc}"[:300]
-            log.debug("%s %s failed", scope.get("method"), scope.get("path"), exc_info=exc)
-            answer = self._refused(scope, 500, "internal_error", detail)
-            if not started:
-                await _answer(send, 500, answer)
+            await self._failed(scope, send, exc, started=started)
+
+    async def _failed(
+        self, scope: Scope, send: Send, exc: Exception, *, started: bool | None
+    ) -> None:
+        """A bug of ours, never the client's doing: kept in the inbox where a learner looks,
+        not printed (output from the lab's thread would land in whichever cell ran last), and
+        answered 500 unless an answer already began (``started=None``: not known, so ask)."""
+        detail = f"{type(exc).__name__}: {exc}"[:300]
+        log.debug("%s %s failed", scope.get("method"), scope.get("path"), exc_info=exc)
+        answer = self._refused(scope, 500, "internal_error", detail)
+        if started:
+            return
+        try:
+            await _answer(send, 500, answer)
+        except RuntimeError:
+            # uvicorn (as ASGI asks of a server) refuses a second response start: the answer
+            # had begun, so the connection ends with it, as it does after a failed stream.
+            if started is not None:
+                raise
 
     async def _bad_name(self, scope: Scope, problem: str, send: Send) -> None:
         await _answer(send, 404, self._refused(scope, 404, "invalid_endpoint_name", problem))
@@ -199,6 +232,7 @@ async def _answer(send: Send, status: int, answer: dict[str, str]) -> None:
 
 
 _PREFIX = "/webhooks/"
+_GOOD_NAMES_KEPT = 4096
 
 
 def create_app(
