@@ -43,7 +43,7 @@ from webhooks_lab.receiver.endpoint import (
 from webhooks_lab.receiver.inbox import Delivery, Inbox
 from webhooks_lab.runtime.clock import Clock
 
-__all__ = ["DEFAULT_MAX_BODY", "Endpoint", "InvalidPayload", "Receiver"]
+__all__ = ["DEFAULT_MAX_BODY", "Endpoint", "InvalidPayload", "Receiver", "answer_of"]
 
 DEFAULT_MAX_BODY = DELIVERY_BODY_LIMIT
 """Bytes a delivery's body may have unless the lab is told otherwise (256 KiB; see http.body)."""
@@ -204,49 +204,39 @@ class Receiver:
             webhook_id=headers.get("webhook-id") or headers.get("x-github-delivery"),
         )
 
-    async def _process(self, endpoint: Endpoint, d: Delivery) -> None:
-        if endpoint.scheme != "none":
-            now = self.clock.wall()  # real time: senders sign with it
-            try:
-                signing.verify_scheme(
-                    endpoint.scheme,
-                    endpoint.secrets,
-                    d.headers,
-                    d.body,
-                    tolerance=endpoint.tolerance,
-                    now=now,
-                )
-            except signing.SignatureError as exc:
-                d.verified = False
-                d.refused_check = (endpoint.scheme, endpoint.secrets, endpoint.tolerance, now)
-                _answer(d, 401, "invalid_signature", str(exc), reason_code=exc.code)
-                return
-            d.verified = True
+    def deliver_now(
+        self, name: str, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> Delivery | None:
+        """:meth:`deliver`, done at once when nothing in it would wait: the endpoint exists
+        and runs no handler, no chaos and no handshake (``webhooks-lab serve`` under load).
 
+        ``None`` (nothing done, nothing recorded) when it cannot: then :meth:`deliver` it.
+        """
+        started = time.perf_counter()
+        endpoint = self.endpoints.get(name)
+        if (
+            endpoint is None
+            or endpoint.handlers
+            or endpoint.handshake is not None
+            or endpoint.chaos.active
+        ):
+            return None
+        d = self._arrival(name, method, path, headers, body)
         try:
-            if cloud_events.claimed(d.headers):  # CloudEvents 1.0, binary or structured mode
-                payload, d.webhook_id = cloud_events.read(
-                    d.headers,
-                    d.body,
-                    max_depth=self.limits.max_json_depth,
-                    max_number_chars=self.limits.max_number_chars,
-                )
-            else:
-                payload = strict_json.loads(
-                    d.body,
-                    max_depth=self.limits.max_json_depth,
-                    max_number_chars=self.limits.max_number_chars,
-                )
-                if (misdressed := cloud_events.misdressed(payload, d.headers)) is not None:
-                    raise misdressed
-        except strict_json.JSONRefused as exc:
-            code = exc.code if exc.code != "invalid_json" else None  # say only what it adds
-            _answer(d, 400, "invalid_json", str(exc), reason_code=code)
+            payload = self._checked(endpoint, d)
+            if payload is not _REFUSED and not _repeated(endpoint.seen, d):
+                if d.webhook_id is not None:
+                    endpoint.seen.processed(d.webhook_id)
+                _accept(d, endpoint.name)
+        finally:
+            d.duration_ms = (time.perf_counter() - started) * 1000
+            self.inbox.record(d)
+        return d
+
+    async def _process(self, endpoint: Endpoint, d: Delivery) -> None:
+        payload = self._checked(endpoint, d)
+        if payload is _REFUSED:
             return
-        except cloud_events.CloudEventRefused as exc:
-            _answer(d, exc.status, "invalid_cloudevent", str(exc), reason_code=exc.code)
-            return
-        d.event_type = _event_type(payload, d.headers)
 
         trouble = endpoint.chaos.decide() if endpoint.chaos.active else None
         if trouble is not None:
@@ -258,20 +248,7 @@ class Receiver:
             await self.clock.sleep(trouble.delay)
 
         seen = endpoint.seen
-        if d.webhook_id is not None and (done := seen.get(d.webhook_id)) is not None:
-            d.duplicate = True
-            if done:
-                d.status = 200
-                d.response = {
-                    "ok": True,
-                    "duplicate": True,
-                    "id": d.webhook_id,
-                    "detail": "already processed; acknowledged, not processed again",
-                }
-            else:
-                _answer(
-                    d, 409, "in_progress", "this webhook-id is still being processed; retry later"
-                )
+        if _repeated(seen, d):
             return
 
         handlers = endpoint.handlers_for(d.event_type)
@@ -303,6 +280,52 @@ class Receiver:
         if d.webhook_id is not None:
             seen.finish(d.webhook_id)
         _accept(d, endpoint.name)
+
+    def _checked(self, endpoint: Endpoint, d: Delivery) -> Any:
+        """The payload, if the signature and the body pass; else ``_REFUSED``, ``d`` answered."""
+        if endpoint.scheme != "none":
+            now = self.clock.wall()  # real time: senders sign with it
+            try:
+                signing.verify_scheme(
+                    endpoint.scheme,
+                    endpoint.secrets,
+                    d.headers,
+                    d.body,
+                    tolerance=endpoint.tolerance,
+                    now=now,
+                )
+            except signing.SignatureError as exc:
+                d.verified = False
+                d.refused_check = (endpoint.scheme, endpoint.secrets, endpoint.tolerance, now)
+                _answer(d, 401, "invalid_signature", str(exc), reason_code=exc.code)
+                return _REFUSED
+            d.verified = True
+
+        try:
+            if cloud_events.claimed(d.headers):  # CloudEvents 1.0, binary or structured mode
+                payload, d.webhook_id = cloud_events.read(
+                    d.headers,
+                    d.body,
+                    max_depth=self.limits.max_json_depth,
+                    max_number_chars=self.limits.max_number_chars,
+                )
+            else:
+                payload = strict_json.loads(
+                    d.body,
+                    max_depth=self.limits.max_json_depth,
+                    max_number_chars=self.limits.max_number_chars,
+                )
+                if (misdressed := cloud_events.misdressed(payload, d.headers)) is not None:
+                    raise misdressed
+        except strict_json.JSONRefused as exc:
+            code = exc.code if exc.code != "invalid_json" else None  # say only what it adds
+            _answer(d, 400, "invalid_json", str(exc), reason_code=code)
+            return _REFUSED
+        except cloud_events.CloudEventRefused as exc:
+            _answer(d, exc.status, "invalid_cloudevent", str(exc), reason_code=exc.code)
+            return _REFUSED
+        d.event_type = _event_type(payload, d.headers)
+        return payload
 
 
 class _WebhookApp:
@@ -363,14 +386,9 @@ class _WebhookApp:
         if shakes and await handshake.answer(receiver, endpoint, scope, body, started, send):
             return
         delivery = await receiver.deliver(name, method, scope["path"], headers, body, started)
-        if delivery.response_body is not None:  # accepted: the answer is ready-made
-            await _send_json(send, 200, delivery.response, None, delivery.response_body)
-            return
-        extra = []
-        retry_after = delivery.response.get("retry_after")
-        if retry_after is not None:
-            extra.append((b"retry-after", str(int(retry_after)).encode()))
-        await _send_json(send, delivery.status, delivery.response, extra)
+        status, answer_headers, answer = answer_of(delivery)
+        await send({"type": "http.response.start", "status": status, "headers": answer_headers})
+        await send({"type": "http.response.body", "body": answer})
 
     async def _refuse(
         self,
@@ -429,6 +447,18 @@ async def _send_json(
     await send({"type": "http.response.body", "body": body})
 
 
+def answer_of(delivery: Delivery) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The HTTP answer to a processed delivery: its status, headers and JSON body."""
+    body = delivery.response_body  # an accepted delivery's answer is ready-made
+    if body is None:
+        body = json.dumps(delivery.response, separators=(",", ":")).encode()
+    headers = [_JSON_TYPE, _content_length(len(body))]
+    retry_after = delivery.response.get("retry_after")
+    if retry_after is not None:
+        headers.append((b"retry-after", str(int(retry_after)).encode()))
+    return delivery.status, headers, body
+
+
 @functools.lru_cache(maxsize=512)
 def _content_length(size: int) -> tuple[bytes, bytes]:
     # Answers to deliveries come in a few sizes: their header is made once per size.
@@ -445,6 +475,27 @@ def _ok_body(webhook_id: str | None, name: str) -> bytes:
     # The answer to almost every delivery, built without json.dumps: this is the hot path.
     quoted_id = "null" if webhook_id is None else encode_basestring_ascii(webhook_id)
     return f'{{"ok":true,"id":{quoted_id},"endpoint":{encode_basestring_ascii(name)}}}'.encode()
+
+
+_REFUSED: Any = object()  # what Receiver._checked returns for a refused delivery
+
+
+def _repeated(seen: SeenIds, d: Delivery) -> bool:
+    """Answer ``d`` if its webhook-id was seen before (done: acknowledged; in progress: 409)."""
+    if d.webhook_id is None or (done := seen.get(d.webhook_id)) is None:
+        return False
+    d.duplicate = True
+    if done:
+        d.status = 200
+        d.response = {
+            "ok": True,
+            "duplicate": True,
+            "id": d.webhook_id,
+            "detail": "already processed; acknowledged, not processed again",
+        }
+    else:
+        _answer(d, 409, "in_progress", "this webhook-id is still being processed; retry later")
+    return True
 
 
 def _answer(

@@ -29,7 +29,7 @@ from webhooks_lab.limits import DEFAULT, Limits
 from webhooks_lab.receiver import inbox_page
 from webhooks_lab.receiver.live_feed import InboxFeed
 from webhooks_lab.receiver.names import name_problem
-from webhooks_lab.receiver.receiver import Receiver
+from webhooks_lab.receiver.receiver import Receiver, answer_of
 from webhooks_lab.runtime.trace import Trace
 
 log = logging.getLogger("webhooks_lab")
@@ -148,6 +148,34 @@ class LabApp:
             if started is not None:
                 raise
 
+    def answer_now(
+        self, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """Answer a whole delivery at once, without the ASGI round trip, if nothing in it would
+        wait (see :meth:`Receiver.deliver_now`); ``None``: serve the request as usual.
+
+        The server offers each complete POST here first (``runtime.protocol``). The answer is
+        the one the ASGI path gives, and the delivery is recorded the same way.
+        """
+        name = path[len(_PREFIX) :]
+        receiver = self.receiver
+        if (
+            method != "POST"
+            or name not in self._good_names  # checked names only: the usual path checks anew
+            or not path.startswith(_PREFIX)
+            or len(body) > receiver.max_body
+        ):
+            return None
+        try:
+            decoded = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
+            delivery = receiver.deliver_now(name, method, path, decoded, body)
+            return None if delivery is None else answer_of(delivery)
+        except Exception as exc:  # a bug of ours: as __call__ answers one
+            detail = f"{type(exc).__name__}: {exc}"[:300]
+            log.debug("%s %s failed", method, path, exc_info=exc)
+            self.record_refusal(500, "internal_error", method, path[:200], detail)
+            return _closing(500, {"error": "internal_error", "detail": detail})
+
     async def _bad_name(self, scope: Scope, problem: str, send: Send) -> None:
         await _answer(send, 404, self._refused(scope, 404, "invalid_endpoint_name", problem))
 
@@ -221,14 +249,19 @@ def job_routes(runner: JobRunner) -> LazyRoutes:
 
 async def _answer(send: Send, status: int, answer: dict[str, str]) -> None:
     """A JSON answer that also ends the connection: what is left of the request is not read."""
+    status, headers, body = _closing(status, answer)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _closing(status: int, answer: dict[str, str]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     body = json.dumps(answer).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    return status, headers, body
 
 
 _PREFIX = "/webhooks/"
