@@ -2,8 +2,11 @@
 
 ``POST /webhooks/{name}`` is the hot path, written as a plain ASGI endpoint (no per-request
 ``Request``/``Response`` objects) because every delivery in every lesson and load test goes through
-it. The order of checks is the lesson: size, signature (on the raw bytes), JSON, chaos, duplicate,
-handlers. Whatever happens, the request lands in the inbox with the status it got and why.
+it; a delivery that nothing would make wait (no handler, chaos or handshake) is even taken
+without ASGI, the moment the server has it whole (:meth:`Receiver.deliver_now`), with the same
+checks, record and answer. The order of checks is the lesson: size, signature (on the raw
+bytes), JSON, chaos, duplicate, handlers. Whatever happens, the request lands in the inbox with
+the status it got and why.
 
 What each endpoint checks and who handles its events is its
 :class:`~webhooks_lab.receiver.endpoint.Endpoint`; how much of a body is read is

@@ -128,7 +128,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_started = 0.0
         self._head_timer: asyncio.TimerHandle | None = None
         self._idle_since = 0.0  # when the last answer was complete
-        self._held: bytearray | None = None  # the body of a request offered to ``quick``
+        self._held: list[bytes] | None = None  # the body of a request offered to ``quick``
 
     # -- counting ------------------------------------------------------------------------------
 
@@ -210,7 +210,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         ):
             raise self._too_large()
         if self.quick is not None and self._may_answer_quickly():
-            self._held = bytearray()  # decided when the body is complete (on_message_complete)
+            self._held = []  # decided when the body is complete (on_message_complete)
             return
         self._start_cycle()
 
@@ -253,7 +253,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         if self._held is not None:
-            self._held += body
+            self._held.append(body)
             return
         super().on_body(body)
 
@@ -263,11 +263,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             super().on_message_complete()
             return
         self._held = None
-        answer = self._quick_answer(bytes(held))
+        body = held[0] if len(held) == 1 else b"".join(held)
+        answer = self._quick_answer(body)
         if answer is None:
             self._start_cycle()
-            if held:
-                super().on_body(bytes(held))
+            if body:
+                super().on_body(body)
             super().on_message_complete()
             return
         self._write_answer(*answer)
@@ -275,10 +276,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _serve_as_usual(self) -> None:
         """The request offered to ``quick`` still has body to come: start it as uvicorn would,
         with what has arrived."""
-        held, self._held = self._held, None
+        held, self._held = self._held or [], None
         self._start_cycle()
         if held:
-            super().on_body(bytes(held))
+            super().on_body(b"".join(held))
 
     def _quick_answer(self, body: bytes) -> Answer | None:
         parsed = httptools.parse_url(self.url)
