@@ -1,5 +1,6 @@
-"""The guarded protocol's own ways: an answer with a length is one write, and its one timer per
-connection closes a connection left idle between requests.
+"""The guarded protocol's own ways: an answer with a length is one write, its one timer per
+connection closes a connection left idle between requests, and a quick hook answers a plain POST
+at once with the very bytes the app would have written.
 
 Driven through the asyncio protocol interface (``connection_made``, ``data_received``) with a
 transport that records each write, so what reaches the socket, and in how many system calls, is
@@ -60,13 +61,14 @@ async def stream(scope: Any, receive: Any, send: Any) -> None:
 
 
 async def connect(
-    app: Any, limits: Limits = DEFAULT, **options: Any
+    app: Any, limits: Limits = DEFAULT, quick: Any = None, **options: Any
 ) -> tuple[Any, RecordingTransport]:
     config = uvicorn.Config(
         app, lifespan="off", log_level="warning", server_header=False, **options
     )
     config.load()
-    protocol = protocol_with(limits, None)(config=config, server_state=ServerState(), app_state={})
+    made = protocol_with(limits, None, quick)
+    protocol = made(config=config, server_state=ServerState(), app_state={})
     transport = RecordingTransport()
     protocol.connection_made(transport)
     return protocol, transport
@@ -172,5 +174,128 @@ def test_a_slow_answer_is_not_cut_off_by_the_keep_alive_time():
             while not any(b"data" in w for w in transport.writes):
                 await asyncio.sleep(0.01)
         protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+class Quick:
+    """A quick hook that answers as json_answer does, and keeps what it was offered."""
+
+    def __init__(self, answers: bool = True) -> None:
+        self.answers, self.offered = answers, []
+
+    def __call__(self, method: str, path: str, headers: Any, body: bytes) -> Any:
+        self.offered.append((method, path, dict(headers), body))
+        if not self.answers:
+            return None
+        return (
+            200,
+            [(b"content-type", b"application/json"), (b"content-length", b"11")],
+            b'{"ok":true}',
+        )
+
+
+async def echo_length(scope: Any, receive: Any, send: Any) -> None:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    text = str(len(body)).encode()
+    headers = [(b"content-length", str(len(text)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": text})
+
+
+def test_a_quick_answer_is_the_same_bytes_as_the_app_would_write_in_one_write():
+    async def main() -> None:
+        usual, usual_transport = await connect(json_answer)
+        usual.data_received(request("/webhooks/a?x=1", body=b'{"n": 1}'))
+        await answered(usual_transport, 1)
+        quick = Quick()
+        protocol, transport = await connect(json_answer, quick=quick)
+        protocol.data_received(request("/webhooks/a?x=1", body=b'{"n": 1}'))
+        assert transport.writes == usual_transport.writes  # at once: no task was needed
+        ((method, path, headers, body),) = quick.offered
+        assert (method, path, headers[b"host"], body) == ("POST", "/webhooks/a", b"x", b'{"n": 1}')
+        protocol.data_received(request("/webhooks/a"))  # keep-alive: the next one too
+        assert len(transport.writes) == 2 and not transport.closed
+        usual.connection_lost(None)
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_what_is_not_answered_quickly_is_served_as_usual_with_its_whole_body():
+    async def main() -> None:
+        declined = Quick(answers=False)
+        protocol, transport = await connect(echo_length, quick=declined)
+        protocol.data_received(request(body=b"x" * 500))
+        await answered(transport, 1)
+        assert transport.writes[0].endswith(b"\r\n\r\n500") and len(declined.offered) == 1
+
+        quick = Quick()
+        protocol, transport = await connect(echo_length, quick=quick)
+        whole = request(body=b"y" * 500)
+        protocol.data_received(whole[:-200])  # the body is still on its way when a read ends
+        protocol.data_received(whole[-200:])
+        await answered(transport, 1)
+        assert transport.writes[0].endswith(b"\r\n\r\n500") and quick.offered == []
+        for not_offered in (
+            request(method="GET", body=b""),
+            request(body=b"z" * (DEFAULT.max_body + 1)),
+            b"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}",
+        ):
+            protocol, transport = await connect(echo_length, quick=quick)
+            protocol.data_received(not_offered)
+            await answered(transport, 1)
+            protocol.connection_lost(None)
+        assert quick.offered == []
+
+    asyncio.run(main())
+
+
+def test_pipelined_requests_are_answered_in_order_whichever_way_each_goes():
+    async def main() -> None:
+        quick = Quick()
+        protocol, transport = await connect(echo_length, quick=quick)
+        # quick, usual (a GET), then a POST that must wait for the GET's answer
+        protocol.data_received(request() + request(method="GET", body=b"") + request(body=b"abc"))
+        await answered(transport, 3)
+        bodies = [w.rsplit(b"\r\n\r\n", 1)[1] for w in transport.writes]
+        assert bodies == [b'{"ok":true}', b"0", b"3"]
+        assert len(quick.offered) == 1
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_connection_answered_only_quickly_is_still_closed_when_idle():
+    async def main() -> None:
+        protocol, transport = await connect(
+            json_answer, Limits(head_timeout=0.05), quick=Quick(), timeout_keep_alive=0.3
+        )
+        protocol.data_received(request())
+        assert len(transport.writes) == 1 and not transport.closed
+        async with asyncio.timeout(10):
+            while not transport.closed:
+                await asyncio.sleep(0.01)
+        assert len(transport.writes) == 1
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_quick_answer_that_says_close_closes_the_connection():
+    def closing(method: str, path: str, headers: Any, body: bytes) -> Any:
+        return 500, [(b"content-length", b"2"), (b"connection", b"close")], b"{}"
+
+    async def main() -> None:
+        protocol, transport = await connect(json_answer, quick=closing)
+        protocol.data_received(request())
+        assert transport.closed and transport.writes[0].startswith(b"HTTP/1.1 500 ")
 
     asyncio.run(main())

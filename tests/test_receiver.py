@@ -90,6 +90,33 @@ def test_a_handler_that_raises_answers_500_is_recorded_and_the_server_keeps_serv
     assert client.post("/webhooks/demo", json={"type": "ok", "data": {}}).status_code == 200
 
 
+def test_a_bug_on_the_delivery_path_answers_json_500_and_closes_the_connection(lab, client):
+    async def broken(*args, **kwargs):
+        raise KeyError("a bug of ours")
+
+    lab.receiver.deliver = broken  # the instance's, for this lab only
+    failed = client.post("/webhooks/demo", json={"type": "x.y", "data": {}})
+    assert failed.status_code == 500
+    assert failed.json()["error"] == "internal_error"
+    assert failed.headers["connection"] == "close"
+    assert lab.receiver.inbox.last.status == 500
+    del lab.receiver.deliver
+    assert client.post("/webhooks/demo", json={"type": "x.y", "data": {}}).status_code == 200
+
+
+def test_a_bug_after_the_answer_began_sends_no_second_answer(lab, client):
+    async def answers_then_fails(name, scope, receive, send):
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        raise KeyError("a bug of ours, after answering")
+
+    lab.app._handle_webhook = answers_then_fails
+    assert client.post("/webhooks/demo", json={}).status_code == 204
+    (kept,) = lab.receiver.inbox.wait_for(1)  # recorded once the answer is out
+    assert (kept.status, kept.response["error"]) == (500, "internal_error")
+    assert "after answering" in kept.reason
+
+
 def test_a_failed_delivery_is_processed_when_retried(lab, client):
     attempts = []
 
@@ -318,3 +345,16 @@ def test_redefining_a_handler_in_a_rerun_cell_replaces_it_instead_of_running_bot
     )
     assert counted == ["m"]
     assert len(lab.receiver.endpoint("rerun").handlers_for("order.created")) == 1
+
+
+def test_an_endpoint_remembers_at_most_so_many_webhook_ids_forgetting_the_oldest():
+    from webhooks_lab.receiver.endpoint import SeenIds
+
+    seen = SeenIds(remember=3)
+    seen.processed("a")
+    seen.begin("b")
+    seen.finish("b")
+    seen.processed("c")
+    seen.processed("d")
+    assert len(seen) == 3
+    assert (seen.get("a"), seen.get("b"), seen.get("d")) == (None, True, True)

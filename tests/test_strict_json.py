@@ -122,3 +122,29 @@ def test_numbers_are_checked_in_every_encoding_json_reads(encoding):
         with pytest.raises(JSONRefused) as refused:
             loads(raw.encode(encoding))
         assert refused.value.code == code
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": 1}',
+        b'{"a": 1} \t\r\n',
+        b"[1, 2]\n",
+        b'{"a": 1}\x0c',  # a form feed is whitespace to Python, not to JSON
+        b'{"a": 1}\xc2\xa0',  # nor is a no-break space
+        b'{"a": 1} x',
+        b'{"a": 1}{"b": 2}',
+        b"[1, 2",
+        b"[1, 2]]",
+    ],
+)
+def test_what_follows_the_value_is_judged_as_json_judges_it(raw):
+    try:
+        expected = json.loads(raw)
+    except ValueError as exc:
+        with pytest.raises(JSONRefused) as refused:
+            loads(raw)
+        assert refused.value.code == "invalid_json"
+        assert str(exc) in str(refused.value)  # the same words json would have said
+    else:
+        assert loads(raw) == expected

@@ -46,7 +46,7 @@ def loads(
     decoder = _checking(max_number_chars) if suspect else _PLAIN
     try:
         text_str = text.decode("utf-8" if plain else json.detect_encoding(text), "surrogatepass")
-        value = decoder.decode(text_str)
+        value = _parse(decoder, text_str) if plain else decoder.decode(text_str)
     except JSONRefused:
         raise
     except RecursionError:
@@ -63,11 +63,28 @@ def loads(
     return value
 
 
+def _parse(decoder: json.JSONDecoder, text: str) -> Any:
+    """``decoder.decode(text)`` for text that opens with ``{`` or ``[``, less its wrapping.
+
+    The decoder's C scanner reads the value; only what follows it is left to look at (JSON
+    whitespace, or it is not JSON). Anything wrong is handed back to ``decode``, so a refusal
+    says exactly what ``json`` says.
+    """
+    try:
+        value, end = decoder.scan_once(text, 0)  # type: ignore[attr-defined]
+    except StopIteration:
+        return decoder.decode(text)  # raises JSONDecodeError, with its usual message
+    if end != len(text) and text[end:].strip(_JSON_SPACE):
+        return decoder.decode(text)  # raises: data after the value
+    return value
+
+
 def _refuse_constant(name: str) -> Any:
     raise JSONRefused("not_a_number", f"{name} is not a JSON number")
 
 
 _OPENERS = (b"{", b"[")
+_JSON_SPACE = " \t\n\r"  # all the whitespace JSON allows between tokens (RFC 8259, section 2)
 
 # NaN and Infinity cost nothing to watch for: the decoder calls parse_constant only when it
 # meets one. Made once, not per body (json.loads with hooks builds a decoder each call).
@@ -96,23 +113,26 @@ def _checking(max_number_chars: int) -> json.JSONDecoder:
     )
 
 
-# Every digit and the decimal point become "0", so a number is at most two runs of "0" (its
-# mantissa and its exponent) with "-", "e" and a sign between them.
-_NUMBER_SHAPE = bytes.maketrans(b"0123456789.E+", b"00000000000e-")
+# Every digit and the decimal point become "0" and signs go, so a number is at most two runs
+# of "0" (its mantissa and its exponent) with an "e" between them. Dropping a character only
+# ever joins runs, so text elsewhere can raise a false alarm (the slower parse), never hide one.
+_NUMBER_SHAPE = bytes.maketrans(b"0123456789.E", b"00000000000e")
+_SIGNS = b"+-"
 
 
 def _suspect(text: bytes, max_number_chars: int) -> bool:
     """Whether ``text`` may hold a number the checking decoder would refuse: one longer than
-    ``max_number_chars`` or one too large for a float. Three searches in C, no regex."""
-    shape = text.translate(_NUMBER_SHAPE)
-    return _long_run(max_number_chars) in shape or b"0e000" in shape or b"0e-000" in shape
+    ``max_number_chars`` or one too large for a float. Two searches in C, no regex."""
+    shape = text.translate(_NUMBER_SHAPE, _SIGNS)
+    return _long_run(max_number_chars) in shape or b"e000" in shape
 
 
 @functools.lru_cache(maxsize=8)
 def _long_run(max_number_chars: int) -> bytes:
     # Longer than the limit, a number has a run of at least half of it less its three
-    # separators. Capped at 200 digits: a mantissa of fewer, times at most 10**99 (a
-    # two-digit exponent; three digits are suspect anyway), is a finite float.
+    # separators (its sign, "e" and the exponent's sign). Capped at 200 digits: a mantissa of
+    # fewer, times at most 10**99 (a two-digit exponent; three digits are suspect anyway), is a
+    # finite float.
     return b"0" * max(1, min((max_number_chars - 2) // 2, 200))
 
 

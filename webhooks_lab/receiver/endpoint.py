@@ -51,6 +51,13 @@ class SeenIds:
         if len(self._ids) > self.remember:
             self._ids.popitem(last=False)
 
+    def processed(self, webhook_id: str) -> None:
+        """Processed at once, with no handler to wait for: :meth:`begin` and :meth:`finish`."""
+        ids = self._ids
+        ids[webhook_id] = True
+        if len(ids) > self.remember:
+            ids.popitem(last=False)
+
     def finish(self, webhook_id: str) -> None:
         """Processed: a repeat is acknowledged without processing it again."""
         self._ids[webhook_id] = True

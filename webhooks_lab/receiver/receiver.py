@@ -2,8 +2,11 @@
 
 ``POST /webhooks/{name}`` is the hot path, written as a plain ASGI endpoint (no per-request
 ``Request``/``Response`` objects) because every delivery in every lesson and load test goes through
-it. The order of checks is the lesson: size, signature (on the raw bytes), JSON, chaos, duplicate,
-handlers. Whatever happens, the request lands in the inbox with the status it got and why.
+it; a delivery that nothing would make wait (no handler, chaos or handshake) is even taken
+without ASGI, the moment the server has it whole (:meth:`Receiver.deliver_now`), with the same
+checks, record and answer. The order of checks is the lesson: size, signature (on the raw
+bytes), JSON, chaos, duplicate, handlers. Whatever happens, the request lands in the inbox with
+the status it got and why.
 
 What each endpoint checks and who handles its events is its
 :class:`~webhooks_lab.receiver.endpoint.Endpoint`; how much of a body is read is
@@ -13,6 +16,7 @@ What each endpoint checks and who handles its events is its
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import time
@@ -42,11 +46,11 @@ from webhooks_lab.receiver.endpoint import (
 from webhooks_lab.receiver.inbox import Delivery, Inbox
 from webhooks_lab.runtime.clock import Clock
 
-__all__ = ["DEFAULT_MAX_BODY", "Endpoint", "InvalidPayload", "Receiver"]
+__all__ = ["DEFAULT_MAX_BODY", "Endpoint", "InvalidPayload", "Receiver", "answer_of"]
 
 DEFAULT_MAX_BODY = DELIVERY_BODY_LIMIT
 """Bytes a delivery's body may have unless the lab is told otherwise (256 KiB; see http.body)."""
-_JSON = [(b"content-type", b"application/json")]
+_JSON_TYPE = (b"content-type", b"application/json")
 _CLOSE = [(b"connection", b"close")]
 
 
@@ -203,7 +207,85 @@ class Receiver:
             webhook_id=headers.get("webhook-id") or headers.get("x-github-delivery"),
         )
 
+    def deliver_now(
+        self, name: str, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> Delivery | None:
+        """:meth:`deliver`, done at once when nothing in it would wait: the endpoint exists
+        and runs no handler, no chaos and no handshake (``webhooks-lab serve`` under load).
+
+        ``None`` (nothing done, nothing recorded) when it cannot: then :meth:`deliver` it.
+        """
+        started = time.perf_counter()
+        endpoint = self.endpoints.get(name)
+        if (
+            endpoint is None
+            or endpoint.handlers
+            or endpoint.handshake is not None
+            or endpoint.chaos.active
+        ):
+            return None
+        d = self._arrival(name, method, path, headers, body)
+        try:
+            payload = self._checked(endpoint, d)
+            if payload is not _REFUSED and not _repeated(endpoint.seen, d):
+                if d.webhook_id is not None:
+                    endpoint.seen.processed(d.webhook_id)
+                _accept(d, endpoint.name)
+        finally:
+            d.duration_ms = (time.perf_counter() - started) * 1000
+            self.inbox.record(d)
+        return d
+
     async def _process(self, endpoint: Endpoint, d: Delivery) -> None:
+        payload = self._checked(endpoint, d)
+        if payload is _REFUSED:
+            return
+
+        trouble = endpoint.chaos.decide() if endpoint.chaos.active else None
+        if trouble is not None:
+            if trouble.status is not None:
+                _answer(d, trouble.status, "chaos", trouble.why)
+                if trouble.retry_after is not None:
+                    d.response["retry_after"] = trouble.retry_after
+                return
+            await self.clock.sleep(trouble.delay)
+
+        seen = endpoint.seen
+        if _repeated(seen, d):
+            return
+
+        handlers = endpoint.handlers_for(d.event_type)
+        if not handlers:  # most deliveries under load: nothing runs, so nothing is in progress
+            if d.webhook_id is not None:
+                seen.processed(d.webhook_id)
+            _accept(d, endpoint.name)
+            return
+        if d.webhook_id is not None:
+            seen.begin(d.webhook_id)
+        try:
+            event = _to_event(payload, d.event_type, d.webhook_id)
+        except EventError as exc:
+            _forget(seen, d.webhook_id)
+            _answer(d, 422, "invalid_event", str(exc))
+            return
+        try:
+            for handler in handlers:
+                await _call(handler, event)
+        except InvalidPayload as exc:
+            _forget(seen, d.webhook_id)
+            _answer(d, 422, "invalid_payload", str(exc))
+            return
+        except Exception as exc:
+            _forget(seen, d.webhook_id)
+            d.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            _answer(d, 500, "handler_failed", d.error)
+            return
+        if d.webhook_id is not None:
+            seen.finish(d.webhook_id)
+        _accept(d, endpoint.name)
+
+    def _checked(self, endpoint: Endpoint, d: Delivery) -> Any:
+        """The payload, if the signature and the body pass; else ``_REFUSED``, ``d`` answered."""
         if endpoint.scheme != "none":
             now = self.clock.wall()  # real time: senders sign with it
             try:
@@ -219,7 +301,7 @@ class Receiver:
                 d.verified = False
                 d.refused_check = (endpoint.scheme, endpoint.secrets, endpoint.tolerance, now)
                 _answer(d, 401, "invalid_signature", str(exc), reason_code=exc.code)
-                return
+                return _REFUSED
             d.verified = True
 
         try:
@@ -241,65 +323,12 @@ class Receiver:
         except strict_json.JSONRefused as exc:
             code = exc.code if exc.code != "invalid_json" else None  # say only what it adds
             _answer(d, 400, "invalid_json", str(exc), reason_code=code)
-            return
+            return _REFUSED
         except cloud_events.CloudEventRefused as exc:
             _answer(d, exc.status, "invalid_cloudevent", str(exc), reason_code=exc.code)
-            return
+            return _REFUSED
         d.event_type = _event_type(payload, d.headers)
-
-        trouble = endpoint.chaos.decide() if endpoint.chaos.active else None
-        if trouble is not None:
-            if trouble.status is not None:
-                _answer(d, trouble.status, "chaos", trouble.why)
-                if trouble.retry_after is not None:
-                    d.response["retry_after"] = trouble.retry_after
-                return
-            await self.clock.sleep(trouble.delay)
-
-        seen = endpoint.seen
-        if d.webhook_id is not None and (done := seen.get(d.webhook_id)) is not None:
-            d.duplicate = True
-            if done:
-                d.status = 200
-                d.response = {
-                    "ok": True,
-                    "duplicate": True,
-                    "id": d.webhook_id,
-                    "detail": "already processed; acknowledged, not processed again",
-                }
-            else:
-                _answer(
-                    d, 409, "in_progress", "this webhook-id is still being processed; retry later"
-                )
-            return
-
-        handlers = endpoint.handlers_for(d.event_type)
-        if d.webhook_id is not None:
-            seen.begin(d.webhook_id)
-        if handlers:
-            try:
-                event = _to_event(payload, d.event_type, d.webhook_id)
-            except EventError as exc:
-                _forget(seen, d.webhook_id)
-                _answer(d, 422, "invalid_event", str(exc))
-                return
-            try:
-                for handler in handlers:
-                    await _call(handler, event)
-            except InvalidPayload as exc:
-                _forget(seen, d.webhook_id)
-                _answer(d, 422, "invalid_payload", str(exc))
-                return
-            except Exception as exc:
-                _forget(seen, d.webhook_id)
-                d.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-                _answer(d, 500, "handler_failed", d.error)
-                return
-        if d.webhook_id is not None:
-            seen.finish(d.webhook_id)
-        d.status = 200
-        d.response = {"ok": True, "id": d.webhook_id, "endpoint": endpoint.name}
-        d.response_body = _ok_body(d.webhook_id, endpoint.name)
+        return payload
 
 
 class _WebhookApp:
@@ -309,9 +338,12 @@ class _WebhookApp:
         self.receiver = receiver
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope["path_params"]["name"], scope, receive, send)
+
+    async def handle(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a request to ``/webhooks/{name}`` (the app in front calls this directly)."""
         started = time.perf_counter()
         receiver = self.receiver
-        name = scope["path_params"]["name"]
         method = scope["method"]
         endpoint = receiver.endpoints.get(name)
         shakes = endpoint is not None and endpoint.handshake is not None
@@ -357,11 +389,9 @@ class _WebhookApp:
         if shakes and await handshake.answer(receiver, endpoint, scope, body, started, send):
             return
         delivery = await receiver.deliver(name, method, scope["path"], headers, body, started)
-        extra = []
-        retry_after = delivery.response.get("retry_after")
-        if retry_after is not None:
-            extra.append((b"retry-after", str(int(retry_after)).encode()))
-        await _send_json(send, delivery.status, delivery.response, extra, delivery.response_body)
+        status, answer_headers, answer = answer_of(delivery)
+        await send({"type": "http.response.start", "status": status, "headers": answer_headers})
+        await send({"type": "http.response.body", "body": answer})
 
     async def _refuse(
         self,
@@ -413,17 +443,62 @@ async def _send_json(
     encoded: bytes | None = None,
 ) -> None:
     body = encoded or json.dumps(answer, separators=(",", ":")).encode()
-    headers = [*_JSON, (b"content-length", str(len(body)).encode())]
+    headers = [_JSON_TYPE, _content_length(len(body))]
     if extra:
         headers.extend(extra)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
+def answer_of(delivery: Delivery) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The HTTP answer to a processed delivery: its status, headers and JSON body."""
+    body = delivery.response_body  # an accepted delivery's answer is ready-made
+    if body is None:
+        body = json.dumps(delivery.response, separators=(",", ":")).encode()
+    headers = [_JSON_TYPE, _content_length(len(body))]
+    retry_after = delivery.response.get("retry_after")
+    if retry_after is not None:
+        headers.append((b"retry-after", str(int(retry_after)).encode()))
+    return delivery.status, headers, body
+
+
+@functools.lru_cache(maxsize=512)
+def _content_length(size: int) -> tuple[bytes, bytes]:
+    # Answers to deliveries come in a few sizes: their header is made once per size.
+    return (b"content-length", str(size).encode())
+
+
+def _accept(d: Delivery, name: str) -> None:
+    d.status = 200
+    d.response = {"ok": True, "id": d.webhook_id, "endpoint": name}
+    d.response_body = _ok_body(d.webhook_id, name)
+
+
 def _ok_body(webhook_id: str | None, name: str) -> bytes:
     # The answer to almost every delivery, built without json.dumps: this is the hot path.
     quoted_id = "null" if webhook_id is None else encode_basestring_ascii(webhook_id)
     return f'{{"ok":true,"id":{quoted_id},"endpoint":{encode_basestring_ascii(name)}}}'.encode()
+
+
+_REFUSED: Any = object()  # what Receiver._checked returns for a refused delivery
+
+
+def _repeated(seen: SeenIds, d: Delivery) -> bool:
+    """Answer ``d`` if its webhook-id was seen before (done: acknowledged; in progress: 409)."""
+    if d.webhook_id is None or (done := seen.get(d.webhook_id)) is None:
+        return False
+    d.duplicate = True
+    if done:
+        d.status = 200
+        d.response = {
+            "ok": True,
+            "duplicate": True,
+            "id": d.webhook_id,
+            "detail": "already processed; acknowledged, not processed again",
+        }
+    else:
+        _answer(d, 409, "in_progress", "this webhook-id is still being processed; retry later")
+    return True
 
 
 def _answer(

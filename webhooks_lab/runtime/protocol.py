@@ -31,12 +31,16 @@ from collections.abc import Callable
 from typing import Any
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from webhooks_lab.limits import DEFAULT, Limits
 
 # (status, code, method, target, detail) -> None; the target is cut to a readable length.
 RefusalHook = Callable[[int, str, str, str, str], None]
+# (method, path, headers, body) -> (status, headers, body) of the answer, or None: serve it as
+# usual. See GuardedHttpToolsProtocol.quick.
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+QuickHook = Callable[[str, str, list[tuple[bytes, bytes]], bytes], Answer | None]
 
 _REASONS = {
     400: "Bad Request",
@@ -101,10 +105,19 @@ _DECLARED_LENGTH = b"\r\ncontent-length: "
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the request head bounded in size, count and time."""
+    """uvicorn's httptools protocol with the request head bounded in size, count and time.
+
+    With a ``quick`` hook, a plain POST (HTTP/1.1 keep-alive, a ``Content-Length`` within
+    ``max_body``, nothing else in flight on the connection) whose body arrives with its head is
+    first offered to ``quick(method, path, headers, body)``. An answer it gives is written at
+    once, with the headers uvicorn adds (``date``): no ASGI task, no messages, for the request
+    every lesson and load test sends most. ``None`` and the request is served the usual way,
+    as is any request whose body is still on its way when a read ends.
+    """
 
     limits: Limits = DEFAULT
     on_refusal: RefusalHook | None = None
+    quick: QuickHook | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -115,6 +128,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_started = 0.0
         self._head_timer: asyncio.TimerHandle | None = None
         self._idle_since = 0.0  # when the last answer was complete
+        self._held: list[bytes] | None = None  # the body of a request offered to ``quick``
 
     # -- counting ------------------------------------------------------------------------------
 
@@ -139,6 +153,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._head_bytes += self._read
         try:
             self.parser.feed_data(data)
+            if self._held is not None:  # its body did not all come in this read: as usual
+                self._serve_as_usual()
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
@@ -193,9 +209,100 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             and len(self.url) + sum(len(n) + len(v) + 4 for n, v in headers) > self._max
         ):
             raise self._too_large()
+        if self.quick is not None and self._may_answer_quickly():
+            self._held = []  # decided when the body is complete (on_message_complete)
+            return
+        self._start_cycle()
+
+    def _start_cycle(self) -> None:
         super().on_headers_complete()
         if self.cycle is not None:  # None only if the request is an upgrade (not served here)
             self.cycle.transport = self._writer  # type: ignore[assignment]
+
+    # -- answering at once ---------------------------------------------------------------------
+
+    def _may_answer_quickly(self) -> bool:
+        parser = self.parser
+        if (
+            parser.get_method() != b"POST"
+            or parser.get_http_version() != "1.1"
+            or not parser.should_keep_alive()
+            or parser.should_upgrade()
+            or self.expect_100_continue
+            or self.pipeline
+            or (self.cycle is not None and not self.cycle.response_complete)
+            or self.flow.write_paused  # a client not reading its answers gets them as usual
+            or self.transport.is_closing()
+        ):
+            return False
+        length = None
+        for name, value in self.headers:
+            if name == b"content-length":
+                if length is not None:
+                    return False
+                length = value
+            elif name == b"transfer-encoding":
+                return False
+        # bytes.isdigit() is ASCII digits only; a length too long to read is not offered
+        return (
+            length is not None
+            and length.isdigit()
+            and len(length) <= 12
+            and int(length) <= self.limits.max_body
+        )
+
+    def on_body(self, body: bytes) -> None:
+        if self._held is not None:
+            self._held.append(body)
+            return
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        held = self._held
+        if held is None:
+            super().on_message_complete()
+            return
+        self._held = None
+        body = held[0] if len(held) == 1 else b"".join(held)
+        answer = self._quick_answer(body)
+        if answer is None:
+            self._start_cycle()
+            if body:
+                super().on_body(body)
+            super().on_message_complete()
+            return
+        self._write_answer(*answer)
+
+    def _serve_as_usual(self) -> None:
+        """The request offered to ``quick`` still has body to come: start it as uvicorn would,
+        with what has arrived."""
+        held, self._held = self._held or [], None
+        self._start_cycle()
+        if held:
+            super().on_body(b"".join(held))
+
+    def _quick_answer(self, body: bytes) -> Answer | None:
+        parsed = httptools.parse_url(self.url)
+        if b"%" in parsed.path:  # escaped: let uvicorn decode it as it does
+            return None
+        assert self.quick is not None
+        return self.quick("POST", parsed.path.decode("ascii"), self.headers, body)
+
+    def _write_answer(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        # The headers are the app's own (a JSON type, a length, perhaps Connection: close),
+        # never a client's, so uvicorn's checks of them are not repeated here.
+        content = [STATUS_LINE[status]]
+        closing = False
+        for name, value in (*self.server_state.default_headers, *headers):
+            content += (name, b": ", value, b"\r\n")
+            closing = closing or (name == b"connection" and value == b"close")
+        content += (b"\r\n", body)
+        self.transport.write(b"".join(content))
+        self.server_state.total_requests += 1
+        if closing:
+            self.transport.close()
+            return
+        self._idle_since = self._loop.time()
 
     # -- refusing ------------------------------------------------------------------------------
 
@@ -229,7 +336,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         timeout = self.limits.head_timeout
         now = self._loop.time()
         if not self._in_head:
-            if self.cycle is not None and self.cycle.response_complete and not self.pipeline:
+            if (self.cycle is None or self.cycle.response_complete) and not self.pipeline:
                 # Between requests: idle this long, it is closed as uvicorn's keep-alive would.
                 idle = now - self._idle_since
                 if idle >= self.timeout_keep_alive:
@@ -283,13 +390,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.parser = None  # type: ignore[assignment]  # nothing more is read from this client
 
 
-def protocol_with(limits: Limits, on_refusal: RefusalHook | None) -> type[GuardedHttpToolsProtocol]:
-    """A protocol class for uvicorn's ``Config(http=...)`` bound to these limits and this hook."""
+def protocol_with(
+    limits: Limits, on_refusal: RefusalHook | None, quick: QuickHook | None = None
+) -> type[GuardedHttpToolsProtocol]:
+    """A protocol class for uvicorn's ``Config(http=...)`` bound to these limits and hooks."""
     return type(
         "GuardedHttpToolsProtocol",
         (GuardedHttpToolsProtocol,),
-        {"limits": limits, "on_refusal": staticmethod(on_refusal) if on_refusal else None},
+        {
+            "limits": limits,
+            "on_refusal": staticmethod(on_refusal) if on_refusal else None,
+            "quick": staticmethod(quick) if quick else None,
+        },
     )
 
 
-__all__ = ["GuardedHttpToolsProtocol", "RefusalHook", "protocol_with"]
+__all__ = ["Answer", "GuardedHttpToolsProtocol", "QuickHook", "RefusalHook", "protocol_with"]

@@ -96,7 +96,8 @@ class Server:
         config = uvicorn.Config(
             self.app,
             loop="none",  # we are already on the loop we want
-            http=protocol_with(self.limits, self.on_refusal),
+            # An app with ``answer_now`` (the lab's) answers plain deliveries without ASGI.
+            http=protocol_with(self.limits, self.on_refusal, getattr(self.app, "answer_now", None)),
             proxy_headers=False,  # loopback, no proxy to trust: one middleware less per request
             lifespan="off",
             log_level=logging.WARNING,

@@ -411,6 +411,14 @@ class TracedApp:
         if inner is not None:
             inner(status, code, method, target, detail)
 
+    def answer_now(self, method: str, path: str, headers: Any, body: bytes) -> Any:
+        """The wrapped app's ``answer_now`` (see ``runtime.protocol``) for a delivery, whose
+        record the watched inbox keeps; ``None`` for the rest, which this app writes down."""
+        if not (self.inbox_watched and _FROM_INBOX(method, path)):
+            return None
+        inner = getattr(self.app, "answer_now", None)
+        return None if inner is None else inner(method, path, headers, body)
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)

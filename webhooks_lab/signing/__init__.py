@@ -515,8 +515,12 @@ def _entries(value: str, header: str) -> list[tuple[str, str]]:
     return entries
 
 
-def _split_keys(secrets: Iterable[str]) -> tuple[list[str], list[str]]:
-    """The secrets as ``(HMAC secrets, Ed25519 public keys)``; a ``whsk_`` key gives its public."""
+@lru_cache(maxsize=64)
+def _split_keys(secrets: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The secrets as ``(HMAC secrets, Ed25519 public keys)``; a ``whsk_`` key gives its public.
+
+    Cached: a receiver checks every delivery against the same few secrets.
+    """
     hmac_secrets: list[str] = []
     public_keys: list[str] = []
     for each in secrets:
@@ -526,7 +530,7 @@ def _split_keys(secrets: Iterable[str]) -> tuple[list[str], list[str]]:
             public_keys.append(public_key_of(each))
         else:
             hmac_secrets.append(each)
-    return hmac_secrets, public_keys
+    return tuple(hmac_secrets), tuple(public_keys)
 
 
 def verify(
@@ -553,10 +557,10 @@ def verify(
     entries = _entries(signature, names[2])
     _check_window(seconds, names[1], tolerance, now)
     hmac_secrets, public_keys = _split_keys(_secret_list(secret_or_secrets))
-    wanted = (["v1"] if hmac_secrets else []) + (["v1a"] if public_keys else [])
     v1 = [sig for version, sig in entries if version == "v1"] if hmac_secrets else []
     v1a = [sig for version, sig in entries if version == "v1a"] if public_keys else []
     if not v1 and not v1a:
+        wanted = (["v1"] if hmac_secrets else []) + (["v1a"] if public_keys else [])
         versions = _listed(version for version, _ in entries)
         raise NoMatchingSignature(
             f"no {' or '.join(wanted)} signature in {names[2]} (found versions: {versions}); "
