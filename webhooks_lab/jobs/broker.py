@@ -113,8 +113,8 @@ STATUS_OF = {
 #: left; such a job is *abandoned*, and ends ``failed`` (its completion webhook says so).
 SWEPT = "swept"
 ABANDONED = (
-    "abandoned: the worker running it stopped answering, and it had no attempts left "
-    f"({ATTEMPTS} workers in a row)"
+    "abandoned: the worker running it stopped answering and it had no attempts left "
+    "(each worker that took it died)"
 )
 #: Every job admitted on the broker, by creation time (``GET /jobs`` pages through it).
 JOB_INDEX = f"{QUEUE_NAME}:jobs"
