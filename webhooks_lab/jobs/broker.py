@@ -516,6 +516,12 @@ class BrokerRunner:
                         if first_print != fingerprint:
                             raise IdempotencyConflict(idempotency_key, first)
                         return first, True
+            # Listed first: once enqueued, nothing may come between that and watching the job
+            # (a short job can end before the next round trip, and its news would be missed).
+            async with queue.redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(JOB_INDEX, {job.id: time.time()})
+                pipe.zremrangebyrank(JOB_INDEX, 0, -JOB_INDEX_KEEP - 1)
+                await pipe.execute()
             await queue.enqueue(
                 spec.name,
                 key=job.id,
@@ -532,10 +538,6 @@ class BrokerRunner:
                     "retry_after": spec.retry_after,
                 },
             )
-            async with queue.redis.pipeline(transaction=False) as pipe:
-                pipe.zadd(JOB_INDEX, {job.id: time.time()})
-                pipe.zremrangebyrank(JOB_INDEX, 0, -JOB_INDEX_KEEP - 1)
-                await pipe.execute()
         self._remember(job)
         self._changed(job)
         return job, False
