@@ -758,7 +758,9 @@ class BrokerRunner:
 
     async def _refresh(self, queue: Queue) -> None:
         """Bring marked jobs up to date at once, and every unfinished one each POLL_EVERY s."""
-        while True:
+        # Until closed, not only until cancelled: on Python 3.11 a cancel that lands just as
+        # the wait_for below ends is swallowed (CPython gh-86296), and the loop would go on.
+        while not self._closed:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_EVERY)
             self._wake.clear()
