@@ -160,6 +160,10 @@ def test_a_worker_sigkilled_mid_delivery_leaves_it_to_another_with_the_same_webh
     assert stamps[1] >= stamps[0]
     retried_by = lab.loop.run(lab.sender.queue.job(f"{delivery.id}.1")).worker_id
     assert retried_by != holder and retried_by in fleet.workers
+    said = f"{retried_by}: {delivery.id}.1 webhooks-lab.deliver delivered"
+    assert eventually(lambda: said in fleet.workers[retried_by].lines, 30), list(
+        fleet.workers[retried_by].lines
+    )
 
 
 # -- dead letters, replayed by a call and from the command line ----------------------------------

@@ -397,6 +397,8 @@ def make_worker(
             return
         if log is not None:
             said = status_of(saq_job) if saq_job.status in TERMINAL_STATUSES else "back"
+            if saq_job.function == DELIVER and isinstance(saq_job.result, str):
+                said = saq_job.result  # what the attempt meant: delivered, retrying, dead
             log(f"{worker_id}: {saq_job.key} {saq_job.function} {said}")
         if saq_job.status in TERMINAL_STATUSES:
             complete(saq_job)
