@@ -47,6 +47,8 @@ class Lab:
         limits: Limits | None = None,
         broker: str | None = None,
     ) -> None:
+        if broker is not None and outbox is not None:  # checked before anything starts
+            raise ValueError("with a broker, deliveries are kept on it: pass broker or outbox")
         self.options: dict[str, Any] = {
             "host": host,
             "port": port,
@@ -112,8 +114,6 @@ class Lab:
             return Sender(outbox=outbox, clock=self.clock, allow_loopback=True, trace=self.trace)
         from webhooks_lab.jobs.broker_sender import BrokerSender
 
-        if outbox is not None:
-            raise ValueError("with a broker, deliveries are kept on it: pass broker or outbox")
         return BrokerSender(url=broker, loop=self.loop, allow_loopback=True)
 
     @property
