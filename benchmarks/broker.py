@@ -12,10 +12,15 @@ real worker processes:
    one process is one core, whatever its concurrency). Target: >= 1.6x on 2 cores. The
    in-process ``JobRunner`` is measured on the same jobs for comparison.
 
+3. **Deliveries per second** through the broker (``BrokerSender``: a record in Redis and a SAQ
+   job per attempt, made by two worker processes) against the in-process ``Sender`` (SQLite
+   outbox in a file), both signing and posting to one real uvicorn receiver on 127.0.0.1 that
+   answers 204.
+
 Rounds alternate between the sides; each side reports its best round, so a burst of noise from
 another process hurts no side more than another.
 
-    python benchmarks/broker.py [--jobs N] [--cpu-jobs M] [--rounds R]
+    python benchmarks/broker.py [--jobs N] [--cpu-jobs M] [--deliveries D] [--rounds R]
 """
 
 from __future__ import annotations
@@ -166,6 +171,74 @@ def bare_processes(count: int, n: int) -> float:
         return time.perf_counter() - started
 
 
+class Receiver:
+    """A real uvicorn server on 127.0.0.1, on a loop thread of its own, answering 204."""
+
+    def __init__(self) -> None:
+        from starlette.applications import Starlette
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        from webhooks_lab.runtime.loop import LabLoop
+        from webhooks_lab.runtime.server import Server
+
+        async def hook(request: Any) -> Response:
+            await request.body()
+            return Response(status_code=204)
+
+        self.loop = LabLoop("bench-receiver")
+        self.server = Server(Starlette(routes=[Route("/hook", hook, methods=["POST"])]))
+        self.loop.run(self.server.start())
+        self.url = f"{self.server.url}/hook"
+
+    def stop(self) -> None:
+        self.loop.run(self.server.stop())
+        self.loop.stop()
+
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def _events(n: int) -> list[Any]:
+    from webhooks_lab.events import Event
+
+    return [Event("bench.sent", {"n": i}) for i in range(n)]
+
+
+async def deliveries_through_broker(url: str, target: str, n: int) -> float:
+    from webhooks_lab.jobs.broker_sender import BrokerSender
+
+    sender = await BrokerSender(url=url, allow_loopback=True).start()
+    sender.add_endpoint(target, secret=SECRET)
+    try:
+        events = _events(n)
+        started = time.perf_counter()
+        made = await sender.enqueue(events)
+        ended = await sender.ended([d.id for d in made], 300)
+        elapsed = time.perf_counter() - started
+        assert all(d.state == "delivered" for d in ended), "a delivery did not arrive"
+        return elapsed
+    finally:
+        await sender.close()
+
+
+async def deliveries_in_process(target: str, n: int, folder: str) -> float:
+    from webhooks_lab.sender.sender import Sender
+
+    sender = await Sender(outbox=Path(folder) / "outbox.sqlite3", allow_loopback=True).start()
+    sender.add_endpoint(target, secret=SECRET)
+    try:
+        events = _events(n)
+        started = time.perf_counter()
+        sender.send_many(events)
+        await sender.idle()
+        elapsed = time.perf_counter() - started
+        assert sender.counts() == {"delivered": n}, sender.counts()
+        return elapsed
+    finally:
+        await sender.close()
+
+
 def best(times: list[float]) -> float:
     return min(times)
 
@@ -174,6 +247,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=400, help="no-op jobs per round (400)")
     parser.add_argument("--cpu-jobs", type=int, default=12, help="CPU-bound jobs per round (12)")
+    parser.add_argument(
+        "--deliveries", type=int, default=400, help="webhook deliveries per round (400; 0 skips)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds per side (3)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -237,6 +313,38 @@ def main() -> None:
         machine = best(bare_one) / best(bare_two)
         print(f"  2 bare processes / 1 on the same work: {machine:.2f}x (what the machine gave)")
         print(f"  workers' speedup / the machine's:      {speedup / machine:.2f}")
+
+        # 3. Deliveries: through the broker (two workers) against the in-process sender.
+        d = args.deliveries
+        if d > 0:
+            import tempfile
+
+            receiver = Receiver()
+            broker_times, local_times = [], []
+            workers = Workers("lab", url, 2, CONCURRENCY)
+            try:
+                asyncio.run(deliveries_through_broker(url, receiver.url, 20))  # warm
+                for _ in range(args.rounds):
+                    broker_times.append(
+                        asyncio.run(deliveries_through_broker(url, receiver.url, d))
+                    )
+                    with tempfile.TemporaryDirectory() as folder:
+                        local_times.append(
+                            asyncio.run(deliveries_in_process(receiver.url, d, folder))
+                        )
+            finally:
+                workers.stop()
+                receiver.stop()
+            print(f"\n{d} signed deliveries to a uvicorn receiver on 127.0.0.1 (answers 204):")
+            print(f"  in-process sender (SQLite outbox): {d / best(local_times):7.0f} deliveries/s")
+            print(
+                f"  broker, 2 workers x {CONCURRENCY}:           "
+                f"{d / best(broker_times):7.0f} deliveries/s"
+            )
+            print(
+                f"  broker / in-process:               "
+                f"{best(local_times) / best(broker_times):.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from webhooks_lab import signing
 from webhooks_lab.course import EDITIONS
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "worker":
         return _worker(args)
+    if args.command == "deliveries":
+        return _deliveries(args)
     if args.command == "demo":
         return _demo(args)
     if args.command == "send":
@@ -159,10 +162,35 @@ def _parser() -> argparse.ArgumentParser:
         "--secret", help=_("signing secret for completion webhooks (default: a new one, printed)")
     )
     worker.add_argument(
+        "--kinds",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also run the kinds MODULE registers: it has register_kinds(runner), calling "
+        "runner.register('my.kind', fn); repeat for several (looked up from this folder too)",
+    )
+    worker.add_argument(
         "--grace",
         type=float,
         default=5.0,
         help=_("seconds running jobs may take to finish when stopped, before they go back (5)"),
+    )
+
+    deliveries = sub.add_parser(
+        "deliveries",
+        help="the webhook deliveries on a broker: list them, show one, replay dead letters",
+    )
+    _broker_options(deliveries, required=True)
+    deliveries.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "dead", "show", "replay"],
+        default="list",
+        help="list the newest (default), list the dead letters, show ID's attempts, replay ID",
+    )
+    deliveries.add_argument("id", nargs="?", help="a delivery id (dlv_...) for show and replay")
+    deliveries.add_argument(
+        "--limit", type=int, default=20, help="how many to list, newest first (default 20)"
     )
 
     demo = sub.add_parser(
@@ -355,7 +383,15 @@ def _serve(args: argparse.Namespace) -> int:
         # Jobs run on this loop. Their completion webhooks go out through a sender (signed with
         # the first --secret, retried, loopback only), as they do in the lab.
         trace = use(Trace())
-        sender = await Sender(outbox=":memory:", allow_loopback=True, trace=trace).start()
+        if args.broker:  # on a broker they are deliveries kept there, attempted by the workers
+            from webhooks_lab.jobs.broker_sender import BrokerSender
+
+            sender: Any = BrokerSender(
+                url=args.broker, allow_loopback=True, allow_remote=args.allow_remote_broker
+            )
+        else:
+            sender = Sender(outbox=":memory:", allow_loopback=True, trace=trace)
+        await sender.start()
         if log is not None:
             log.start()
 
@@ -428,12 +464,16 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    """Run the lesson kinds from the broker until SIGTERM or Ctrl+C."""
-    from webhooks_lab.events import Event
+    """Run the lesson kinds (and those of ``--kinds`` modules) from the broker until SIGTERM or
+    Ctrl+C."""
     from webhooks_lab.jobs.broker import check_broker_url
-    from webhooks_lab.jobs.broker_worker import make_worker, run_worker
+    from webhooks_lab.jobs.broker_worker import (
+        KindsNotFound,
+        learner_kinds,
+        make_worker,
+        run_worker,
+    )
     from webhooks_lab.jobs.kinds import lesson_kinds
-    from webhooks_lab.sender.sender import Sender
 
     def fail(message: str, code: int = 2) -> int:
         print(f"webhooks-lab worker: {message}", file=sys.stderr, flush=True)
@@ -447,20 +487,18 @@ def _worker(args: argparse.Namespace) -> int:
         return fail(str(exc))
     secret = args.secret or signing.generate_secret()
     kinds = lesson_kinds()
+    try:
+        kinds += learner_kinds(args.kinds, taken={kind.name for kind in kinds})
+    except KindsNotFound as exc:
+        return fail(str(exc))
 
     async def run() -> None:
-        # Completion webhooks go out through a sender: signed, retried, loopback only.
-        sender = await Sender(outbox=":memory:", allow_loopback=True).start()
-
-        async def notify(url: str, event: Event, *, secret: str | None = None) -> object:
-            return await sender.deliver_to(url, event, secret=secret, wait=False)
-
+        # Completion webhooks go out as deliveries on the broker: durable, signed, retried.
         worker = make_worker(
             args.broker,
             kinds,
             concurrency=args.concurrency,
             name=args.name,
-            notify=notify,
             secret=secret,
             grace=args.grace,
             allow_remote=args.allow_remote_broker,
@@ -477,10 +515,7 @@ def _worker(args: argparse.Namespace) -> int:
             say += "\n" + _("  stop:        Ctrl+C or SIGTERM (running jobs finish or go back)")
             print(say, flush=True)
 
-        try:
-            await run_worker(worker, ready=ready)
-        finally:
-            await sender.close()
+        await run_worker(worker, ready=ready)
 
     try:
         asyncio.run(run())
@@ -496,6 +531,62 @@ def _worker(args: argparse.Namespace) -> int:
         raise
     print(_("webhooks-lab worker stopped"), flush=True)
     return 0
+
+
+def _deliveries(args: argparse.Namespace) -> int:
+    """List, show or replay the webhook deliveries kept on a broker; 1 if there is no such one."""
+    from webhooks_lab.jobs.broker import check_broker_url
+    from webhooks_lab.jobs.broker_sender import DEAD, INDEX, BrokerSender
+
+    def fail(message: str, code: int = 2) -> int:
+        print(f"webhooks-lab deliveries: {message}", file=sys.stderr, flush=True)
+        return code
+
+    try:
+        check_broker_url(args.broker, allow_remote=args.allow_remote_broker)
+    except ValueError as exc:
+        return fail(str(exc))
+    if args.action in ("show", "replay") and not args.id:
+        return fail(f"{args.action} needs a delivery id: deliveries {args.action} dlv_...")
+    if args.action in ("list", "dead") and args.id:
+        return fail(f"{args.action} takes no id; did you mean show {args.id}?")
+    if not 1 <= args.limit <= 1000:
+        return fail(f"--limit is from 1 to 1000, got {args.limit}")
+
+    async def run() -> int:
+        sender = await BrokerSender(url=args.broker, allow_remote=args.allow_remote_broker).start()
+        try:
+            if args.action in ("list", "dead"):
+                index = DEAD if args.action == "dead" else INDEX
+                found = await sender.newest(index, limit=args.limit)
+                for delivery in found:
+                    print(repr(delivery), flush=True)
+                if not found:
+                    print("no dead letters" if args.action == "dead" else "no deliveries yet")
+                return 0
+            if args.action == "show":
+                delivery = await sender.fetch(args.id)
+                if delivery is None:
+                    return fail(f"no delivery {args.id!r} on the broker", 1)
+                print(delivery.timeline(), flush=True)
+                return 0
+            try:
+                delivery = await sender.requeue(args.id)
+            except KeyError:
+                return fail(f"no delivery {args.id!r} on the broker", 1)
+            print(f"replaying {delivery.id} ({delivery.event_id}) to {delivery.url}", flush=True)
+            return 0
+        finally:
+            await sender.close()
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:
+        from webhooks_lab.jobs.broker import _is_connection_error
+
+        if isinstance(exc, OSError) or _is_connection_error(exc):
+            return fail(f"the broker at {args.broker} does not answer ({exc})", 1)
+        raise
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from webhooks_lab.service.app import create_app, job_routes
 
 if TYPE_CHECKING:
     from webhooks_lab.jobs.broker import BrokerRunner
+    from webhooks_lab.jobs.broker_sender import BrokerSender
     from webhooks_lab.widgets.wire import WireView
 
 
@@ -46,6 +47,8 @@ class Lab:
         limits: Limits | None = None,
         broker: str | None = None,
     ) -> None:
+        if broker is not None and outbox is not None:  # checked before anything starts
+            raise ValueError("with a broker, deliveries are kept on it: pass broker or outbox")
         self.options: dict[str, Any] = {
             "host": host,
             "port": port,
@@ -82,8 +85,9 @@ class Lab:
         self.receiver.url = self.server.url
         served.watch(self.server.port)  # deliveries: the trace reads what the inbox records
         # The sender may reach loopback (that is where the lab's receiver lives), nothing private.
-        self.sender = Sender(outbox=outbox, clock=self.clock, allow_loopback=True, trace=self.trace)
-        self.outbox = self.sender.outbox
+        # With a broker, deliveries are broker jobs too: kept in Redis, attempted by the workers.
+        self.sender: Sender | BrokerSender = self._sender(broker, outbox)
+        self.outbox = getattr(self.sender, "outbox", None)
         try:
             self.loop.run(self.sender.start(), timeout=10)
         except BaseException:
@@ -104,6 +108,13 @@ class Lab:
             self.loop.stop()
             raise
         return runner
+
+    def _sender(self, broker: str | None, outbox: str | None) -> Any:  # Sender | BrokerSender
+        if broker is None:
+            return Sender(outbox=outbox, clock=self.clock, allow_loopback=True, trace=self.trace)
+        from webhooks_lab.jobs.broker_sender import BrokerSender
+
+        return BrokerSender(url=broker, loop=self.loop, allow_loopback=True)
 
     @property
     def url(self) -> str:
@@ -187,7 +198,8 @@ def start(**options: Any) -> Lab:
     ``outbox`` (the sender's SQLite file, or ``":memory:"``; default a temporary file),
     ``limits`` (a :class:`~webhooks_lab.limits.Limits`: every limit on what clients may send),
     ``broker`` (``"redis://127.0.0.1:PORT"``: ``lab.jobs`` runs jobs by kind in
-    ``webhooks-lab worker`` processes on that Redis, through SAQ; default: in this kernel).
+    ``webhooks-lab worker`` processes on that Redis, through SAQ, and ``lab.sender``'s deliveries
+    and the completion webhooks are broker jobs too, kept in Redis; default: in this kernel).
     ``lang`` (the language checks, widgets and reprs speak: ``"en"``, the default, or ``"ko"``;
     it is not an option of the lab, so changing it keeps the running lab).
     If the running lab was started with different options, it is stopped and replaced.

@@ -90,9 +90,9 @@ class JobsAPI:
         if request.method == "POST":
             return await self.create(request)
         status = request.query_params.get("status")
-        jobs = self.runner.list(status)[-100:]
-        counts = JobCounts(**self.runner.counts())
-        return _json(JobList(jobs=[JobStatus.of(job) for job in jobs], counts=counts))
+        offset, limit = _page(request, "offset", 0, 10**6), _page(request, "limit", 100, 100)
+        jobs, counts = await self.runner.listing(status, offset=offset, limit=limit)
+        return _json(JobList(jobs=[JobStatus.of(job) for job in jobs], counts=JobCounts(**counts)))
 
     async def kinds(self, request: Request) -> Response:
         return _json(JobKinds(kinds=[JobKind.of(kind) for kind in self.runner.kinds()]))
@@ -328,6 +328,22 @@ class JobsAPI:
 def routes(runner: JobRunner, *, max_body: int = DEFAULT_MAX_BODY) -> list[BaseRoute]:
     """The ``/jobs`` routes for ``runner``, ready for ``create_app(..., extra_routes=...)``."""
     return JobsAPI(runner, max_body=max_body).routes()
+
+
+def _page(request: Request, name: str, default: int, most: int) -> int:
+    """A paging query parameter: a whole number from 0 (1 for ``limit``) to ``most``."""
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    least = 1 if name == "limit" else 0
+    if not (text.isascii() and text.isdigit()) or not least <= int(text[:8]) <= most:
+        raise Problem(
+            400,
+            "invalid-query",
+            "Invalid query parameter",
+            f"{name} is a whole number from {least} to {most}, got {text[:40]!r}",
+        )
+    return int(text)
 
 
 def _json(

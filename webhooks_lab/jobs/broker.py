@@ -47,8 +47,9 @@ import contextlib
 import inspect
 import json
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -93,6 +94,8 @@ RESULT_TTL = 3600
 TIMEOUT_MARGIN = 5
 #: How often a runner asks the broker about unfinished jobs, in case a message was missed.
 POLL_EVERY = 1.0
+#: How many of the newest jobs on the broker ``GET /jobs`` looks at (its pages and counts).
+LISTING_WINDOW = 1000
 #: How long an Idempotency-Key is remembered on the broker.
 IDEMPOTENCY_TTL = 24 * 3600
 
@@ -106,14 +109,50 @@ STATUS_OF = {
     Status.FAILED: FAILED,
     Status.COMPLETE: SUCCEEDED,
 }
+#: The error SAQ's sweep gives a job whose worker stopped answering and that has no attempts
+#: left; such a job is *abandoned*, and ends ``failed`` (its completion webhook says so).
+SWEPT = "swept"
+ABANDONED = (
+    "abandoned: the worker running it stopped answering and it had no attempts left "
+    "(each worker that took it died)"
+)
+#: Every job admitted on the broker, by creation time (``GET /jobs`` pages through it).
+JOB_INDEX = f"{QUEUE_NAME}:jobs"
+#: How many jobs the index remembers; the oldest fall out (their records expire anyway).
+JOB_INDEX_KEEP = 100_000
 
 
 class BrokerRefused(JobError, TypeError):
     """A callable that cannot cross to a worker process; the message says what to do instead."""
 
 
+def abandoned(saq_job: Any) -> bool:
+    """Did the sweep give this job up (its workers died, no attempts left), not a cancel?"""
+    return (
+        saq_job.status == Status.ABORTED
+        and saq_job.error == SWEPT
+        and (saq_job.meta or {}).get("error") != "cancelled"
+    )
+
+
+def status_of(saq_job: Any) -> str:
+    """Our status word for a SAQ job: an abandoned job has *failed*, not been cancelled."""
+    return FAILED if abandoned(saq_job) else STATUS_OF[saq_job.status]
+
+
 class Queue(RedisQueue):
-    """SAQ's Redis queue, its sweep waiting :data:`SWEEP_ABORT_WAIT` for a dead worker, not 5 s."""
+    """SAQ's Redis queue, its sweep waiting :data:`SWEEP_ABORT_WAIT` for a dead worker, not 5 s.
+
+    A worker sets :attr:`on_abandoned`: the sweep calls it with each job it gives up, so that
+    job still says it ended (its completion webhook, a delivery's dead letter).
+    """
+
+    on_abandoned: Callable[[Any], Awaitable[None]] | None = None
+
+    async def finish(self, job: Any, status: Status, **kwargs: Any) -> None:
+        await super().finish(job, status, **kwargs)
+        if self.on_abandoned is not None and abandoned(job):
+            await self.on_abandoned(job)
 
     async def sweep(self, lock: int = 60, abort: float = SWEEP_ABORT_WAIT) -> list[str]:
         return await super().sweep(lock, abort=min(abort, SWEEP_ABORT_WAIT))
@@ -176,9 +215,12 @@ def mirror(saq_job: Any, job: Job) -> None:
         [t / 1000 for t in (saq_job.touched, saq_job.started, saq_job.completed) if t]
         or [job.updated_at]
     )
-    status = STATUS_OF[saq_job.status]
+    status = status_of(saq_job)
     if status == SUCCEEDED:
         job.result = saq_job.result
+    elif abandoned(saq_job):
+        job.error = ABANDONED
+        job.exception = JobError(ABANDONED)
     elif status in (FAILED, CANCELLED):
         job.error = meta.get("error") or _last_line(saq_job.error) or status
         if status == CANCELLED and job.error == "abort":  # SAQ's word when it lost ours
@@ -474,6 +516,12 @@ class BrokerRunner:
                         if first_print != fingerprint:
                             raise IdempotencyConflict(idempotency_key, first)
                         return first, True
+            # Listed first: once enqueued, nothing may come between that and watching the job
+            # (a short job can end before the next round trip, and its news would be missed).
+            async with queue.redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(JOB_INDEX, {job.id: time.time()})
+                pipe.zremrangebyrank(JOB_INDEX, 0, -JOB_INDEX_KEEP - 1)
+                await pipe.execute()
             await queue.enqueue(
                 spec.name,
                 key=job.id,
@@ -521,7 +569,7 @@ class BrokerRunner:
         self._apply(saq_job, job)
         return job
 
-    def _adopt(self, saq_job: Any) -> Job:
+    def _adopt(self, saq_job: Any, *, remember: bool = True) -> Job:
         """A Job for one started elsewhere (another serve process, another kernel)."""
         meta = saq_job.meta or {}
         job = Job(
@@ -535,7 +583,8 @@ class BrokerRunner:
             retry_after=int(meta.get("retry_after") or 1),
         )
         job.id = saq_job.key
-        self._remember(job)
+        if remember:
+            self._remember(job)
         return job
 
     def by_idempotency_key(self, key: str) -> Job | None:
@@ -545,6 +594,35 @@ class BrokerRunner:
         """Jobs this runner knows of (started here or looked up), oldest first."""
         jobs = list(self._jobs.values())
         return jobs if status is None else [job for job in jobs if job.status == status]
+
+    async def listing(
+        self, status: str | None = None, *, offset: int = 0, limit: int = 100
+    ) -> tuple[list[Job], dict[str, int]]:
+        """A page of every job on the broker, whoever started it (``GET /jobs``), and the counts.
+
+        Looks at the newest :data:`LISTING_WINDOW` jobs: the page is ``limit`` of them (at most
+        100) after skipping ``offset`` newer ones, with ``status`` if given, oldest first; the
+        counts are over the whole window.
+        """
+        queue = await self._ready()
+        async with self._broker():
+            ids = await queue.redis.zrevrange(JOB_INDEX, 0, LISTING_WINDOW - 1)
+            keys = [i.decode() if isinstance(i, bytes) else i for i in ids]
+            found = await queue.jobs(keys) if keys else []
+        counts = dict.fromkeys(STATUSES, 0)
+        jobs = []
+        for saq_job in found:
+            if saq_job is None:
+                continue  # its record expired (RESULT_TTL)
+            job = self._jobs.get(saq_job.key) or self._adopt(saq_job, remember=False)
+            if not job.done:
+                self._apply(saq_job, job)
+            counts[job.status] += 1
+            if status is None or job.status == status:
+                jobs.append(job)
+        start = max(0, offset)
+        page = jobs[start : start + max(1, min(limit, 100))]
+        return page[::-1], counts
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -680,7 +758,9 @@ class BrokerRunner:
 
     async def _refresh(self, queue: Queue) -> None:
         """Bring marked jobs up to date at once, and every unfinished one each POLL_EVERY s."""
-        while True:
+        # Until closed, not only until cancelled: on Python 3.11 a cancel that lands just as
+        # the wait_for below ends is swallowed (CPython gh-86296), and the loop would go on.
+        while not self._closed:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_EVERY)
             self._wake.clear()
@@ -704,7 +784,7 @@ class BrokerRunner:
         if job.done:
             return
         before = (job.status, job.progress, job.message, job.worker)
-        status = STATUS_OF[saq_job.status]
+        status = status_of(saq_job)
         mirror(saq_job, job)
         if status in FINAL:
             self._watching.discard(job.id)
@@ -803,6 +883,10 @@ __all__ = [
     "HEARTBEAT",
     "QUEUE_NAME",
     "STATUS_OF",
+    "ABANDONED",
+    "JOB_INDEX",
+    "abandoned",
+    "status_of",
     "RESULT_TTL",
     "SWEEP",
     "SWEEP_ABORT_WAIT",

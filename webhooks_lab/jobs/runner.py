@@ -426,6 +426,15 @@ class JobRunner:
             jobs = list(self._jobs.values())
         return jobs if status is None else [job for job in jobs if job.status == status]
 
+    async def listing(
+        self, status: str | None = None, *, offset: int = 0, limit: int = 100
+    ) -> tuple[list[Job], dict[str, int]]:
+        """A page of the remembered jobs (``GET /jobs``): ``limit`` (at most 100) after skipping
+        ``offset`` newer ones, with ``status`` if given, oldest first; and the counts."""
+        jobs = self.list(status)
+        end = len(jobs) - max(0, offset)
+        return jobs[max(0, end - max(1, min(limit, 100))) : max(0, end)], self.counts()
+
     def __len__(self) -> int:
         return len(self._jobs)
 

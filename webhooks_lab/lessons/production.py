@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 
 from webhooks_lab.errors import Error
 from webhooks_lab.i18n import _
@@ -39,6 +40,7 @@ class WorkerProcess:
         *,
         concurrency: int = 2,
         secret: str | None = None,
+        kinds: Sequence[str] = (),
         timeout: float = 30.0,
     ) -> None:
         self.broker, self.name, self.concurrency = broker, name, concurrency
@@ -46,6 +48,8 @@ class WorkerProcess:
         command += ["--name", name, "--concurrency", str(concurrency)]
         if secret:
             command += ["--secret", secret]
+        for module in kinds:  # a learner's own kinds: a module with register_kinds(runner)
+            command += ["--kinds", module]
         self.lines: deque[str] = deque(maxlen=1000)
         self._ready = threading.Event()
         self._said = threading.Condition()  # notified on each line the worker prints
@@ -123,21 +127,37 @@ class WorkerProcess:
 class Fleet:
     """A broker and its workers, for one lesson: ``fleet.broker``, ``fleet.workers``."""
 
-    def __init__(self, redis: RedisServer, *, concurrency: int = 2, secret: str | None = None):
+    def __init__(
+        self,
+        redis: RedisServer,
+        *,
+        concurrency: int = 2,
+        secret: str | None = None,
+        kinds: Sequence[str] = (),
+    ):
         self.redis, self.concurrency, self.secret = redis, concurrency, secret
+        self.kinds = tuple(kinds)
         self.broker = redis.url
         self.workers: dict[str, WorkerProcess] = {}
         self._count = 0
 
     @classmethod
-    def start(cls, workers: int = 2, *, concurrency: int = 2, secret: str | None = None) -> Fleet:
+    def start(
+        cls,
+        workers: int = 2,
+        *,
+        concurrency: int = 2,
+        secret: str | None = None,
+        kinds: Sequence[str] = (),
+    ) -> Fleet:
         """A new ``redis-server`` and ``workers`` worker processes on it (raises
-        :class:`~webhooks_lab.runtime.redis_server.RedisMissing` if there is no redis-server)."""
+        :class:`~webhooks_lab.runtime.redis_server.RedisMissing` if there is no redis-server).
+        ``kinds`` names modules whose ``register_kinds(runner)`` the workers run too."""
         global _current
         if _current is not None:  # a re-run cell replaces the fleet, it never adds a second
             _current.stop()
             _current = None
-        fleet = cls(RedisServer.start(), concurrency=concurrency, secret=secret)
+        fleet = cls(RedisServer.start(), concurrency=concurrency, secret=secret, kinds=kinds)
         try:
             for _ in range(workers):
                 fleet.add()
@@ -151,7 +171,9 @@ class Fleet:
         """Start one more worker (named ``worker-N`` unless given a name)."""
         self._count += 1
         name = name or f"worker-{self._count}"
-        worker = WorkerProcess(self.broker, name, concurrency=self.concurrency, secret=self.secret)
+        worker = WorkerProcess(
+            self.broker, name, concurrency=self.concurrency, secret=self.secret, kinds=self.kinds
+        )
         self.workers[name] = worker
         return worker
 

@@ -1,8 +1,13 @@
 """A local ``redis-server`` for learners and tests: a free loopback port, a temporary folder.
 
-``RedisServer.start()`` runs Debian's (or Homebrew's) ``redis-server`` on ``127.0.0.1`` with no
-persistence (``--save '' --appendonly no``) in a folder of its own, waits until it answers
-``PING``, and hands back its ``url``. ``stop()`` ends it and removes the folder. Where
+``RedisServer.start()`` runs Debian's (or Homebrew's) ``redis-server`` on ``127.0.0.1`` in a folder
+of its own, waits until it answers ``PING``, and hands back its ``url``. ``stop()`` ends it and
+removes the folder.
+
+It keeps an append-only file (``--appendonly yes``, fsynced every second, no RDB snapshots): the
+broker holds the durable record of jobs and webhook deliveries
+(:mod:`webhooks_lab.jobs.broker_sender`), so a ``redis-server`` restarted on the same folder
+(``RedisServer.start(folder=...)``) finds them again, at most the last second lost. Where
 ``redis-server`` is not on ``PATH``, :class:`RedisMissing` says in plain words how to get it.
 
 Nothing here speaks the Redis protocol beyond ``PING``: it is the running part, not a client.
@@ -47,29 +52,35 @@ class RedisServer:
 
     @classmethod
     def start(
-        cls, *, timeout: float = 10.0, executable: str | None = None, port: int | None = None
+        cls,
+        *,
+        timeout: float = 10.0,
+        executable: str | None = None,
+        port: int | None = None,
+        folder: Path | None = None,
     ) -> RedisServer:
-        """Start one (on ``port``, or a free one); raise :class:`RedisMissing` if there is
-        none to start."""
+        """Start one (on ``port``, or a free one; in ``folder``, or a new temporary one); raise
+        :class:`RedisMissing` if there is none to start."""
         found = executable or shutil.which("redis-server")
         if found is None:
             raise RedisMissing()
         last: Exception | None = None
         for _ in range(3):  # another program may take the free port between our look and its bind
-            folder = Path(tempfile.mkdtemp(prefix="webhooks-lab-redis-"))
+            where = folder or Path(tempfile.mkdtemp(prefix="webhooks-lab-redis-"))
             chosen = port or _free_port()
             command = [found, "--port", str(chosen), "--bind", "127.0.0.1", "--save", ""]
-            command += ["--appendonly", "no", "--dir", str(folder), "--protected-mode", "yes"]
+            command += ["--appendonly", "yes", "--appendfsync", "everysec"]
+            command += ["--dir", str(where), "--protected-mode", "yes"]
             process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=where
             )
-            server = cls(process, chosen, folder)
+            server = cls(process, chosen, where)
             try:
                 server._wait_ready(timeout)
                 return server
             except OSError as exc:
                 last = exc
-                server.stop()
+                server.stop(keep=folder is not None)
         raise Error(f"redis-server did not start: {last}")
 
     @property
@@ -92,8 +103,8 @@ class RedisServer:
                 raise OSError(f"redis-server did not answer PING within {timeout:g} s")
             time.sleep(0.01)  # polling a process we started for its first PING; ~20 ms in all
 
-    def stop(self) -> None:
-        """End the server and remove its folder. Safe to call twice."""
+    def stop(self, *, keep: bool = False) -> None:
+        """End the server and remove its folder (unless ``keep``). Safe to call twice."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -101,7 +112,8 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> RedisServer:
         return self

@@ -42,19 +42,18 @@ from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.listeners import Listeners
 from webhooks_lab.runtime.trace import Trace, current
+from webhooks_lab.sender.attempt import open_session, post, signed_headers
 from webhooks_lab.sender.chaos import SenderChaos
 from webhooks_lab.sender.decision import decide
 from webhooks_lab.sender.health import EndpointHealth
 from webhooks_lab.sender.outbox import Outbox
 from webhooks_lab.sender.records import FINAL_STATES, Attempt, Destination, OutgoingDelivery
-from webhooks_lab.sender.ssrf import GuardedResolver, UnsafeURL, URLGuard
+from webhooks_lab.sender.ssrf import UnsafeURL, URLGuard
 
 __all__ = ["AttemptListener", "Sender", "new_delivery_id"]
 
 AttemptListener = Callable[[Attempt], Any]
 T = TypeVar("T")
-
-_RESPONSE_KEPT = 300  # characters of each answer kept in the attempt log
 
 
 def new_delivery_id(prefix: str = "dlv") -> str:
@@ -137,8 +136,6 @@ class Sender:
 
     async def start(self) -> Sender:
         """Start the workers on the running loop and resume what the outbox still holds."""
-        import aiohttp
-
         if self._loop is not None:
             return self
         self._loop = asyncio.get_running_loop()
@@ -147,14 +144,7 @@ class Sender:
         self._idle = asyncio.Event()
         self._idle.set()
         self._unflushed = asyncio.Event()
-        connector = aiohttp.TCPConnector(
-            limit=self.concurrency, resolver=GuardedResolver(self.guard), ttl_dns_cache=10
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            headers={"user-agent": "webhooks-lab-sender"},
-            auto_decompress=False,
-        )
+        self._session = open_session(self.guard, self.concurrency)
         for n in range(self.concurrency):
             self._spawn(self._worker(), f"webhooks-lab-sender-{n}")
         if self.outbox.flush_interval > 0:
@@ -475,19 +465,13 @@ class Sender:
         self._note(delivery, attempt)  # on record before the request goes out
 
         # Signed with real time, even on a sped-up lab clock: the receiver is someone else.
-        signed_at = int(self.clock.wall())
-        headers = signing.headers_for(
+        headers = signed_headers(
             scheme,
-            secret.split() if scheme == "standard" and secret else secret,  # a rotation's list
+            secret,
             delivery.body,
             msg_id=delivery.event_id,
-            timestamp=signed_at,
+            timestamp=int(self.clock.wall()),
         )
-        headers["content-type"] = "application/json"
-        status: int | None = None
-        error: str | None = None
-        retry_after: str | None = None
-        permanent = False
         trace = self.trace
         pending = trace.begin(
             self._parties.get(delivery.id, self.party),
@@ -496,37 +480,23 @@ class Sender:
             webhook_id=delivery.event_id,
             event=delivery.event_type,
         )
-        clock = time.perf_counter()
         try:
-            async with self._session.post(
-                url,
-                data=delivery.body,
-                headers=headers,
-                allow_redirects=False,
-                timeout=self._timeout(),
-            ) as answer:
-                body = await answer.read()
-                status = answer.status
-                retry_after = answer.headers.get("retry-after")
-                if 300 <= status < 400:
-                    where = answer.headers.get("location", "?")
-                    error = f"redirect to {where} not followed"
-            attempt.response = body[:_RESPONSE_KEPT].decode("utf-8", "replace")
+            answer = await post(self._session, url, delivery.body, headers, self._timeout())
         except asyncio.CancelledError:
             attempt.state = "interrupted"
             attempt.error = "the sender stopped before an answer came (it may have arrived)"
             trace.end(pending, error="interrupted")
             self._note(delivery, attempt)
             raise
-        except asyncio.TimeoutError:
-            error = f"timeout: no answer within {self.timeout:g} s"
-        except UnsafeURL as refused:
-            error, permanent = str(refused), True
-        except Exception as exc:
-            error = _describe(exc)
-        attempt.latency_ms = (time.perf_counter() - clock) * 1000
-        trace.end(pending, status, error=error)
-        self._settle(delivery, status, error, retry_after=retry_after, permanent=permanent)
+        attempt.response, attempt.latency_ms = answer.response, answer.latency_ms
+        trace.end(pending, answer.status, error=answer.error)
+        self._settle(
+            delivery,
+            answer.status,
+            answer.error,
+            retry_after=answer.retry_after,
+            permanent=answer.permanent,
+        )
 
     def _settle(
         self,
@@ -815,20 +785,6 @@ class Sender:
             f"<Sender {len(self._endpoints)} endpoint{'s' if len(self._endpoints) != 1 else ''};"
             f" deliveries: {counts or 'none yet'}; {len(self._live)} under way>"
         )
-
-
-def _describe(exc: BaseException) -> str:
-    """A failed request's exception in words a learner can act on."""
-    import aiohttp
-
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the receiver closed the connection without answering"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = exc.os_error.strerror or str(exc.os_error)
-        return f"cannot connect to {exc.host}:{exc.port}: {reason}"
-    if isinstance(exc, aiohttp.ClientError):
-        return f"{type(exc).__name__}: {exc}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 __all__ += ["FINAL_STATES"]

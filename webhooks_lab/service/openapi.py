@@ -277,9 +277,24 @@ def _paths() -> dict[str, Any]:
                         "name": "status",
                         "in": "query",
                         "schema": {"type": "string", "enum": list(STATUSES)},
-                    }
+                    },
+                    {
+                        "name": "offset",
+                        "in": "query",
+                        "description": "skip this many newer jobs (a page further back)",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 1000000},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "description": "at most this many jobs (default and most: 100)",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                    },
                 ],
-                "responses": {"200": _json_body(_ref("JobList"), "Jobs and counts")},
+                "responses": {
+                    "200": _json_body(_ref("JobList"), "Jobs and counts"),
+                    "400": _problem("A paging parameter (offset, limit) out of range."),
+                },
             },
             "post": {
                 "operationId": "startJob",
