@@ -16,6 +16,7 @@ import httpx
 import pytest
 from broker_fixtures import SECRET, fleet, redis  # noqa: F401 - fixtures
 from helpers import serving
+from saq.job import Status
 
 from webhooks_lab import signing
 from webhooks_lab.jobs.broker import BrokerRefused, BrokerRunner, check_broker_url
@@ -174,6 +175,37 @@ def test_a_cancel_through_one_runner_stops_the_job_on_the_worker_another_started
     while not any(f"{job.id} primes.count cancelled" in line for line in worker.lines):
         assert time.monotonic() < deadline, list(worker.lines)
         time.sleep(0.05)
+
+
+def test_a_cancel_overwritten_by_a_progress_update_is_sent_again_and_the_job_stops(
+    broker_lab,
+    fleet,  # noqa: F811
+):
+    # SAQ's Redis queue writes a running job back whole on each progress update: an abort that
+    # lands between its read and its write is lost, and the worker, which polls the status, would
+    # run the job to its end. Here the lost abort is made on purpose, right after it lands.
+    job = broker_lab.jobs.start("primes.count", {"below": 5_000_000})  # a thread, many seconds
+    running(job)
+
+    async def cancel_and_lose_it():
+        other = await register_lesson_kinds(BrokerRunner(fleet.broker)).connect()
+        queue = other.queue
+        try:
+            seen = await other.lookup(job.id)
+            revoking = asyncio.create_task(other.revoke(seen, wait=30))
+            deadline = time.monotonic() + 10
+            while (stored := await queue.job(job.id)).status != Status.ABORTING:
+                assert time.monotonic() < deadline and not revoking.done()
+                await asyncio.sleep(0.001)
+            stored.status, stored.error = Status.ACTIVE, None  # what a racing _update leaves
+            await queue.redis.set(stored.id, queue.serialize(stored))
+            await revoking
+        finally:
+            await other.aclose()
+
+    asyncio.run(cancel_and_lose_it())
+    with pytest.raises(JobCancelled):
+        job.wait(30)
 
 
 def test_a_completion_webhook_is_sent_signed_by_the_worker_to_a_real_receiver(broker_lab):

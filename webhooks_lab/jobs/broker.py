@@ -53,6 +53,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from saq.job import Job as SaqJob
 from saq.job import Status
 from saq.queue.redis import RedisQueue
 
@@ -696,18 +697,40 @@ class BrokerRunner:
             if saq_job is None or saq_job.status in (Status.COMPLETE, Status.FAILED):
                 return False
             was_queued = saq_job.status in (Status.NEW, Status.QUEUED)
-            saq_job.meta = {**(saq_job.meta or {}), "error": "cancelled"}
-            await queue.abort(saq_job, "cancelled", ttl=max(5, 3 * ABORT_POLL))
+            await self._abort(queue, saq_job)
         waiter = self._thread_or_loop_future(job)
         if waiter is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(waiter), wait)
+            deadline = asyncio.get_running_loop().time() + wait
+            while not waiter.done():
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(waiter), min(left, 2 * ABORT_POLL))
+                if not waiter.done():
+                    await self._abort_again_if_lost(queue, job.id)
         if not job.done:
             await self.lookup(job.id)
         if was_queued and job.done and job.callback_url is not None:
             # No worker ever took it, so no worker will say it ended: this runner does.
             self._spawn(self._send_completion(job))
         return True
+
+    async def _abort(self, queue: Queue, saq_job: SaqJob) -> None:
+        saq_job.meta = {**(saq_job.meta or {}), "error": "cancelled"}
+        await queue.abort(saq_job, "cancelled", ttl=max(5, 3 * ABORT_POLL))
+
+    async def _abort_again_if_lost(self, queue: Queue, job_id: str) -> None:
+        """Abort again if the broker forgot the abort.
+
+        SAQ's Redis queue writes a running job back whole on each progress update
+        (``RedisQueue._update`` reads the status, then sets the job): an abort that lands between
+        the two is overwritten, the status is ``active`` again, and the worker, which polls the
+        status, never stops the job. So while a cancelled job still runs, this looks again."""
+        async with self._broker():
+            saq_job = await queue.job(job_id)
+            if saq_job is not None and saq_job.status == Status.ACTIVE:
+                await self._abort(queue, saq_job)
 
     def close(self) -> None:
         if self._host.on_loop():
