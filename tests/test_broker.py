@@ -18,6 +18,7 @@ from broker_fixtures import SECRET, fleet, redis  # noqa: F401 - fixtures
 from helpers import serving
 from saq.job import Status
 
+import webhooks_lab
 from webhooks_lab import signing
 from webhooks_lab.jobs.broker import BrokerRefused, BrokerRunner, check_broker_url
 from webhooks_lab.jobs.kinds import count_primes, register_lesson_kinds
@@ -332,3 +333,22 @@ def test_a_worker_whose_broker_goes_away_waits_quietly_and_carries_on_when_it_is
             lab.stop()
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_a_worker_started_from_a_lab_speaks_its_language_and_is_seen_ready(redis, lang):  # noqa: F811
+    webhooks_lab.set_language(lang)
+    try:
+        worker = WorkerProcess(redis.url, "speaker")  # raises if its banner is not recognised
+        try:
+            banner = worker.lines[0]
+            assert ("워커" in banner) == (lang == "ko"), banner
+            lab = Lab(broker=redis.url)
+            try:
+                assert lab.jobs.start("sleep", {"seconds": 0.1}).wait(30) == {"slept": 0.1}
+            finally:
+                lab.stop()
+        finally:
+            worker.stop()
+    finally:
+        webhooks_lab.set_language("en")

@@ -22,11 +22,14 @@ from collections import deque
 from collections.abc import Sequence
 
 from webhooks_lab.errors import Error
-from webhooks_lab.i18n import _
+from webhooks_lab.i18n import _, language
 from webhooks_lab.runtime.redis_server import RedisServer
 
-#: What a worker prints once it is taking jobs.
-READY = "webhooks-lab worker "
+
+def ready_line() -> str:
+    """How the line starts that a worker prints once it takes jobs, in the lab's language (the
+    worker is started speaking it): the words before the worker's id in the CLI's banner."""
+    return _("webhooks-lab worker {id} on {broker}", id="\0", broker="").partition("\0")[0]
 
 
 class WorkerProcess:
@@ -45,7 +48,8 @@ class WorkerProcess:
     ) -> None:
         self.broker, self.name, self.concurrency = broker, name, concurrency
         command = [sys.executable, "-m", "webhooks_lab.cli", "worker", "--broker", broker]
-        command += ["--name", name, "--concurrency", str(concurrency)]
+        command += ["--name", name, "--concurrency", str(concurrency), "--lang", language()]
+        self._ready_line = ready_line()
         if secret:
             command += ["--secret", secret]
         for module in kinds:  # a learner's own kinds: a module with register_kinds(runner)
@@ -75,7 +79,7 @@ class WorkerProcess:
             with self._said:
                 self.lines.append(line.rstrip("\n"))
                 self._said.notify_all()
-            if line.startswith(READY):
+            if line.startswith(self._ready_line):
                 self._ready.set()
         self._ready.set()  # the process ended: nobody should wait any longer
         with self._said:
