@@ -60,10 +60,13 @@ def test_five_thousand_events_through_a_flaky_receiver_are_each_handled_exactly_
         events = [Event("order.paid", {"order": n}) for n in range(EVENTS)]
         deliveries = sender.send_many(events)
         counts = sender.wait_idle(timeout=120)
-        # Requests the sender timed out on are still sleeping in the receiver; let them land.
+        # Requests the sender timed out on may still be sleeping in the receiver; let them land.
+        # (On a busy machine an attempt can also time out before the receiver has read it at
+        # all: that one never lands, and only a timed-out attempt may be missing, below.)
         deadline = time.monotonic() + 10
         while len(lab.receiver.inbox.for_endpoint("flaky")) < len(logged):
-            assert time.monotonic() < deadline, "the receiver saw fewer requests than were sent"
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.05)
     finally:
         lab.loop.run(sender.close())
@@ -92,7 +95,9 @@ def test_five_thousand_events_through_a_flaky_receiver_are_each_handled_exactly_
         assert delivery.attempts[-1].status == 200
     received = Counter(d.webhook_id for d in lab.receiver.inbox.for_endpoint("flaky"))
     tried = Counter(a.event_id for a in logged)
-    assert received == tried
+    assert not received - tried  # the receiver saw nothing the sender did not try
+    timed_out = Counter(a.event_id for a in logged if a.status is None)
+    assert not (tried - received) - timed_out  # an attempt it never saw was one that timed out
     answered = Counter((a.event_id, a.status) for a in logged if a.status is not None)
     seen = Counter((d.webhook_id, d.status) for d in lab.receiver.inbox.for_endpoint("flaky"))
     assert not answered - seen  # every answer the sender logged, the receiver gave

@@ -427,8 +427,11 @@ def test_the_outbox_is_written_behind_soon_after_each_change_and_not_while_idle(
         (row,) = sender.outbox.deliveries(ids=[delivery.id])
         assert row.state == "delivered"
     flusher = next(t for t in sender._tasks if t.get_name() == "webhooks-lab-outbox-flush")
-    # Idle, it sleeps on "something changed" (an event), not on a timer that wakes it to look.
-    assert flusher.get_coro().cr_await.__qualname__ == "Event.wait"
+    # Idle, it sleeps on "something changed" (an event), not on a timer that wakes it to look
+    # (once its last write, which may still be returning from its thread, is done).
+    assert eventually(
+        lambda: flusher.get_coro().cr_await.__qualname__ == "Event.wait", timeout=5
+    ), flusher.get_coro().cr_await.__qualname__
 
 
 def test_wait_attempts_returns_once_the_attempt_is_answered_and_not_before(
