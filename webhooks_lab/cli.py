@@ -166,8 +166,10 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="MODULE",
-        help="also run the kinds MODULE registers: it has register_kinds(runner), calling "
-        "runner.register('my.kind', fn); repeat for several (looked up from this folder too)",
+        help=_(
+            "also run the kinds MODULE registers: it has register_kinds(runner), calling "
+            "runner.register('my.kind', fn); repeat for several (looked up from this folder too)"
+        ),
     )
     worker.add_argument(
         "--grace",
@@ -178,19 +180,20 @@ def _parser() -> argparse.ArgumentParser:
 
     deliveries = sub.add_parser(
         "deliveries",
-        help="the webhook deliveries on a broker: list them, show one, replay dead letters",
+        help=_("the webhook deliveries on a broker: list them, show one, replay dead letters"),
     )
+    _lang_option(deliveries)
     _broker_options(deliveries, required=True)
     deliveries.add_argument(
         "action",
         nargs="?",
         choices=["list", "dead", "show", "replay"],
         default="list",
-        help="list the newest (default), list the dead letters, show ID's attempts, replay ID",
+        help=_("list the newest (default), list the dead letters, show ID's attempts, replay ID"),
     )
-    deliveries.add_argument("id", nargs="?", help="a delivery id (dlv_...) for show and replay")
+    deliveries.add_argument("id", nargs="?", help=_("a delivery id (dlv_...) for show and replay"))
     deliveries.add_argument(
-        "--limit", type=int, default=20, help="how many to list, newest first (default 20)"
+        "--limit", type=int, default=20, help=_("how many to list, newest first (default 20)")
     )
 
     demo = sub.add_parser(
@@ -547,11 +550,15 @@ def _deliveries(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(str(exc))
     if args.action in ("show", "replay") and not args.id:
-        return fail(f"{args.action} needs a delivery id: deliveries {args.action} dlv_...")
+        return fail(
+            _("{action} needs a delivery id: deliveries {action} dlv_...", action=args.action)
+        )
     if args.action in ("list", "dead") and args.id:
-        return fail(f"{args.action} takes no id; did you mean show {args.id}?")
+        return fail(
+            _("{action} takes no id; did you mean show {id}?", action=args.action, id=args.id)
+        )
     if not 1 <= args.limit <= 1000:
-        return fail(f"--limit is from 1 to 1000, got {args.limit}")
+        return fail(_("--limit is from 1 to 1000, got {limit}", limit=args.limit))
 
     async def run() -> int:
         sender = await BrokerSender(url=args.broker, allow_remote=args.allow_remote_broker).start()
@@ -562,19 +569,25 @@ def _deliveries(args: argparse.Namespace) -> int:
                 for delivery in found:
                     print(repr(delivery), flush=True)
                 if not found:
-                    print("no dead letters" if args.action == "dead" else "no deliveries yet")
+                    print(_("no dead letters") if args.action == "dead" else _("no deliveries yet"))
                 return 0
             if args.action == "show":
                 delivery = await sender.fetch(args.id)
                 if delivery is None:
-                    return fail(f"no delivery {args.id!r} on the broker", 1)
+                    return fail(_("no delivery {id} on the broker", id=repr(args.id)), 1)
                 print(delivery.timeline(), flush=True)
                 return 0
             try:
                 delivery = await sender.requeue(args.id)
             except KeyError:
-                return fail(f"no delivery {args.id!r} on the broker", 1)
-            print(f"replaying {delivery.id} ({delivery.event_id}) to {delivery.url}", flush=True)
+                return fail(_("no delivery {id} on the broker", id=repr(args.id)), 1)
+            said = _(
+                "replaying {id} ({event_id}) to {url}",
+                id=delivery.id,
+                event_id=delivery.event_id,
+                url=delivery.url,
+            )
+            print(said, flush=True)
             return 0
         finally:
             await sender.close()
@@ -585,7 +598,9 @@ def _deliveries(args: argparse.Namespace) -> int:
         from webhooks_lab.jobs.broker import _is_connection_error
 
         if isinstance(exc, OSError) or _is_connection_error(exc):
-            return fail(f"the broker at {args.broker} does not answer ({exc})", 1)
+            return fail(
+                _("the broker at {url} does not answer ({reason})", url=args.broker, reason=exc), 1
+            )
         raise
 
 
