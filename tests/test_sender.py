@@ -7,6 +7,7 @@ call to ``clock.advance(300)`` and nothing depends on how fast the machine is.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from webhooks_lab.events import Event
 from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.clock import FakeClock
 from webhooks_lab.runtime.server import Server
+from webhooks_lab.sender.outbox import Outbox
 from webhooks_lab.sender.sender import Sender
 
 
@@ -651,3 +653,68 @@ def test_no_more_attempts_are_in_flight_than_the_concurrency_limit(lab):
     finally:
         lab.loop.run(narrow.close())
     assert most == 3
+
+
+class _Gate:
+    """A one-thread pool whose thread is held until ``open()``, counting what is submitted."""
+
+    def __init__(self) -> None:
+        self.submitted = threading.Semaphore(0)
+        self.held = threading.Event()
+        gate = self
+
+        class Pool(concurrent.futures.ThreadPoolExecutor):
+            def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+                future = super().submit(fn, *args, **kwargs)
+                gate.submitted.release()
+                return future
+
+        self.pool = Pool(max_workers=1)
+
+    def open(self) -> None:
+        self.held.set()
+
+
+def test_closing_while_a_taken_batch_waits_for_a_thread_writes_it_and_does_not_hang(tmp_path):
+    # The flusher takes a batch on the loop and writes it on a worker thread. When the sender
+    # closes before the thread pool has even started that write, the write must still happen
+    # (the batch holds the outbox's write lock), or close() waits for the lock forever.
+    gate = _Gate()
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(gate.pool)
+        sender = Sender(outbox=tmp_path / "outbox.sqlite3", allow_loopback=True)
+        await sender.start()
+        busy = loop.run_in_executor(None, gate.held.wait)  # the pool's only thread is taken
+        try:
+            await close_with_the_write_held_back(sender, busy)
+        finally:
+            gate.open()  # whatever happened, let the pool's thread go
+
+    async def close_with_the_write_held_back(sender: Sender, busy: asyncio.Future[bool]) -> None:
+        loop = asyncio.get_running_loop()
+        assert gate.submitted.acquire(timeout=10)
+        with socket.socket() as probe:  # a loopback port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        await sender.deliver_to(
+            f"http://127.0.0.1:{port}/hook", Event("order.paid", {}), wait=False
+        )
+        deadline = loop.time() + 10
+        while not sender.outbox._writing.locked():  # the flusher took a batch; its write waits
+            assert loop.time() < deadline, "the flusher never took a batch"
+            await asyncio.sleep(0.01)
+        closing = asyncio.ensure_future(sender.close())
+        await asyncio.sleep(0.05)  # close() has cancelled the flusher by now
+        gate.open()
+        await busy
+        try:
+            await asyncio.wait_for(asyncio.shield(closing), 10)
+        except asyncio.TimeoutError:
+            sender.outbox._writing.release()  # unstick it, so the test fails rather than hangs
+            await closing
+            raise AssertionError("close() waited for a batch that was never written") from None
+
+    asyncio.run(go())
+    assert len(Outbox(tmp_path / "outbox.sqlite3").deliveries()) == 1

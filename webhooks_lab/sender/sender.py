@@ -577,7 +577,10 @@ class Sender:
             self._unflushed.clear()
             batch = self.outbox.take()  # the rows as they are now, taken on the loop
             if batch is not None:
-                await asyncio.to_thread(self.outbox.write, batch)
+                # Shielded: a batch taken must be written (take() holds the outbox's write lock
+                # until write() runs). Cancelled while the thread pool had not yet started it,
+                # the write would never run, and close() would wait for that lock forever.
+                await asyncio.shield(asyncio.to_thread(self.outbox.write, batch))
 
     async def _finished(self, delivery: OutgoingDelivery) -> None:
         if delivery.done:
