@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from webhooks_lab.checks import Result
+from webhooks_lab.checks.hints import coach
 from webhooks_lab.i18n import _
 
 #: Seconds of leeway for a clock tick. A busy machine only makes waits longer, never shorter.
@@ -170,6 +172,28 @@ class Gateway(httpx.BaseTransport):
         if advice is not None and advice.is_date and advice.header in str(error):
             return advice
         return None
+
+    def date_not_read(self, exercise: str, error: BaseException, *, detail: str) -> Result | None:
+        """The verdict when the learner's code choked on an HTTP date in Retry-After
+        (``detail``: how to read one, the second time); ``None`` if ``error`` is about else."""
+        date = self.unreadable(error)
+        if date is None:
+            return None
+        return coach(
+            exercise,
+            _(
+                "your code could not read Retry-After: {header} ({exc}). Besides a "
+                "number of seconds, Retry-After may be an HTTP date: the moment to come "
+                "back.",
+                header=date.header,
+                exc=error,
+            ),
+            idea=_(
+                "when Retry-After is not a number, it is a date: read it as one, and "
+                "wait until then"
+            ),
+            detail=detail,
+        )
 
     def close(self) -> None:
         self._inner.close()

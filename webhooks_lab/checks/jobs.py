@@ -128,24 +128,14 @@ def polite_poller(poll_job: Callable[[Any, str], Any], lab: Any) -> Result:
                     _("stop when the status URL answers 303 See Other (or the status is final)"),
                 )
             except ValueError as exc:
-                date = transport.unreadable(exc)
-                if date is None:
-                    raise
-                return coach(
+                verdict = transport.date_not_read(
                     _EXERCISE_1,
-                    _(
-                        "your code could not read Retry-After: {header} ({exc}). Besides a "
-                        "number of seconds, Retry-After may be an HTTP date: the moment to come "
-                        "back.",
-                        header=date.header,
-                        exc=exc,
-                    ),
-                    idea=_(
-                        "when Retry-After is not a number, it is a date: read it as one, and "
-                        "wait until then"
-                    ),
+                    exc,
                     detail=_("email.utils.parsedate_to_datetime(value) reads an HTTP date"),
                 )
+                if verdict is None:
+                    raise
+                return verdict
     finally:
         release.set()
     expected = job.wait(5)

@@ -287,26 +287,16 @@ def backs_off(submit_all: Callable[[Any, list[dict[str, Any]]], Any], lab: Any) 
             except gateway.Stopped:
                 finished, job_ids, stopped = True, None, True
             except ValueError as exc:
-                date = transport.unreadable(exc)
-                if date is None:
-                    raise
-                return coach(
+                verdict = transport.date_not_read(
                     _EXERCISE_2,
-                    _(
-                        "your code could not read Retry-After: {header} ({exc}). Besides a "
-                        "number of seconds, Retry-After may be an HTTP date: the moment to come "
-                        "back.",
-                        header=date.header,
-                        exc=exc,
-                    ),
-                    idea=_(
-                        "when Retry-After is not a number, it is a date: read it as one, and "
-                        "wait until then"
-                    ),
+                    exc,
                     detail=_(
                         "webhooks_lab.retry.parse_retry_after(value) turns either form into seconds"
                     ),
                 )
+                if verdict is None:
+                    raise
+                return verdict
     finally:
         runner.concurrency, runner.queue_size = saved
     started = [
