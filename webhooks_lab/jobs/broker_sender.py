@@ -56,8 +56,8 @@ from webhooks_lab.jobs.broker import (
 )
 from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.loop import LabLoop
-from webhooks_lab.sender.records import Attempt, Destination, OutgoingDelivery
-from webhooks_lab.sender.sender import _signing_secrets, new_delivery_id
+from webhooks_lab.sender.records import Attempt, Destination, OutgoingDelivery, new_delivery_id
+from webhooks_lab.sender.sender import _signing_secrets
 from webhooks_lab.sender.ssrf import UnsafeURL, URLGuard
 
 #: The SAQ function name of one delivery attempt; every worker registers it.
@@ -295,7 +295,14 @@ class BrokerSender:
     async def enqueue(self, events: Sequence[Event]) -> list[OutgoingDelivery]:
         """:meth:`send_many` on the running loop: written down, then each first attempt queued."""
         made = [
-            self._delivery(event, endpoint.url, endpoint.scheme, endpoint.secret, endpoint.id)
+            OutgoingDelivery.of(
+                event,
+                endpoint.url,
+                at=time.time(),
+                scheme=endpoint.scheme,
+                secret=endpoint.secret,
+                endpoint_id=endpoint.id,
+            )
             for event in events
             for endpoint in self._endpoints.values()
             if endpoint.wants(event.type)
@@ -325,15 +332,12 @@ class BrokerSender:
         delivery made in another process is that process's.
         """
         used = signing.check_scheme(scheme) if secret else "none"
-        delivery = self._delivery(event, url, used, secret, None)
+        delivery = OutgoingDelivery.of(event, url, at=time.time(), scheme=used, secret=secret)
         terms = self.terms
         try:
             self.guard.check_url(url)
         except UnsafeURL as refused:
-            attempt = Attempt(delivery.id, event.id, url, 1, delivery.created_at)
-            attempt.error, attempt.latency_ms, attempt.state = str(refused), 0.0, "dead"
-            delivery.attempts.append(attempt)
-            delivery.state, delivery.next_attempt_at = "dead", None
+            delivery.refuse(str(refused))
             await self.store.save(delivery, terms)
             return delivery
         await self.store.save(delivery, terms)
@@ -341,24 +345,6 @@ class BrokerSender:
         if wait:
             (delivery,) = await self.ended([delivery.id], timeout)
         return delivery
-
-    def _delivery(
-        self, event: Event, url: str, scheme: str, secret: str | None, endpoint_id: str | None
-    ) -> OutgoingDelivery:
-        now = time.time()
-        return OutgoingDelivery(
-            id=new_delivery_id(),
-            event_id=event.id,
-            event_type=event.type,
-            url=url,
-            body=event.body(),
-            endpoint_id=endpoint_id,
-            scheme=scheme,
-            secret=secret,
-            created_at=now,
-            updated_at=now,
-            next_attempt_at=now,
-        )
 
     # -- reading the record ----------------------------------------------------------------------
 

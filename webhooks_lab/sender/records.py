@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from webhooks_lab.events import Event
+from webhooks_lab.events import Event, new_id
 from webhooks_lab.retry import describe_seconds
 
 __all__ = ["FINAL_STATES", "Attempt", "Destination", "OutgoingDelivery"]
@@ -114,6 +114,11 @@ class Attempt:
         return f"<Attempt {self.number} of {self.delivery_id}: {what}>"
 
 
+def new_delivery_id(prefix: str = "dlv") -> str:
+    """A unique, roughly time-ordered id like ``dlv_2fZ9a0c1d2e3f4a5b6``."""
+    return new_id(prefix)
+
+
 @dataclass(eq=False)
 class OutgoingDelivery:
     """One event on its way to one endpoint, with every attempt so far.
@@ -139,6 +144,43 @@ class OutgoingDelivery:
     attempts: list[Attempt] = field(default_factory=list)
     round_base: int = 0  # attempts made before the latest replay; the schedule restarts there
     replays: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        event: Event,
+        url: str,
+        *,
+        at: float,
+        scheme: str = "none",
+        secret: str | None = None,
+        endpoint_id: str | None = None,
+        body: bytes | None = None,
+    ) -> OutgoingDelivery:
+        """A new delivery of ``event`` to ``url``, made at ``at`` and due at once (``body``: the
+        event's, already serialised, when one event goes to many endpoints)."""
+        return cls(
+            id=new_delivery_id(),
+            event_id=event.id,
+            event_type=event.type,
+            url=url,
+            body=event.body() if body is None else body,
+            endpoint_id=endpoint_id,
+            scheme=scheme,
+            secret=secret,
+            created_at=at,
+            updated_at=at,
+            next_attempt_at=at,
+        )
+
+    def refuse(self, reason: str) -> Attempt:
+        """End it before any request is made (the guard refused its URL): one attempt, dead,
+        saying why."""
+        attempt = Attempt(self.id, self.event_id, self.url, 1, self.created_at, error=reason)
+        attempt.latency_ms, attempt.state = 0.0, "dead"
+        self.attempts.append(attempt)
+        self.state, self.next_attempt_at = "dead", None
+        return attempt
 
     @property
     def done(self) -> bool:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from webhooks_lab import signing
-from webhooks_lab.events import Event, new_id
+from webhooks_lab.events import Event
 from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.listeners import Listeners
@@ -47,18 +47,19 @@ from webhooks_lab.sender.chaos import SenderChaos
 from webhooks_lab.sender.decision import decide
 from webhooks_lab.sender.health import EndpointHealth
 from webhooks_lab.sender.outbox import Outbox
-from webhooks_lab.sender.records import FINAL_STATES, Attempt, Destination, OutgoingDelivery
+from webhooks_lab.sender.records import (
+    FINAL_STATES,
+    Attempt,
+    Destination,
+    OutgoingDelivery,
+    new_delivery_id,
+)
 from webhooks_lab.sender.ssrf import UnsafeURL, URLGuard
 
 __all__ = ["AttemptListener", "Sender", "new_delivery_id"]
 
 AttemptListener = Callable[[Attempt], Any]
 T = TypeVar("T")
-
-
-def new_delivery_id(prefix: str = "dlv") -> str:
-    """A unique, roughly time-ordered id like ``dlv_2fZ9a0c1d2e3f4a5b6``."""
-    return new_id(prefix)
 
 
 class Sender:
@@ -282,17 +283,13 @@ class Sender:
             for endpoint in targets:
                 if endpoint.wants(event.type):
                     deliveries.append(
-                        OutgoingDelivery(
-                            id=new_delivery_id(),
-                            event_id=event.id,
-                            event_type=event.type,
-                            url=endpoint.url,
-                            body=body,
-                            endpoint_id=endpoint.id,
+                        OutgoingDelivery.of(
+                            event,
+                            endpoint.url,
+                            at=now,
                             scheme=endpoint.scheme,
-                            created_at=now,
-                            updated_at=now,
-                            next_attempt_at=now,
+                            endpoint_id=endpoint.id,
+                            body=body,
                         )
                     )
         if deliveries and self.chaos.active:
@@ -333,25 +330,11 @@ class Sender:
         self._check_open()
         used = signing.check_scheme(scheme) if secret else "none"
         now = self.clock.time()
-        delivery = OutgoingDelivery(
-            id=new_delivery_id(),
-            event_id=event.id,
-            event_type=event.type,
-            url=url,
-            body=event.body(),
-            scheme=used,
-            secret=secret,
-            created_at=now,
-            updated_at=now,
-            next_attempt_at=now,
-        )
+        delivery = OutgoingDelivery.of(event, url, at=now, scheme=used, secret=secret)
         try:
             self.guard.check_url(url)
         except UnsafeURL as refused:
-            attempt = Attempt(delivery.id, event.id, url, 1, now, error=str(refused))
-            attempt.latency_ms, attempt.state = 0.0, "dead"
-            delivery.attempts.append(attempt)
-            delivery.state, delivery.next_attempt_at = "dead", None
+            attempt = delivery.refuse(str(refused))
             self.outbox.add([delivery])
             self._remember(delivery)
             self.listeners.notify(attempt)
