@@ -1,6 +1,6 @@
 """A real ``redis-server`` for the broker tests: skipped where there is none, a failure in CI.
 
-Import the fixtures into a test module with ``from broker_fixtures import redis, fleet``.
+Import the fixtures into a test module: ``from broker_fixtures import redis, fleet, broker_lab``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from webhooks_lab.lab import Lab
 from webhooks_lab.lessons.production import Fleet
 from webhooks_lab.runtime.redis_server import RedisServer
 
@@ -27,7 +28,7 @@ def need_redis_server() -> None:
 
 @pytest.fixture
 def redis() -> Iterator[RedisServer]:
-    """A redis-server of its own on a free loopback port, no persistence, stopped afterwards."""
+    """A redis-server of its own on a free loopback port and temporary folder, then stopped."""
     need_redis_server()
     server = RedisServer.start()
     try:
@@ -45,3 +46,13 @@ def fleet() -> Iterator[Fleet]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def broker_lab(fleet: Fleet) -> Iterator[Lab]:
+    """A lab whose jobs and deliveries are on ``fleet``'s broker."""
+    lab = Lab(broker=fleet.broker)
+    try:
+        yield lab
+    finally:
+        lab.stop()

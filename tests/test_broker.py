@@ -14,7 +14,7 @@ import time
 
 import httpx
 import pytest
-from broker_fixtures import SECRET, fleet, redis  # noqa: F401 - fixtures
+from broker_fixtures import SECRET, broker_lab, fleet, redis  # noqa: F401 - fixtures
 from helpers import serving
 from saq.job import Status
 
@@ -91,15 +91,6 @@ def running(job, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def broker_lab(fleet):  # noqa: F811
-    lab = Lab(broker=fleet.broker)
-    try:
-        yield lab
-    finally:
-        lab.stop()
-
-
 def test_jobs_run_across_two_worker_processes_and_each_names_its_worker(broker_lab):
     jobs = [broker_lab.jobs.start("sleep", {"seconds": 0.4}) for _ in range(8)]
     broker_lab.jobs.wait_all(jobs, timeout=60)
@@ -142,7 +133,7 @@ def test_submit_takes_a_registered_kinds_function_and_sends_it_by_name(broker_la
     assert job.wait(30) == 168
 
 
-def test_a_sigkilled_workers_job_is_run_again_by_another_worker(broker_lab, fleet):  # noqa: F811
+def test_a_sigkilled_workers_job_is_run_again_by_another_worker(broker_lab, fleet):
     job = broker_lab.jobs.start("sleep", {"seconds": 3})
     running(job)
     first = job.worker
@@ -153,7 +144,7 @@ def test_a_sigkilled_workers_job_is_run_again_by_another_worker(broker_lab, flee
 
 def test_a_cancel_through_one_runner_stops_the_job_on_the_worker_another_started_it_on(
     broker_lab,
-    fleet,  # noqa: F811
+    fleet,
 ):
     job = broker_lab.jobs.start("primes.count", {"below": 5_000_000})  # a thread, many seconds
     running(job)
@@ -180,7 +171,7 @@ def test_a_cancel_through_one_runner_stops_the_job_on_the_worker_another_started
 
 def test_a_cancel_overwritten_by_a_progress_update_is_sent_again_and_the_job_stops(
     broker_lab,
-    fleet,  # noqa: F811
+    fleet,
 ):
     # SAQ's Redis queue writes a running job back whole on each progress update: an abort that
     # lands between its read and its write is lost, and the worker, which polls the status, would
@@ -238,7 +229,7 @@ def poll(client: httpx.Client, path: str, until, timeout: float = 30) -> httpx.R
         time.sleep(0.05)
 
 
-def test_two_serve_processes_on_one_broker_see_the_same_jobs(fleet):  # noqa: F811
+def test_two_serve_processes_on_one_broker_see_the_same_jobs(fleet):
     with serving("--broker", fleet.broker) as one, serving("--broker", fleet.broker) as two:
         a, b = one.client, two.client
         posted = a.post("/jobs", json={"kind": "sleep", "params": {"seconds": 0.3}})
@@ -277,7 +268,7 @@ def test_two_serve_processes_on_one_broker_see_the_same_jobs(fleet):  # noqa: F8
         assert "worker" in schema["properties"]
 
 
-def test_serve_with_its_broker_down_answers_503_with_retry_after_and_never_hangs(redis):  # noqa: F811
+def test_serve_with_its_broker_down_answers_503_with_retry_after_and_never_hangs(redis):
     with serving("--broker", redis.url) as served:
         redis.stop()  # the broker goes away mid-run
         started = time.monotonic()
@@ -289,7 +280,7 @@ def test_serve_with_its_broker_down_answers_503_with_retry_after_and_never_hangs
         assert time.monotonic() - started < 20  # bounded by the client's short timeouts
 
 
-def test_sigterm_stops_a_worker_cleanly_and_its_running_job_still_ends(broker_lab, fleet):  # noqa: F811
+def test_sigterm_stops_a_worker_cleanly_and_its_running_job_still_ends(broker_lab, fleet):
     job = broker_lab.jobs.start("sleep", {"seconds": 1.5})
     running(job)
     worker = fleet.workers[job.worker]
@@ -306,7 +297,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads CPU time from /proc")
-def test_a_worker_whose_broker_goes_away_waits_quietly_and_carries_on_when_it_is_back(redis):  # noqa: F811
+def test_a_worker_whose_broker_goes_away_waits_quietly_and_carries_on_when_it_is_back(redis):
     worker = WorkerProcess(redis.url, "patient")
     try:
         lab = Lab(broker=redis.url)
@@ -336,7 +327,7 @@ def test_a_worker_whose_broker_goes_away_waits_quietly_and_carries_on_when_it_is
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
-def test_a_worker_started_from_a_lab_speaks_its_language_and_is_seen_ready(redis, lang):  # noqa: F811
+def test_a_worker_started_from_a_lab_speaks_its_language_and_is_seen_ready(redis, lang):
     webhooks_lab.set_language(lang)
     try:
         worker = WorkerProcess(redis.url, "speaker")  # raises if its banner is not recognised

@@ -14,7 +14,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from broker_fixtures import SECRET, fleet, need_redis_server, redis  # noqa: F401 - fixtures
+from broker_fixtures import (  # noqa: F401 - fixtures
+    SECRET,
+    broker_lab,
+    fleet,
+    need_redis_server,
+    redis,
+)
 from helpers import eventually, serving
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -120,21 +126,12 @@ def receiver() -> Iterator[Receiver]:
         made.stop()
 
 
-@pytest.fixture
-def broker_lab(fleet):  # noqa: F811
-    lab = Lab(broker=fleet.broker)
-    try:
-        yield lab
-    finally:
-        lab.stop()
-
-
 # -- at least once across a crash ----------------------------------------------------------------
 
 
 def test_a_worker_sigkilled_mid_delivery_leaves_it_to_another_with_the_same_webhook_id(
     broker_lab,
-    fleet,  # noqa: F811
+    fleet,
     receiver,
 ):
     lab = broker_lab
@@ -180,7 +177,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_delivery_whose_schedule_runs_out_is_a_dead_letter_and_a_replay_delivers_it(
     broker_lab,
-    fleet,  # noqa: F811
+    fleet,
 ):
     down = Receiver(status=503)
     try:
@@ -234,7 +231,7 @@ def test_a_refused_url_is_a_dead_letter_at_once_and_nothing_is_sent(broker_lab):
 
 def test_a_job_abandoned_by_its_dead_worker_still_sends_its_completion_webhook(
     broker_lab,
-    fleet,  # noqa: F811
+    fleet,
     monkeypatch,
 ):
     monkeypatch.setattr(broker, "ATTEMPTS", 1)  # one worker death and it is given up
@@ -258,7 +255,7 @@ def test_a_job_abandoned_by_its_dead_worker_still_sends_its_completion_webhook(
 # -- GET /jobs: every job on the broker, in bounded pages ----------------------------------------
 
 
-def test_get_jobs_lists_every_job_on_the_broker_not_only_this_runners(broker_lab, fleet):  # noqa: F811
+def test_get_jobs_lists_every_job_on_the_broker_not_only_this_runners(broker_lab, fleet):
     jobs = [broker_lab.jobs.start("sleep", {"seconds": 0.05}) for _ in range(5)]
     broker_lab.jobs.wait_all(jobs, timeout=60)
     with serving("--broker", fleet.broker) as served:  # a process that started none of them
@@ -289,7 +286,7 @@ def register_kinds(runner):
 
 
 def test_a_learners_own_kinds_run_in_a_worker_started_with_kinds_module(
-    redis,  # noqa: F811
+    redis,
     tmp_path,
     monkeypatch,
 ):
