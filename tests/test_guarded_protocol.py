@@ -299,3 +299,54 @@ def test_a_quick_answer_that_says_close_closes_the_connection():
         assert transport.closed and transport.writes[0].startswith(b"HTTP/1.1 500 ")
 
     asyncio.run(main())
+
+
+def test_quick_answers_carry_the_servers_headers_of_the_moment_and_their_own_length():
+    def sized(method: str, path: str, headers: Any, body: bytes) -> Any:
+        return 200, [(b"content-length", str(len(body)).encode())], body
+
+    async def main() -> None:
+        protocol, transport = await connect(json_answer, quick=sized)
+        state = protocol.server_state
+        state.default_headers = [(b"date", b"Tue, 01 Dec 2026 10:00:00 GMT")]
+        for body in (b"{}", b"[1]", b"{}"):
+            protocol.data_received(request(body=body))
+        # uvicorn makes a new list of its headers each second, with the new date
+        state.default_headers = [(b"date", b"Tue, 01 Dec 2026 10:00:01 GMT")]
+        protocol.data_received(request(body=b"{}"))
+        heads = [w.split(b"\r\n\r\n")[0].split(b"\r\n") for w in transport.writes]
+        assert [h[1] for h in heads] == [b"date: Tue, 01 Dec 2026 10:00:00 GMT"] * 3 + [
+            b"date: Tue, 01 Dec 2026 10:00:01 GMT"
+        ]
+        assert [h[2] for h in heads] == [b"content-length: 2", b"content-length: 3"] + [
+            b"content-length: 2"
+        ] * 2
+        assert [w.split(b"\r\n\r\n")[1] for w in transport.writes] == [b"{}", b"[1]", b"{}", b"{}"]
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_a_request_served_as_usual_after_quick_ones_sees_its_own_scope():
+    seen: list[Any] = []
+
+    async def keeps_scope(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope)
+        await json_answer(scope, receive, send)
+
+    async def main() -> None:
+        protocol, transport = await connect(keeps_scope, quick=Quick())
+        protocol.data_received(request("/webhooks/a", body=b"{}"))
+        get = b"GET /inbox/events?after=3 HTTP/1.1\r\nHost: x\r\nX-Mine: 1\r\n\r\n"
+        protocol.data_received(get)
+        await answered(transport, 2)
+        (scope,) = seen
+        assert (scope["method"], scope["path"], scope["query_string"]) == (
+            "GET",
+            "/inbox/events",
+            b"after=3",
+        )
+        assert scope["headers"] == [(b"host", b"x"), (b"x-mine", b"1")]
+        protocol.connection_lost(None)
+
+    asyncio.run(main())

@@ -691,6 +691,54 @@ def test_any_garbage_in_standard_headers_raises_a_signature_error(
     raised(verify, SECRET, given_headers, BODY, now=TIMESTAMP)
 
 
+def verdict(headers, body, secrets, tolerance):
+    """What verify says: None (genuine) or the class of its refusal and the header it names."""
+    try:
+        verify(secrets, headers, body, tolerance=tolerance, now=NOW)
+    except SignatureError as error:
+        return type(error), error.header
+    return None
+
+
+signature_texts = st.sampled_from(
+    ["{sig}", " {sig}", "{sig} ", "{sig} v1,AAAA", "v1,AAAA {sig}", "v1a,AAAA {sig}", "v2,{sig}",
+     "{sig}x", "v1,", "v1 {sig}", "{sig},extra", "V1,{body}", "v1,{sig}"]
+)  # fmt: skip
+
+
+@FAST
+@given(
+    msg_id=st.one_of(ids, st.text(max_size=20)),
+    offset=st.integers(-400, 400),
+    signature=signature_texts,
+    secrets=st.sampled_from([SECRET, [SECRET], (SECRET,), [SECRET, "whsec_" + "A" * 32], ["x"]]),
+    tolerance=st.sampled_from([0, 1, 300]),
+    body=st.one_of(bodies, st.text(max_size=40)),
+)
+def test_verify_says_the_same_of_headers_in_a_dict_and_as_pairs(
+    msg_id, offset, signature, secrets, tolerance, body
+):
+    # The common case (a dict, one v1 signature, one secret) is checked the quick way, the rest
+    # the long way: both must come to the same verdict, for genuine deliveries and near misses.
+    timestamp = NOW + offset
+    try:
+        signed = sign(SECRET, msg_id, timestamp, body).split(",", 1)[1]
+    except (UnicodeEncodeError, ValueError):
+        signed = "AAAA"
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature.format(sig="v1," + signed, body=signed),
+    }
+    try:
+        as_dict = verdict(headers, body, secrets, tolerance)
+    except ValueError:  # a secret that is not base64: refused whichever way
+        with pytest.raises(ValueError):
+            verdict(list(headers.items()), body, secrets, tolerance)
+        return
+    assert as_dict == verdict(list(headers.items()), body, secrets, tolerance)
+
+
 @FAST
 @given(value=header_values, body=bodies)
 def test_any_garbage_in_the_stripe_header_raises_a_signature_error(value, body):

@@ -82,7 +82,7 @@ def claimed(headers: dict[str, str]) -> bool:
 
 
 def _binary(headers: dict[str, str]) -> bool:
-    return any(name in headers for name in _BINARY_HEADERS)
+    return not headers.keys().isdisjoint(_BINARY_HEADERS)
 
 
 def read(

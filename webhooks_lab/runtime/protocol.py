@@ -38,7 +38,8 @@ from webhooks_lab.limits import DEFAULT, Limits
 # (status, code, method, target, detail) -> None; the target is cut to a readable length.
 RefusalHook = Callable[[int, str, str, str, str], None]
 # (method, path, headers, body) -> (status, headers, body) of the answer, or None: serve it as
-# usual. See GuardedHttpToolsProtocol.quick.
+# usual. The headers are as uvicorn keeps them: (name, value) bytes, names in lower case. See
+# GuardedHttpToolsProtocol.quick.
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 QuickHook = Callable[[str, str, list[tuple[bytes, bytes]], bytes], Answer | None]
 
@@ -100,6 +101,12 @@ class _CoalescingWriter:
         return getattr(self.transport, name)
 
 
+# Heads of quick answers, for the list of uvicorn's default headers they were made with:
+# {id(list): (list, {(status, *headers): (head, closes)})}, one table per server (its protocol
+# class). One list at a time (uvicorn makes a new one each second); a bounded number of shapes.
+Heads = dict[int, tuple[list[tuple[bytes, bytes]], dict[tuple[Any, ...], tuple[bytes, bool]]]]
+_MAX_HEADS = 64
+
 # uvicorn writes header names in lower case, one per line; a value never holds a line break.
 _DECLARED_LENGTH = b"\r\ncontent-length: "
 
@@ -118,6 +125,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     limits: Limits = DEFAULT
     on_refusal: RefusalHook | None = None
     quick: QuickHook | None = None
+    _heads: Heads = {}  # protocol_with gives each server its own
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -184,8 +192,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._start_asgi_task(cycle, app)
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
-        # No timer per request: the connection's one timer looks at this when it fires.
+        # uvicorn's, less the ASGI scope, which only a request served the usual way needs
+        # (_start_cycle makes it). No timer per request: the connection's one timer looks at
+        # _head_started when it fires.
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
         self._in_head, self._head_started = True, self._loop.time()
 
     def on_headers_complete(self) -> None:
@@ -215,6 +227,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._start_cycle()
 
     def _start_cycle(self) -> None:
+        url, headers, expect_100_continue = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()  # the scope, made by uvicorn; it resets what came before
+        self.url, self.headers, self.expect_100_continue = url, headers, expect_100_continue
+        self.scope["headers"] = headers
         super().on_headers_complete()
         if self.cycle is not None:  # None only if the request is an upgrade (not served here)
             self.cycle.transport = self._writer  # type: ignore[assignment]
@@ -289,20 +305,42 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return self.quick("POST", parsed.path.decode("ascii"), self.headers, body)
 
     def _write_answer(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        # The headers are the app's own (a JSON type, a length, perhaps Connection: close),
-        # never a client's, so uvicorn's checks of them are not repeated here.
-        content = [STATUS_LINE[status]]
-        closing = False
-        for name, value in (*self.server_state.default_headers, *headers):
-            content += (name, b": ", value, b"\r\n")
-            closing = closing or (name == b"connection" and value == b"close")
-        content += (b"\r\n", body)
-        self.transport.write(b"".join(content))
+        head, closing = self._head_of(status, headers)
+        self.transport.write(head + body)
         self.server_state.total_requests += 1
         if closing:
             self.transport.close()
             return
         self._idle_since = self._loop.time()
+
+    def _head_of(self, status: int, headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bool]:
+        """The head of an answer, and whether it closes the connection.
+
+        Answers to deliveries have a few shapes (a status, a type, a length), and uvicorn's own
+        headers (``date``, ``server``) change once a second, when it makes a new list of them:
+        so a head is made once per shape and second, and kept in a small table until then.
+        The headers are the app's own, never a client's, so uvicorn's checks are not repeated.
+        """
+        defaults, table = self.server_state.default_headers, self._heads
+        heads = table.get(id(defaults))
+        if heads is None or heads[0] is not defaults:
+            heads = (defaults, {})
+            table.clear()
+            table[id(defaults)] = heads
+        key = (status, *headers)
+        known = heads[1].get(key)
+        if known is not None:
+            return known
+        content = [STATUS_LINE[status]]
+        closing = False
+        for name, value in (*defaults, *headers):
+            content += (name, b": ", value, b"\r\n")
+            closing = closing or (name == b"connection" and value == b"close")
+        content.append(b"\r\n")
+        made = b"".join(content), closing
+        if len(heads[1]) < _MAX_HEADS:
+            heads[1][key] = made
+        return made
 
     # -- refusing ------------------------------------------------------------------------------
 
@@ -401,6 +439,7 @@ def protocol_with(
             "limits": limits,
             "on_refusal": staticmethod(on_refusal) if on_refusal else None,
             "quick": staticmethod(quick) if quick else None,
+            "_heads": {},
         },
     )
 

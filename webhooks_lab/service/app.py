@@ -168,7 +168,8 @@ class LabApp:
         ):
             return None
         try:
-            decoded = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
+            # uvicorn's parser callbacks have lower-cased the names already
+            decoded = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
             delivery = receiver.deliver_now(name, method, path, decoded, body)
             return None if delivery is None else answer_of(delivery)
         except Exception as exc:  # a bug of ours: as __call__ answers one
