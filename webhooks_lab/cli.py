@@ -424,7 +424,12 @@ def _serve(args: argparse.Namespace) -> int:
         served = trace.serve(app, lab_server_party, inbox=receiver.inbox)
         refused = served.record_refusal
         server = Server(served, args.host, args.port, limits=limits, on_refusal=refused)
-        await server.start()
+        try:
+            await server.start()
+        except BaseException:  # the port is taken, say: leave nothing open behind the message
+            await jobs.aclose()
+            await sender.close()
+            raise
         served.watch(server.port)
         receiver.url = server.url
         url = server.url

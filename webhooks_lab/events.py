@@ -28,12 +28,21 @@ def new_id(prefix: str = "msg") -> str:
     guessed). Events, deliveries (``dlv_``), endpoints (``ep_``) and jobs (``job_``) all use it;
     it is cheap because bursts of thousands of jobs or deliveries each need one.
     """
+    global _last_stamp
     millis = int(time.time() * 1000)
-    stamp = ""
-    while millis:
-        millis, digit = divmod(millis, 62)
-        stamp = _ID_ALPHABET[digit] + stamp
+    last = _last_stamp  # one read: another thread may replace it meanwhile
+    if last[0] == millis:
+        stamp = last[1]
+    else:
+        stamp, left = "", millis
+        while left:
+            left, digit = divmod(left, 62)
+            stamp = _ID_ALPHABET[digit] + stamp
+        _last_stamp = (millis, stamp)
     return f"{prefix}_{stamp}{secrets.token_hex(8)}"
+
+
+_last_stamp: tuple[int, str] = (0, "")  # the stamp of the last millisecond an id was made in
 
 
 def iso_utc(moment: datetime) -> str:

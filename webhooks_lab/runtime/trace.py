@@ -27,6 +27,7 @@ export what is kept.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import re
@@ -157,16 +158,12 @@ class Trace:
         event: str | None = None,
     ) -> Pending:
         """A lab client is about to send ``method url``; call :meth:`end` with what came back."""
-        parts = urlsplit(url)
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            port = 0
+        path, port = _path_and_port(url)
         pending = Pending(
             client,
             server,
             method.upper(),
-            parts.path or "/",
+            path,
             port,
             self.clock.time(),
             time.perf_counter(),
@@ -555,6 +552,19 @@ def lab_server_party(path: str) -> str | None:
 _JOB_ID = re.compile(r"^/jobs/([^/]+)")
 
 
+@functools.lru_cache(maxsize=256)
+def _path_and_port(url: str) -> tuple[str, int]:
+    """The path and port a request to ``url`` goes to (0: a port that cannot be read). Kept
+    for the few URLs a lab sends to, which it sends to over and over."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    return parts.path or "/", port
+
+
+@functools.lru_cache(maxsize=256)
 def job_id_in(path: str) -> str | None:
     """The job a ``/jobs/{id}...`` path is about."""
     found = _JOB_ID.match(path)
