@@ -718,3 +718,64 @@ def test_closing_while_a_taken_batch_waits_for_a_thread_writes_it_and_does_not_h
 
     asyncio.run(go())
     assert len(Outbox(tmp_path / "outbox.sqlite3").deliveries()) == 1
+
+
+_FLUSH_MEANWHILE = r"""
+import asyncio, socket, sys
+from webhooks_lab.events import Event
+from webhooks_lab.retry import RetryPolicy
+from webhooks_lab.sender.outbox import Outbox
+from webhooks_lab.sender.sender import Sender
+
+
+class FlushedMeanwhile(Outbox):
+    # Once, just after the flusher takes a batch, a flush is asked for on the loop before
+    # anything else runs there (as idle() or counts() may ask on a busy, single-core machine).
+    asked = flushing = False
+
+    def flush(self):
+        self.flushing = True
+        try:
+            return super().flush()
+        finally:
+            self.flushing = False
+
+    def take(self):
+        batch = super().take()
+        if batch is not None and not self.flushing and not self.asked:
+            self.asked = True
+            asyncio.get_running_loop().call_soon(self.flush)
+        return batch
+
+
+async def main() -> None:
+    outbox = FlushedMeanwhile(sys.argv[1])
+    sender = Sender(
+        outbox=outbox, allow_loopback=True, policy=RetryPolicy.quick(1), timeout=0.5
+    )
+    await sender.start()
+    with socket.socket() as silent:  # takes the connection, never answers: one attempt, dead
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+        await sender.deliver_to(url, Event("order.paid", {}), wait=False)
+        await sender.idle()
+    await sender.close()
+    print("idle and closed", outbox.asked)
+
+
+asyncio.run(main())
+"""
+
+
+def test_a_flush_on_the_loop_just_after_the_flusher_took_a_batch_does_not_hang(tmp_path):
+    # The batch the flusher took holds the outbox's write lock until a worker thread writes it.
+    # The write must be on its way to that thread before the loop runs anything else: a flush
+    # on the loop waits for the lock, and would wait for ever for a write only the loop could
+    # still hand over. Run apart, so that a hang is a failure, not a stuck test run.
+    command = [sys.executable, "-c", _FLUSH_MEANWHILE, str(tmp_path / "outbox.sqlite3")]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("idle() waited for ever for a batch that was never written") from None
+    assert result.stdout.strip() == "idle and closed True", result.stderr

@@ -560,10 +560,13 @@ class Sender:
             self._unflushed.clear()
             batch = self.outbox.take()  # the rows as they are now, taken on the loop
             if batch is not None:
-                # Shielded: a batch taken must be written (take() holds the outbox's write lock
-                # until write() runs). Cancelled while the thread pool had not yet started it,
-                # the write would never run, and close() would wait for that lock forever.
-                await asyncio.shield(asyncio.to_thread(self.outbox.write, batch))
+                # A batch taken must be written: take() holds the outbox's write lock until
+                # write() runs. So the write goes to the thread pool at once, before this loop
+                # runs anything else: a flush on the loop meanwhile (idle(), counts()) then
+                # waits for that thread, instead of waiting for ever for a write that only the
+                # loop it blocks could have handed over. Shielded: cancelled, it still runs.
+                loop = asyncio.get_running_loop()
+                await asyncio.shield(loop.run_in_executor(None, self.outbox.write, batch))
 
     async def _finished(self, delivery: OutgoingDelivery) -> None:
         if delivery.done:
