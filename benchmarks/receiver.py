@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Receiver throughput: `webhooks-lab serve` against the leanest honest baseline.
 
-    python benchmarks/receiver.py [--seconds 5] [--connections 32]
+    python benchmarks/receiver.py [--seconds 4] [--rounds 4] [--connections 32]
 
 The baseline is bare Starlette on uvicorn (httptools, one process, 127.0.0.1) whose endpoint
 reads the body and answers 204 with no body: nothing verified, nothing kept. Ours is the real
@@ -224,9 +224,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best of each")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds; best of each")
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
