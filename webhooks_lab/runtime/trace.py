@@ -106,9 +106,12 @@ class Exchange:
         )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Pending:
-    """An exchange a lab client has begun: the claim a lab server takes when it arrives."""
+    """An exchange a lab client has begun: the claim a lab server takes when it arrives.
+
+    Each is itself and no other (compared by identity): two requests alike in every field are
+    still two claims, and dropping one from a queue of many need not compare their fields."""
 
     client: str
     server: str | None
