@@ -425,31 +425,10 @@ def _serve(args: argparse.Namespace) -> int:
         refused = served.record_refusal
         server = Server(served, args.host, args.port, limits=limits, on_refusal=refused)
         try:
-            await server.start()
-        except BaseException:  # the port is taken, say: leave nothing open behind the message
-            await jobs.aclose()
-            await sender.close()
-            raise
-        served.watch(server.port)
-        receiver.url = server.url
-        url = server.url
-        say = _("webhooks-lab receiver listening on {url}", url=url)  # the URL ends the line
-        say += "\n" + _(
-            "  deliver:  POST {url}/webhooks/<name>   ({how})", url=url, how=_describe(scheme)
-        )
-        say += "\n" + _("  inbox:    {url}/", url=url)
-        kinds = ", ".join(kind.name for kind in jobs.kinds())
-        say += "\n" + _("  jobs:     POST {url}/jobs   (kinds: {kinds})", url=url, kinds=kinds)
-        if args.broker:
-            say += "\n" + _("            run by workers on {broker}", broker=args.broker)
-            if broker_note:
-                say += "\n            " + broker_note
-        if not args.secret:
-            say += "\n" + _("            job webhooks are signed with {secret}", secret=jobs.secret)
-        say += "\n" + _("  api:      {url}/openapi.json", url=url)
-        say += "\n" + _("  stop:     Ctrl+C")
-        print(say, flush=True)
-        try:
+            await server.start()  # a port already taken raises here: the finally closes all
+            served.watch(server.port)
+            receiver.url = server.url
+            print(_listening(server.url, scheme, jobs, args, broker_note), flush=True)
             await server.stopping_begun()
         finally:
             # On Ctrl+C uvicorn starts its own shutdown and waits for open responses: end the
@@ -469,6 +448,26 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _listening(url: str, scheme: str, jobs: Any, args: argparse.Namespace, note: str | None) -> str:
+    """What `serve` prints once it listens: where to deliver, the inbox, the jobs API."""
+    say = _("webhooks-lab receiver listening on {url}", url=url)  # the URL ends the line
+    say += "\n" + _(
+        "  deliver:  POST {url}/webhooks/<name>   ({how})", url=url, how=_describe(scheme)
+    )
+    say += "\n" + _("  inbox:    {url}/", url=url)
+    kinds = ", ".join(kind.name for kind in jobs.kinds())
+    say += "\n" + _("  jobs:     POST {url}/jobs   (kinds: {kinds})", url=url, kinds=kinds)
+    if args.broker:
+        say += "\n" + _("            run by workers on {broker}", broker=args.broker)
+        if note:
+            say += "\n            " + note
+    if not args.secret:
+        say += "\n" + _("            job webhooks are signed with {secret}", secret=jobs.secret)
+    say += "\n" + _("  api:      {url}/openapi.json", url=url)
+    say += "\n" + _("  stop:     Ctrl+C")
+    return say
 
 
 def _worker(args: argparse.Namespace) -> int:

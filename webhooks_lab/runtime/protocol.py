@@ -101,10 +101,16 @@ class _CoalescingWriter:
         return getattr(self.transport, name)
 
 
-# Heads of quick answers, for the list of uvicorn's default headers they were made with:
-# {id(list): (list, {(status, *headers): (head, closes)})}, one table per server (its protocol
-# class). One list at a time (uvicorn makes a new one each second); a bounded number of shapes.
-Heads = dict[int, tuple[list[tuple[bytes, bytes]], dict[tuple[Any, ...], tuple[bytes, bool]]]]
+class _Heads:
+    """One server's heads of quick answers, ``{(status, *headers): (head, closes)}``, made with
+    ``defaults``, the list of uvicorn's own headers (it makes a new one each second, with the
+    new date). At most ``_MAX_HEADS`` shapes."""
+
+    def __init__(self) -> None:
+        self.defaults: list[tuple[bytes, bytes]] | None = None
+        self.made: dict[tuple[Any, ...], tuple[bytes, bool]] = {}
+
+
 _MAX_HEADS = 64
 
 # uvicorn writes header names in lower case, one per line; a value never holds a line break.
@@ -125,7 +131,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     limits: Limits = DEFAULT
     on_refusal: RefusalHook | None = None
     quick: QuickHook | None = None
-    _heads: Heads = {}  # protocol_with gives each server its own
+    _heads = _Heads()  # protocol_with gives each server its own
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -321,14 +327,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         so a head is made once per shape and second, and kept in a small table until then.
         The headers are the app's own, never a client's, so uvicorn's checks are not repeated.
         """
-        defaults, table = self.server_state.default_headers, self._heads
-        heads = table.get(id(defaults))
-        if heads is None or heads[0] is not defaults:
-            heads = (defaults, {})
-            table.clear()
-            table[id(defaults)] = heads
+        defaults, heads = self.server_state.default_headers, self._heads
+        if heads.defaults is not defaults:  # a new second: the heads made before are stale
+            heads.defaults, heads.made = defaults, {}
+        made = heads.made
         key = (status, *headers)
-        known = heads[1].get(key)
+        known = made.get(key)
         if known is not None:
             return known
         content = [STATUS_LINE[status]]
@@ -337,10 +341,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             content += (name, b": ", value, b"\r\n")
             closing = closing or (name == b"connection" and value == b"close")
         content.append(b"\r\n")
-        made = b"".join(content), closing
-        if len(heads[1]) < _MAX_HEADS:
-            heads[1][key] = made
-        return made
+        answer_head = b"".join(content), closing
+        if len(made) < _MAX_HEADS:
+            made[key] = answer_head
+        return answer_head
 
     # -- refusing ------------------------------------------------------------------------------
 
@@ -439,7 +443,7 @@ def protocol_with(
             "limits": limits,
             "on_refusal": staticmethod(on_refusal) if on_refusal else None,
             "quick": staticmethod(quick) if quick else None,
-            "_heads": {},
+            "_heads": _Heads(),
         },
     )
 

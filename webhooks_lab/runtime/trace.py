@@ -567,7 +567,6 @@ def _path_and_port(url: str) -> tuple[str, int]:
     return parts.path or "/", port
 
 
-@functools.lru_cache(maxsize=256)
 def job_id_in(path: str) -> str | None:
     """The job a ``/jobs/{id}...`` path is about."""
     found = _JOB_ID.match(path)

@@ -391,9 +391,14 @@ def _one_header(headers: Headers, name: str, display: str) -> str:
 # -- timestamps ------------------------------------------------------------------------------------
 
 
+def _is_unix_seconds(value: str) -> bool:
+    """Plain ASCII digits, few enough to be a time: what :func:`_parse_timestamp` accepts."""
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
+
 def _parse_timestamp(value: str, header: str, label: str | None = None) -> int:
     """Whole Unix seconds, written as plain digits (no sign, no decimals, no spaces)."""
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+    if not _is_unix_seconds(value):
         raise MalformedHeader(
             f"{label or header} {_preview(value)} is not a Unix time in whole seconds "
             "(digits only)",
@@ -550,21 +555,22 @@ def _matches_at_once(
     timestamp = headers.get("webhook-timestamp")
     signature = headers.get("webhook-signature")
     if type(secrets) is str:
-        secret: object = secrets
-    else:
-        one = type(secrets) in (list, tuple) and len(secrets) == 1  # type: ignore[arg-type]
-        secret = secrets[0] if one else None  # type: ignore[index]
+        secrets = (secrets,)
+    if type(secrets) not in (list, tuple) or len(secrets) != 1:  # type: ignore[arg-type]
+        return False
+    (secret,) = secrets
     if (
         type(msg_id) is not str
         or type(timestamp) is not str
         or type(signature) is not str
         or type(secret) is not str
         or not msg_id
-        or not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 18)
+        or not _is_unix_seconds(timestamp)
         or not signature.startswith("v1,")
         or len(signature) > MAX_SIGNATURE_CHARS
         or tolerance < 0
-        or secret.startswith((_ed25519.SECRET_KEY_PREFIX, _ed25519.PUBLIC_KEY_PREFIX))
+        or _ed25519.is_secret_key(secret)
+        or _ed25519.is_public_key(secret)
     ):
         return False
     age = (time.time() if now is None else now) - int(timestamp)
