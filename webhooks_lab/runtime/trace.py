@@ -65,6 +65,9 @@ DEFAULT_KEEP = 5_000
 
 # A server's party for a request path, or None to leave the request out of the trace.
 PartyFor = Callable[[str], "str | None"]
+# A record kept as it came: (seq, ("client" or "server", what was recorded...)). Plain values
+# only, so the garbage collector stops tracking it: a trace keeps thousands.
+_Raw = tuple[int, tuple[Any, ...]]
 # What a lesson calls the parties: {"Sender": "Shop", "/webhooks/mail": ("Shop", "Mailer")}.
 Names = Mapping[str, "str | tuple[str, str]"]
 
@@ -135,8 +138,8 @@ class Trace:
         self.clock = clock or Clock()
         self.keep = keep
         self.listeners: Listeners[[Exchange]] = Listeners("trace")
-        # Exchanges, and the raw (seq, record) tuples traced servers leave (see TracedApp).
-        self._items: deque[Exchange | tuple[int, tuple[Any, ...]]] = deque(maxlen=keep)
+        # Exchanges, and records kept as they came (see _add_raw).
+        self._items: deque[Exchange | _Raw] = deque(maxlen=keep)
         self._seq = itertools.count(1)
         self._claims: dict[tuple[int, str, str], deque[Pending]] = {}
         self._claims_lock = threading.Lock()
@@ -174,9 +177,12 @@ class Trace:
             job_id,
             event,
         )
-        key = (pending.port, pending.method, pending.path)
+        key = (port, pending.method, path)
         with self._claims_lock:
-            self._claims.setdefault(key, deque()).append(pending)
+            waiting = self._claims.get(key)
+            if waiting is None:
+                waiting = self._claims[key] = deque()
+            waiting.append(pending)
         return pending
 
     def end(
@@ -186,27 +192,28 @@ class Trace:
         *,
         error: str | None = None,
         job_id: str | None = None,
-    ) -> Exchange:
-        """What came back for ``pending``: a status, or an ``error`` ("timeout: ...", ...)."""
+    ) -> None:
+        """What came back for ``pending``: a status, or an ``error`` ("timeout: ...", ...).
+
+        Kept as it came and made an :class:`Exchange` when first read (or at once, while a view
+        listens): the sender calls this after every attempt."""
         latency = (time.perf_counter() - pending.started) * 1000
         if not pending.claimed:
             self._drop_claim(pending)
-        server = pending.server or self._server_name(pending.port, pending.path)
-        return self._add(
-            Exchange(
-                next(self._seq),
+        self._add_raw(
+            (
+                "client",
                 pending.at,
                 pending.client,
-                server,
+                pending.server or self._server_name(pending.port, pending.path),
                 pending.method,
                 pending.path,
-                status or None,
-                outcome_of(status, error),
+                status,
+                error,
                 latency,
                 pending.webhook_id,
-                job_id or pending.job_id or job_id_in(pending.path),
+                job_id or pending.job_id,
                 pending.event,
-                None if status else (error or "no answer"),
             )
         )
 
@@ -262,7 +269,7 @@ class Trace:
         return exchange
 
     def _add_raw(self, raw: tuple[Any, ...]) -> None:
-        """A traced server's record: kept raw, made an :class:`Exchange` when first read."""
+        """A record kept as it came (see ``_Raw``), made an :class:`Exchange` when first read."""
         seq = next(self._seq)
         if self.listeners._listeners:  # the tuple itself: its __bool__ is a call too many here
             self._add(_exchange_of(seq, raw))
@@ -284,6 +291,7 @@ class Trace:
             headers = delivery.headers
             self._add_raw(
                 (
+                    "server",
                     delivery.received_at,
                     0.0,
                     delivery.duration_ms / 1000,
@@ -294,7 +302,7 @@ class Trace:
                     delivery.webhook_id,
                     headers.get("user-agent"),
                     None,
-                )
+                ),
             )
 
         return inbox.subscribe(recorded)
@@ -455,6 +463,7 @@ class TracedApp:
             headers = dict(scope["headers"])
             trace._add_raw(
                 (
+                    "server",
                     at,
                     started,
                     time.perf_counter(),
@@ -465,7 +474,7 @@ class TracedApp:
                     headers.get(b"webhook-id") or headers.get(b"ce-id"),
                     headers.get(b"user-agent"),
                     answer[1],
-                )
+                ),
             )
 
         async def watch(message: Any) -> None:
@@ -498,8 +507,26 @@ def _decoded(value: str | bytes | None, limit: int = 200) -> str | None:
 
 
 def _exchange_of(seq: int, raw: tuple[Any, ...]) -> Exchange:
-    """The :class:`Exchange` a traced server's (or a watched inbox's) raw record stands for."""
-    at, started, ended, server, method, path, status, webhook_id, agent, headers = raw
+    """The :class:`Exchange` a record kept as it came stands for: a lab client's
+    (:meth:`Trace.end`), or a traced server's or watched inbox's."""
+    if raw[0] == "client":
+        _, at, client, server, method, path, status, error, latency, webhook_id, job_id, event = raw
+        return Exchange(
+            seq,
+            at,
+            client,
+            server,
+            method,
+            path,
+            status or None,
+            outcome_of(status, error),
+            latency,
+            webhook_id,
+            job_id or job_id_in(path),
+            event,
+            None if status else (error or "no answer"),
+        )
+    _, at, started, ended, server, method, path, status, webhook_id, agent, headers = raw
     job_id = None
     for key, value in headers or ():
         if key.lower() == b"location":

@@ -50,6 +50,11 @@ class Decision:
     wait: float | None = None
 
 
+# The decisions that carry no wait: one each, shared (a Decision is frozen), so the common case
+# (2xx) costs a comparison and no new object.
+_DELIVERED, _DISABLED, _DEAD = Decision("delivered"), Decision("disabled"), Decision("dead")
+
+
 def decide(
     status: int | None,
     *,
@@ -67,11 +72,11 @@ def decide(
     help.
     """
     if status is not None and 200 <= status < 300:
-        return Decision("delivered")
+        return _DELIVERED
     if status == 410:
-        return Decision("disabled")
+        return _DISABLED
     if permanent:
-        return Decision("dead")
+        return _DEAD
     asked = parse_retry_after(retry_after, now) if status in RETRY_AFTER_STATUSES else None
     wait = policy.delay_after(attempts_made, asked)
-    return Decision("dead") if wait is None else Decision("retrying", wait)
+    return _DEAD if wait is None else Decision("retrying", wait)

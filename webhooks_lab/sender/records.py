@@ -54,7 +54,7 @@ class Destination:
         return f"<Destination {self.id} {self.url} {self.scheme}; {kinds}; {state}>"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Attempt:
     """One try at one delivery: what was sent when, and what came back.
 
@@ -119,7 +119,7 @@ def new_delivery_id(prefix: str = "dlv") -> str:
     return new_id(prefix)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class OutgoingDelivery:
     """One event on its way to one endpoint, with every attempt so far.
 

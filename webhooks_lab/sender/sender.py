@@ -112,6 +112,7 @@ class Sender:
         # Notified whenever an attempt is answered or a delivery ends, for threads that block
         # on it (wait_attempts, wait_deliveries) while the lab loop does the work.
         self._progress = threading.Condition()
+        self._watching = 0  # threads blocked on it: with none, an answer notifies nobody
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._queue: asyncio.Queue[OutgoingDelivery] | None = None
@@ -531,16 +532,22 @@ class Sender:
             self._idle.set()
 
     def _changed(self) -> None:
-        """Wake the threads blocked in :meth:`_wait_until`, to look again."""
-        with self._progress:
-            self._progress.notify_all()
+        """Wake the threads blocked in :meth:`_wait_until`, to look again.
+
+        Nobody to wake costs no lock: a thread counts itself in before it first looks, and
+        every change is made before this reads the count, so a waiter either sees the change
+        or is counted here."""
+        if self._watching:
+            with self._progress:
+                self._progress.notify_all()
 
     def _timeout(self) -> Any:
-        import aiohttp
+        made = self._client_timeout
+        if made is None or made.total != self.timeout:  # made again when sender.timeout changes
+            import aiohttp
 
-        if self._client_timeout is None or self._client_timeout.total != self.timeout:
-            self._client_timeout = aiohttp.ClientTimeout(total=self.timeout)
-        return self._client_timeout
+            made = self._client_timeout = aiohttp.ClientTimeout(total=self.timeout)
+        return made
 
     def _note(self, delivery: OutgoingDelivery, attempt: Attempt | None = None) -> None:
         """Tell the outbox what changed; the flusher writes it down shortly after."""
@@ -659,7 +666,11 @@ class Sender:
         if threading.current_thread() is self._thread:
             raise RuntimeError("waiting here would block the lab loop; await the work instead")
         with self._progress:
-            return self._progress.wait_for(done, timeout)
+            self._watching += 1
+            try:
+                return self._progress.wait_for(done, timeout)
+            finally:
+                self._watching -= 1
 
     # -- reading the record ---------------------------------------------------------------------
 
