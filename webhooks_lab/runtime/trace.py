@@ -65,9 +65,11 @@ DEFAULT_KEEP = 5_000
 
 # A server's party for a request path, or None to leave the request out of the trace.
 PartyFor = Callable[[str], "str | None"]
-# A record kept as it came: (seq, ("client" or "server", what was recorded...)). Plain values
-# only, so the garbage collector stops tracking it: a trace keeps thousands.
+# A record kept as it came: (seq, (_WHOLE or _SERVED, what was recorded...)). Plain values only,
+# so the garbage collector stops tracking it: a trace keeps thousands. _WHOLE: an exchange seen
+# whole (a lab client's, Trace.record); _SERVED: what a traced server or watched inbox saw.
 _Raw = tuple[int, tuple[Any, ...]]
+_WHOLE, _SERVED = "whole", "served"
 # What a lesson calls the parties: {"Sender": "Shop", "/webhooks/mail": ("Shop", "Mailer")}.
 Names = Mapping[str, "str | tuple[str, str]"]
 
@@ -202,7 +204,7 @@ class Trace:
             self._drop_claim(pending)
         self._add_raw(
             (
-                "client",
+                _WHOLE,
                 pending.at,
                 pending.client,
                 pending.server or self._server_name(pending.port, pending.path),
@@ -214,6 +216,7 @@ class Trace:
                 pending.webhook_id,
                 job_id or pending.job_id,
                 pending.event,
+                "client",
             )
         )
 
@@ -233,24 +236,9 @@ class Trace:
         recorded_by: str = "server",
     ) -> Exchange:
         """Write down an exchange seen whole (a refusal answered before any app ran, say)."""
-        return self._add(
-            Exchange(
-                next(self._seq),
-                self.clock.time() if at is None else at,
-                client,
-                server,
-                method,
-                path,
-                status or None,
-                outcome_of(status, error),
-                latency_ms,
-                webhook_id,
-                job_id or job_id_in(path),
-                None,
-                None if status else (error or "no answer"),
-                recorded_by,
-            )
-        )
+        at = self.clock.time() if at is None else at
+        raw = (_WHOLE, at, client, server, method, path, status, error, latency_ms, webhook_id)
+        return self._add(_exchange_of(next(self._seq), (*raw, job_id, None, recorded_by)))
 
     def serve(self, app: Any, party: str | PartyFor = "Server", *, inbox: Any = None) -> TracedApp:
         """``app`` (ASGI), recording every request no lab client claimed; ``party`` names the
@@ -291,7 +279,7 @@ class Trace:
             headers = delivery.headers
             self._add_raw(
                 (
-                    "server",
+                    _SERVED,
                     delivery.received_at,
                     0.0,
                     delivery.duration_ms / 1000,
@@ -463,7 +451,7 @@ class TracedApp:
             headers = dict(scope["headers"])
             trace._add_raw(
                 (
-                    "server",
+                    _SERVED,
                     at,
                     started,
                     time.perf_counter(),
@@ -509,8 +497,9 @@ def _decoded(value: str | bytes | None, limit: int = 200) -> str | None:
 def _exchange_of(seq: int, raw: tuple[Any, ...]) -> Exchange:
     """The :class:`Exchange` a record kept as it came stands for: a lab client's
     (:meth:`Trace.end`), or a traced server's or watched inbox's."""
-    if raw[0] == "client":
-        _, at, client, server, method, path, status, error, latency, webhook_id, job_id, event = raw
+    if raw[0] == _WHOLE:
+        _, at, client, server, method, path, status, error, latency, webhook_id, job_id = raw[:11]
+        event, recorded_by = raw[11:]
         return Exchange(
             seq,
             at,
@@ -525,6 +514,7 @@ def _exchange_of(seq: int, raw: tuple[Any, ...]) -> Exchange:
             job_id or job_id_in(path),
             event,
             None if status else (error or "no answer"),
+            recorded_by,
         )
     _, at, started, ended, server, method, path, status, webhook_id, agent, headers = raw
     job_id = None
