@@ -123,6 +123,28 @@ def test_a_new_outbox_on_the_same_file_finds_what_is_unfinished_with_its_attempt
     assert found["dlv_0001"].body == waiting.body
 
 
+def test_an_outbox_from_an_older_version_opens_and_sheds_its_state_index(path):
+    # Older versions kept an index on state; every state change paid for it. An old file still
+    # opens with everything in it, its unfinished deliveries are found, and the index is gone.
+    first = Outbox(path)
+    first.add([delivery(1), delivery(2)])
+    first.close()
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE INDEX deliveries_by_state ON deliveries (state, endpoint_id)")
+        old.execute("UPDATE deliveries SET state = 'delivered' WHERE id = 'dlv_0002'")
+
+    second = Outbox(path)
+    assert [d.id for d in second.unfinished()] == ["dlv_0001"]
+    assert second.counts() == {"pending": 1, "delivered": 1}
+    assert (
+        rows(
+            path,
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'deliveries_by%'",
+        )
+        == []
+    )
+
+
 def test_an_attempt_cut_off_by_a_crash_is_marked_interrupted(path):
     first = Outbox(path)
     d = delivery(1)

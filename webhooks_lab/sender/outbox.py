@@ -70,7 +70,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     round_base INTEGER NOT NULL DEFAULT 0,
     replays INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, endpoint_id);
+-- No index on state: every delivery changes state at least once, and keeping an index in step
+-- cost a sixth of the SQL each delivery took. The sender keeps its queue in memory; reads by state
+-- (dead letters, counts, what is unfinished at start) scan the table, ~20-40 ms at 100,000 rows.
+DROP INDEX IF EXISTS deliveries_by_state;
 CREATE TABLE IF NOT EXISTS attempts (
     delivery_id TEXT NOT NULL,
     number INTEGER NOT NULL,
