@@ -18,8 +18,8 @@ same run, to the same receiver (bare Starlette on uvicorn, in a child process on
 
 The contestants take turns, in a rotating order, for ``--rounds`` short rounds; each reports its
 best round, so a burst of noise from another process on a shared machine hurts nobody more than
-the rest. It also reports the CPU time this process spent per delivery, which such noise barely
-moves. Bounded: a round stops at ``--seconds`` / rounds per contestant, whatever happens.
+the rest. It also reports the CPU time this process spent per delivery, and the median of each
+round's own ratio (ours / raw, run seconds apart), which such noise moves less. Bounded: a round stops at ``--seconds`` / rounds per contestant, whatever happens.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -197,17 +198,22 @@ async def compare(url: str, count: int, rounds: int, concurrency: int, seconds: 
     await raw_aiohttp(url, events[:200], concurrency)  # warm up the receiver and the imports
     best = dict.fromkeys(names, 0.0)
     leanest = dict.fromkeys(names, float("inf"))
+    paired: list[float] = []  # ours / raw within each round: the two ran seconds apart
     for round_number in range(rounds):
         order = names[round_number % len(names) :] + names[: round_number % len(names)]
+        this_round = {}
         for name in order:
             run, expected = contestants[name]
             rate, cpu = await timed(run, expected, budget)
             best[name], leanest[name] = max(best[name], rate), min(leanest[name], cpu)
+            this_round[name] = rate
             print(
                 f"  round {round_number + 1}  {name:<28} {rate:8,.0f} deliveries/s"
                 f"  {cpu:6.0f} CPU µs each",
                 flush=True,
             )
+        if this_round["raw aiohttp"]:
+            paired.append(this_round["our sender (send_many)"] / this_round["raw aiohttp"])
 
     raw, raw_cpu = best["raw aiohttp"] or float("nan"), leanest["raw aiohttp"]
     print()
@@ -226,6 +232,11 @@ async def compare(url: str, count: int, rounds: int, concurrency: int, seconds: 
         f"our sender (outbox on, every delivery signed): {ours:.2f}x raw aiohttp's deliveries/s "
         f"({verdict} 0.8x); {ours_cpu:.2f}x by CPU time per delivery"
     )
+    if paired:
+        print(
+            f"  round by round (ours / raw, same round): median {statistics.median(paired):.2f}x,"
+            f" from {min(paired):.2f}x to {max(paired):.2f}x"
+        )
     print(f"raw aiohttp / naive httpx: {raw / (best['naive httpx gather'] or float('nan')):.1f}x")
 
 
