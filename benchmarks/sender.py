@@ -19,7 +19,8 @@ same run, to the same receiver (bare Starlette on uvicorn, in a child process on
 The contestants take turns, in a rotating order, for ``--rounds`` short rounds; each reports its
 best round, so a burst of noise from another process on a shared machine hurts nobody more than
 the rest. It also reports the CPU time this process spent per delivery, and the median of each
-round's own ratio (ours / raw, run seconds apart), which such noise moves less. Bounded: a round stops at ``--seconds`` / rounds per contestant, whatever happens.
+round's own ratio (ours / raw, run seconds apart), which such noise moves less. Bounded: a round
+stops at ``--seconds`` / rounds per contestant, whatever happens.
 """
 
 from __future__ import annotations

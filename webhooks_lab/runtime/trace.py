@@ -498,8 +498,8 @@ def _exchange_of(seq: int, raw: tuple[Any, ...]) -> Exchange:
     """The :class:`Exchange` a record kept as it came stands for: a lab client's
     (:meth:`Trace.end`), or a traced server's or watched inbox's."""
     if raw[0] == _WHOLE:
-        _, at, client, server, method, path, status, error, latency, webhook_id, job_id = raw[:11]
-        event, recorded_by = raw[11:]
+        (_, at, client, server, method, path, status, error, latency, webhook_id, job_id, event,
+         recorded_by) = raw  # fmt: skip
         return Exchange(
             seq,
             at,
