@@ -89,6 +89,36 @@ def test_a_batch_taken_to_write_elsewhere_is_committed_before_any_later_one(path
     assert rows(path, "SELECT state FROM deliveries") == [("delivered",)]
 
 
+@pytest.mark.parametrize("many_rows", [True, False], ids=["rows per statement", "row by row"])
+@pytest.mark.parametrize("count", [1, 63, 64, 130, 201])
+def test_every_row_of_a_flush_lands_exactly_as_it_was(path, monkeypatch, many_rows, count):
+    # A flush writes 64 rows to a statement, the rest in smaller ones; SQLite older than 3.33
+    # writes row by row. Either way each attempt and each delivery's state lands as it was.
+    monkeypatch.setattr("webhooks_lab.sender.outbox._MANY_ROWS", many_rows)
+    outbox = Outbox(path)
+    made = [delivery(n) for n in range(count)]
+    outbox.add(made)
+    for n, d in enumerate(made):
+        for number in range(1, 1 + n % 3):
+            attempt = Attempt(d.id, d.event_id, d.url, number, started_at=1000.1 + n / 7)
+            failed = number < n % 3
+            attempt.status, attempt.latency_ms = (500, 12.345 + n) if failed else (200, n / 3)
+            attempt.state = "retrying" if failed else "delivered"
+            attempt.error = "HTTP 500" if failed else None
+            attempt.response, attempt.backoff = f"é{n}" * (n % 4), 0.5 * number
+            d.attempts.append(attempt)
+            outbox.note(d, attempt)
+        d.state = d.attempts[-1].state if d.attempts else "dead"
+        d.updated_at, d.next_attempt_at, d.replays = 2000.0 + n / 3, None, n % 2
+        outbox.note(d)
+    assert outbox.flush() == count + sum(n % 3 for n in range(count))
+    found = Outbox(path).deliveries()
+    assert [d.id for d in found] == [d.id for d in made]
+    for was, now in zip(made, found, strict=True):
+        assert (now.state, now.updated_at, now.replays) == (was.state, was.updated_at, was.replays)
+        assert [a.to_dict() for a in now.attempts] == [a.to_dict() for a in was.attempts]
+
+
 def test_nothing_to_write_is_no_batch(path):
     outbox = Outbox(path)
     assert outbox.take() is None

@@ -25,6 +25,8 @@ What it stores (destinations, deliveries, attempts) is defined apart, in
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import json
 import sqlite3
 import threading
@@ -98,6 +100,20 @@ _DELIVERY_COLUMNS = (
 _ATTEMPT_COLUMNS = (
     "delivery_id, number, event_id, url, started_at, status, error, latency_ms, "
     "next_attempt_at, state, response, backoff"
+)
+
+# A flush writes its rows 64 to a statement. SQLite lets go of Python's lock (the GIL) while it
+# runs each statement, and takes it back after: one row per statement (``executemany``) means a
+# hand-over of the GIL per row, and the lab loop, sending on another thread, waits for it back
+# every time it makes a system call. 64 rows keep each statement's parameters under SQLite's
+# oldest limit (999). ``UPDATE ... FROM`` needs SQLite 3.33 (2020); older ones write row by row.
+_ROWS_PER_STATEMENT = 64
+_MANY_ROWS = sqlite3.sqlite_version_info >= (3, 33, 0)
+_INSERT_ATTEMPT = f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) VALUES "
+_ATTEMPT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_UPDATE_DELIVERY = (
+    "UPDATE deliveries SET state = ?, updated_at = ?, next_attempt_at = ?, "
+    "attempts = ?, round_base = ?, replays = ? WHERE id = ?"
 )
 
 
@@ -265,16 +281,14 @@ class Outbox:
     def _commit(self, batch: Batch) -> int:
         attempts, deliveries = batch
         with self._transaction():
-            self._db.executemany(
-                f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                attempts,
-            )
-            self._db.executemany(
-                "UPDATE deliveries SET state = ?, updated_at = ?, next_attempt_at = ?, "
-                "attempts = ?, round_base = ?, replays = ? WHERE id = ?",
-                deliveries,
-            )
+            if not _MANY_ROWS:
+                self._db.executemany(_INSERT_ATTEMPT + _ATTEMPT_VALUES, attempts)
+                self._db.executemany(_UPDATE_DELIVERY, deliveries)
+            else:
+                for part in _slices(attempts):
+                    self._db.execute(_insert_attempts(len(part)), _flat(part))
+                for part in _slices(deliveries):
+                    self._db.execute(_update_deliveries(len(part)), _flat(part))
         return len(attempts) + len(deliveries)
 
     @property
@@ -377,6 +391,37 @@ class Outbox:
     def __repr__(self) -> str:
         where = "in memory" if not self.durable else self.path
         return f"<Outbox {where}>"
+
+
+def _slices(rows: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    """``rows`` 64 at a time, the rest in powers of two (32, 16, ... 1): statements of only seven
+    sizes, so each is compiled once and then found in the connection's statement cache."""
+    start, size = 0, _ROWS_PER_STATEMENT
+    while start < len(rows):
+        while size > len(rows) - start:
+            size //= 2
+        yield rows[start : start + size]
+        start += size
+
+
+def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
+    return list(itertools.chain.from_iterable(rows))
+
+
+@functools.cache
+def _insert_attempts(count: int) -> str:
+    return _INSERT_ATTEMPT + ", ".join([_ATTEMPT_VALUES] * count)
+
+
+@functools.cache
+def _update_deliveries(count: int) -> str:
+    """Many deliveries' new state in one statement: a table of values, joined on the id."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * count)
+    return (
+        "UPDATE deliveries SET state = v.column1, updated_at = v.column2, "
+        "next_attempt_at = v.column3, attempts = v.column4, round_base = v.column5, "
+        f"replays = v.column6 FROM (VALUES {values}) AS v WHERE deliveries.id = v.column7"
+    )
 
 
 def _delivery_row(d: OutgoingDelivery) -> tuple[Any, ...]:
