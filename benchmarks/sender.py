@@ -16,6 +16,11 @@ same run, to the same receiver (bare Starlette on uvicorn, in a child process on
   retry bookkeeping. Timed from ``send_many`` to the outbox saying every delivery is delivered.
   Also ``send()`` called once per event (one commit per event), as a notebook cell would.
 
+Each round times the deliveries only: from the first event handed over to the last one
+delivered (for our sender, until the outbox's counts say so). Opening and closing a client, or
+a sender with its outbox file, happen once in a process's life and are left out, for every
+contestant alike.
+
 The contestants take turns, in a rotating order, for ``--rounds`` short rounds; each reports its
 best round, so a burst of noise from another process on a shared machine hurts nobody more than
 the rest. It also reports the CPU time this process spent per delivery, and the median of each
@@ -96,7 +101,18 @@ def signed(event: Event, body: bytes) -> dict[str, str]:
     return headers
 
 
-async def raw_aiohttp(url: str, events: list[Event], concurrency: int) -> int:
+class Stopwatch:
+    """Wall-clock and CPU seconds between :meth:`start` and :meth:`stop`, which a contestant
+    calls around its deliveries, once its client is open and before it closes it."""
+
+    def start(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def stop(self) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+async def raw_aiohttp(url: str, events: list[Event], concurrency: int, watch: Stopwatch) -> int:
     import aiohttp
 
     delivered = 0
@@ -114,11 +130,13 @@ async def raw_aiohttp(url: str, events: list[Event], concurrency: int) -> int:
                     await answer.read()
                     delivered += 200 <= answer.status < 300
 
+        watch.start()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        watch.stop()
     return delivered
 
 
-async def naive_httpx(url: str, events: list[Event], concurrency: int) -> int:
+async def naive_httpx(url: str, events: list[Event], concurrency: int, watch: Stopwatch) -> int:
     import httpx
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -132,11 +150,15 @@ async def naive_httpx(url: str, events: list[Event], concurrency: int) -> int:
                 answer = await client.post(url, content=body, headers=signed(event, body))
             return answer.is_success
 
+        watch.start()
         results = await asyncio.gather(*(post(event) for event in events))
+        watch.stop()
     return sum(results)
 
 
-async def our_sender(url: str, events: list[Event], concurrency: int, *, one_by_one: bool) -> int:
+async def our_sender(
+    url: str, events: list[Event], concurrency: int, watch: Stopwatch, *, one_by_one: bool
+) -> int:
     from webhooks_lab.sender.sender import Sender
 
     with tempfile.TemporaryDirectory(prefix="webhooks-lab-bench-") as folder:
@@ -146,57 +168,60 @@ async def our_sender(url: str, events: list[Event], concurrency: int, *, one_by_
         await sender.start()
         sender.add_endpoint(url, secret=SECRET)
         try:
+            watch.start()
             if one_by_one:
                 for event in events:
                     sender.send(event)
             else:
                 sender.send_many(events)
             await sender.idle()
-            return sender.counts().get("delivered", 0)
+            delivered = sender.counts().get("delivered", 0)
+            watch.stop()
+            return delivered
         finally:
             await sender.close()
 
 
-async def timed(
-    run: Callable[[], Awaitable[int]], expected: int, budget: float
-) -> tuple[float, float]:
+Contestant = Callable[[Stopwatch], Awaitable[int]]
+
+
+async def timed(run: Contestant, expected: int, budget: float) -> tuple[float, float]:
     """Deliveries per second, and this process's CPU µs per delivery, for one round.
 
     ``(0, inf)`` if the round ran out of time or lost deliveries. CPU time is the steadier
     figure on a shared machine: other processes stealing the CPU lengthen the wall clock of a
     round, not the CPU time our process spends on it.
     """
-    started, cpu = time.perf_counter(), time.process_time()
+    watch = Stopwatch()
     try:
-        delivered = await asyncio.wait_for(run(), timeout=budget)
+        delivered = await asyncio.wait_for(run(watch), timeout=budget)
     except asyncio.TimeoutError:
         return 0.0, float("inf")
-    elapsed, spent = time.perf_counter() - started, time.process_time() - cpu
     if delivered != expected:
         print(f"    ! delivered {delivered} of {expected}", flush=True)
         return 0.0, float("inf")
-    return delivered / elapsed, spent / delivered * 1e6
+    return delivered / watch.wall, watch.cpu / delivered * 1e6
 
 
 async def compare(url: str, count: int, rounds: int, concurrency: int, seconds: float) -> None:
     events = [Event("user.created", {"id": n, "email": f"u{n}@example.com"}) for n in range(count)]
     # httpx is an order of magnitude slower; an eighth of the events keeps its rounds short.
     few = events[: max(1, count // 8)]
-    contestants: dict[str, tuple[Callable[[], Awaitable[int]], int]] = {
-        "raw aiohttp": (lambda: raw_aiohttp(url, events, concurrency), count),
+    contestants: dict[str, tuple[Contestant, int]] = {
+        "raw aiohttp": (lambda watch: raw_aiohttp(url, events, concurrency, watch), count),
         "our sender (send_many)": (
-            lambda: our_sender(url, events, concurrency, one_by_one=False),
+            lambda watch: our_sender(url, events, concurrency, watch, one_by_one=False),
             count,
         ),
         "our sender (send per event)": (
-            lambda: our_sender(url, events, concurrency, one_by_one=True),
+            lambda watch: our_sender(url, events, concurrency, watch, one_by_one=True),
             count,
         ),
-        "naive httpx gather": (lambda: naive_httpx(url, few, concurrency), len(few)),
+        "naive httpx gather": (lambda watch: naive_httpx(url, few, concurrency, watch), len(few)),
     }
     names = list(contestants)
     budget = seconds / (rounds * len(names))
-    await raw_aiohttp(url, events[:200], concurrency)  # warm up the receiver and the imports
+    await raw_aiohttp(url, events[:200], concurrency, Stopwatch())  # warm up receiver, imports
     best = dict.fromkeys(names, 0.0)
     leanest = dict.fromkeys(names, float("inf"))
     paired: list[float] = []  # ours / raw within each round: the two ran seconds apart
