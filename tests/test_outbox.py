@@ -89,12 +89,12 @@ def test_a_batch_taken_to_write_elsewhere_is_committed_before_any_later_one(path
     assert rows(path, "SELECT state FROM deliveries") == [("delivered",)]
 
 
-@pytest.mark.parametrize("many_rows", [True, False], ids=["rows per statement", "row by row"])
+@pytest.mark.parametrize("update_from", [True, False], ids=["rows per statement", "row by row"])
 @pytest.mark.parametrize("count", [1, 63, 64, 130, 201])
-def test_every_row_of_a_flush_lands_exactly_as_it_was(path, monkeypatch, many_rows, count):
+def test_every_row_of_a_flush_lands_exactly_as_it_was(path, monkeypatch, update_from, count):
     # A flush writes 64 rows to a statement, the rest in smaller ones; SQLite older than 3.33
-    # writes row by row. Either way each attempt and each delivery's state lands as it was.
-    monkeypatch.setattr("webhooks_lab.sender.outbox._MANY_ROWS", many_rows)
+    # updates deliveries row by row. Either way every attempt and every state lands as it was.
+    monkeypatch.setattr("webhooks_lab.sender.outbox._UPDATE_FROM", update_from)
     outbox = Outbox(path)
     made = [delivery(n) for n in range(count)]
     outbox.add(made)

@@ -107,12 +107,10 @@ _ATTEMPT_COLUMNS = (
 # the writer thread queued for the GIL behind the busy lab loop once per row, so a flush took many
 # times its own work, and whoever waited for it (``idle()``, say) waited that long too: 14-17 ms
 # for the last flush of a 2,000-delivery burst, 3-4 ms now. 64 rows keep each statement's
-# parameters under SQLite's oldest limit (999). ``UPDATE ... FROM`` needs SQLite 3.33 (2020);
-# an older one writes row by row.
+# parameters under SQLite's oldest limit (999). Updating many deliveries in one statement takes
+# ``UPDATE ... FROM`` (SQLite 3.33, 2020); an older SQLite updates them row by row.
 _ROWS_PER_STATEMENT = 64
-_MANY_ROWS = sqlite3.sqlite_version_info >= (3, 33, 0)
-_INSERT_ATTEMPT = f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) VALUES "
-_ATTEMPT_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 _UPDATE_DELIVERY = (
     "UPDATE deliveries SET state = ?, updated_at = ?, next_attempt_at = ?, "
     "attempts = ?, round_base = ?, replays = ? WHERE id = ?"
@@ -283,14 +281,13 @@ class Outbox:
     def _commit(self, batch: Batch) -> int:
         attempts, deliveries = batch
         with self._transaction():
-            if not _MANY_ROWS:
-                self._db.executemany(_INSERT_ATTEMPT + _ATTEMPT_VALUES, attempts)
-                self._db.executemany(_UPDATE_DELIVERY, deliveries)
-            else:
-                for part in _slices(attempts):
-                    self._db.execute(_insert_attempts(len(part)), _flat(part))
+            for part in _slices(attempts):
+                self._db.execute(_insert_attempts(len(part)), _flat(part))
+            if _UPDATE_FROM:
                 for part in _slices(deliveries):
                     self._db.execute(_update_deliveries(len(part)), _flat(part))
+            else:
+                self._db.executemany(_UPDATE_DELIVERY, deliveries)
         return len(attempts) + len(deliveries)
 
     @property
@@ -412,7 +409,8 @@ def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
 
 @functools.cache
 def _insert_attempts(count: int) -> str:
-    return _INSERT_ATTEMPT + ", ".join([_ATTEMPT_VALUES] * count)
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    return f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) VALUES {values}"
 
 
 @functools.cache
