@@ -12,16 +12,20 @@ from webhooks_lab.sender.records import Attempt, Destination, OutgoingDelivery
 
 
 def delivery(n: int, **fields) -> OutgoingDelivery:
+    fields.setdefault("body", b'{"type":"order.paid","data":{}}')
     return OutgoingDelivery(
         id=f"dlv_{n:04d}",
         event_id=f"msg_{n:04d}",
         event_type="order.paid",
         url="http://127.0.0.1:9/webhooks/shop",
-        body=b'{"type":"order.paid","data":{}}',
         created_at=1000.0 + n,
         updated_at=1000.0 + n,
         **fields,
     )
+
+
+def fields(record: object, names: str) -> dict[str, object]:
+    return {name: getattr(record, name) for name in names.split()}
 
 
 def rows(path, sql: str) -> list[tuple]:
@@ -93,11 +97,27 @@ def test_a_batch_taken_to_write_elsewhere_is_committed_before_any_later_one(path
 @pytest.mark.parametrize("count", [1, 63, 64, 130, 201])
 def test_every_row_of_a_flush_lands_exactly_as_it_was(path, monkeypatch, update_from, count):
     # A flush writes 64 rows to a statement, the rest in smaller ones; SQLite older than 3.33
-    # updates deliveries row by row. Either way every attempt and every state lands as it was.
+    # updates deliveries row by row. Either way every delivery, attempt and state lands as it
+    # was, each column that may be empty (NULL) both empty and not.
     monkeypatch.setattr("webhooks_lab.sender.outbox._UPDATE_FROM", update_from)
     outbox = Outbox(path)
-    made = [delivery(n) for n in range(count)]
+    made = [
+        delivery(
+            n,
+            body=bytes([n % 256]) * n,
+            secret=None if n % 2 else f"whsec_{n}",
+            endpoint_id=None if n % 5 == 1 else "ep_1",
+            next_attempt_at=1000.0 + n,
+        )
+        for n in range(count)
+    ]
     outbox.add(made)
+    found = Outbox(path).deliveries()
+    assert [d.id for d in found] == [d.id for d in made]
+    for was, now in zip(made, found, strict=True):
+        assert fields(now, "body secret endpoint_id next_attempt_at") == fields(
+            was, "body secret endpoint_id next_attempt_at"
+        )
     for n, d in enumerate(made):
         for number in range(1, 1 + n % 3):
             attempt = Attempt(d.id, d.event_id, d.url, number, started_at=1000.1 + n / 7)
@@ -105,17 +125,22 @@ def test_every_row_of_a_flush_lands_exactly_as_it_was(path, monkeypatch, update_
             attempt.status, attempt.latency_ms = (500, 12.345 + n) if failed else (200, n / 3)
             attempt.state = "retrying" if failed else "delivered"
             attempt.error = "HTTP 500" if failed else None
-            attempt.response, attempt.backoff = f"é{n}" * (n % 4), 0.5 * number
+            attempt.response = f"é{n}" * (n % 4)
+            attempt.backoff = 0.5 * number if failed else None
+            attempt.next_attempt_at = 1001.0 + n if failed else None
             d.attempts.append(attempt)
             outbox.note(d, attempt)
-        d.state = d.attempts[-1].state if d.attempts else "dead"
-        d.updated_at, d.next_attempt_at, d.replays = 2000.0 + n / 3, None, n % 2
+        d.state = d.attempts[-1].state if d.attempts else "retrying"
+        d.next_attempt_at = 3000.0 + n if d.state == "retrying" else None
+        d.updated_at, d.replays = 2000.0 + n / 3, n % 2
         outbox.note(d)
     assert outbox.flush() == count + sum(n % 3 for n in range(count))
     found = Outbox(path).deliveries()
     assert [d.id for d in found] == [d.id for d in made]
     for was, now in zip(made, found, strict=True):
-        assert (now.state, now.updated_at, now.replays) == (was.state, was.updated_at, was.replays)
+        assert fields(now, "state updated_at next_attempt_at replays") == fields(
+            was, "state updated_at next_attempt_at replays"
+        )
         assert [a.to_dict() for a in now.attempts] == [a.to_dict() for a in was.attempts]
 
 

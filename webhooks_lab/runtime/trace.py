@@ -65,10 +65,11 @@ DEFAULT_KEEP = 5_000
 
 # A server's party for a request path, or None to leave the request out of the trace.
 PartyFor = Callable[[str], "str | None"]
-# A record kept as it came: (seq, (_WHOLE or _SERVED, what was recorded...)). Plain values only,
-# so the garbage collector stops tracking it: a trace keeps thousands. _WHOLE: an exchange seen
-# whole (a lab client's, Trace.record); _SERVED: what a traced server or watched inbox saw.
-_Raw = tuple[int, tuple[Any, ...]]
+# A record kept as it came: (seq, _WHOLE or _SERVED, what was recorded...). One flat tuple of plain
+# values, so the garbage collector stops tracking it: a trace keeps thousands, and the sender adds
+# one per attempt. _WHOLE: an exchange seen whole (a lab client's, Trace.record); _SERVED: what a
+# traced server or watched inbox saw.
+_Raw = tuple[Any, ...]
 _WHOLE, _SERVED = "whole", "served"
 # What a lesson calls the parties: {"Sender": "Shop", "/webhooks/mail": ("Shop", "Mailer")}.
 Names = Mapping[str, "str | tuple[str, str]"]
@@ -238,7 +239,7 @@ class Trace:
         """Write down an exchange seen whole (a refusal answered before any app ran, say)."""
         at = self.clock.time() if at is None else at
         raw = (_WHOLE, at, client, server, method, path, status, error, latency_ms, webhook_id)
-        return self._add(_exchange_of(next(self._seq), (*raw, job_id, None, recorded_by)))
+        return self._add(_exchange_of((next(self._seq), *raw, job_id, None, recorded_by)))
 
     def serve(self, app: Any, party: str | PartyFor = "Server", *, inbox: Any = None) -> TracedApp:
         """``app`` (ASGI), recording every request no lab client claimed; ``party`` names the
@@ -258,11 +259,11 @@ class Trace:
 
     def _add_raw(self, raw: tuple[Any, ...]) -> None:
         """A record kept as it came (see ``_Raw``), made an :class:`Exchange` when first read."""
-        seq = next(self._seq)
+        record = (next(self._seq), *raw)
         if self.listeners._listeners:  # the tuple itself: its __bool__ is a call too many here
-            self._add(_exchange_of(seq, raw))
+            self._add(_exchange_of(record))
             return
-        self._items.append((seq, raw))
+        self._items.append(record)
         self.total += 1
 
     def watch_inbox(self, inbox: Any, port: int, party: PartyFor) -> Any:
@@ -333,7 +334,7 @@ class Trace:
     def exchanges(self, since: int = 0) -> list[Exchange]:
         """What is kept, numbered above ``since``, in the order the exchanges ended."""
         items = [
-            x if isinstance(x, Exchange) else _exchange_of(*x)
+            x if isinstance(x, Exchange) else _exchange_of(x)
             for x in list(self._items)
             if (x.seq if isinstance(x, Exchange) else x[0]) > since
         ]
@@ -494,11 +495,12 @@ def _decoded(value: str | bytes | None, limit: int = 200) -> str | None:
     return (value.decode("latin-1") if isinstance(value, bytes) else value)[:limit]
 
 
-def _exchange_of(seq: int, raw: tuple[Any, ...]) -> Exchange:
+def _exchange_of(raw: _Raw) -> Exchange:
     """The :class:`Exchange` a record kept as it came stands for: a lab client's
     (:meth:`Trace.end`), or a traced server's or watched inbox's."""
-    if raw[0] == _WHOLE:
-        (_, at, client, server, method, path, status, error, latency, webhook_id, job_id, event,
+    seq = raw[0]
+    if raw[1] == _WHOLE:
+        (_, _, at, client, server, method, path, status, error, latency, webhook_id, job_id, event,
          recorded_by) = raw  # fmt: skip
         return Exchange(
             seq,
@@ -516,7 +518,7 @@ def _exchange_of(seq: int, raw: tuple[Any, ...]) -> Exchange:
             None if status else (error or "no answer"),
             recorded_by,
         )
-    _, at, started, ended, server, method, path, status, webhook_id, agent, headers = raw
+    _, _, at, started, ended, server, method, path, status, webhook_id, agent, headers = raw
     job_id = None
     for key, value in headers or ():
         if key.lower() == b"location":

@@ -343,6 +343,7 @@ class Sender:
             return delivery
         if party is not None:
             self._parties[delivery.id] = party
+        self._remember(delivery)
         self.outbox.add([delivery])
         self._hand_over([delivery])
         if wait:
@@ -350,21 +351,24 @@ class Sender:
         return delivery
 
     def _hand_over(self, deliveries: list[OutgoingDelivery]) -> None:
-        """Give new deliveries to the loop (from whichever thread we are on)."""
+        """Give new deliveries, remembered and in the outbox, to the loop (from whichever thread
+        we are on). Before :meth:`start`, it picks them up from the outbox."""
         if self._loop is None:
-            for delivery in deliveries:
-                self._remember(delivery)  # picked up by start() from the outbox
-        elif threading.current_thread() is self._thread:
+            return
+        if threading.current_thread() is self._thread:
             self._accept(deliveries)
         else:
             self._loop.call_soon_threadsafe(self._accept, deliveries)
 
     def _accept(self, deliveries: Iterable[OutgoingDelivery], *, resumed: bool = False) -> None:
-        """On the loop: track deliveries and queue (or schedule) their next attempt."""
+        """On the loop: track deliveries and queue (or schedule) their next attempt.
+
+        ``deliveries`` are the live objects (:meth:`_remember` gave them), or, ``resumed``,
+        rows read back from the outbox at start."""
         assert self._queue is not None and self._idle is not None
         now = self.clock.time()
         for found in deliveries:
-            delivery = self._remember(found)
+            delivery = self._remember(found) if resumed else found
             if delivery.done or delivery.id in self._live:
                 continue
             if resumed and delivery.endpoint_id is None:
