@@ -655,6 +655,22 @@ def test_no_more_attempts_are_in_flight_than_the_concurrency_limit(lab):
     assert most == 3
 
 
+def test_every_live_delivery_stays_the_same_object_and_ended_ones_beyond_keep_are_forgotten(lab):
+    # The sender keeps this run's deliveries as live objects (their state updates in place),
+    # at most ``keep`` of the ended ones: a burst bigger than that is all kept until it ends.
+    with lab_sender(lab, keep=50) as sender:
+        sender.add_endpoint(lab.receiver.url_for("kept"))
+        first = sender.send_many(Event("a.b", {"n": n}) for n in range(300))
+        assert all(sender.delivery(d.id) is d for d in first)
+        assert sender.wait_idle(20) == {"delivered": 300}
+        second = sender.send_many(Event("a.b", {"n": n}) for n in range(100))
+        assert sender.wait_idle(20) == {"delivered": 400}
+        assert all(sender.delivery(d.id) is d for d in second)
+        oldest = sender.delivery(first[0].id)  # forgotten: read back from the outbox
+        assert oldest is not first[0]
+        assert (oldest.id, oldest.state, len(oldest.attempts)) == (first[0].id, "delivered", 1)
+
+
 class _Gate:
     """A one-thread pool whose thread is held until ``open()``, counting what is submitted."""
 

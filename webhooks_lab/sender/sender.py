@@ -31,7 +31,6 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -103,9 +102,10 @@ class Sender:
             outbox = Path(self._tmpdir) / "outbox.sqlite3"
         self.outbox = outbox if isinstance(outbox, Outbox) else Outbox(outbox)
         self._endpoints: dict[str, Destination] = {e.id: e for e in self.outbox.endpoints()}
-        self._known: OrderedDict[str, OutgoingDelivery] = OrderedDict()  # this run's, bounded
+        self._known: dict[str, OutgoingDelivery] = {}  # this run's, oldest first, bounded
         self._known_lock = threading.Lock()  # cells and the loop both look deliveries up
         self._keep = keep
+        self._forget_at = keep + keep // 10  # how many known before ended ones are forgotten
         self._live: dict[str, OutgoingDelivery] = {}  # not yet final: queued, in flight, waiting
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self.listeners: Listeners[[Attempt]] = Listeners("sender")
@@ -402,11 +402,23 @@ class Sender:
             if known is not None:
                 return known
             self._known[delivery.id] = delivery
-            if len(self._known) > self._keep * 1.1:  # forget in batches: ended ones, oldest first
-                for old_id in list(self._known)[: len(self._known) - self._keep]:
-                    if self._known[old_id].done:
-                        del self._known[old_id]
+            if len(self._known) > self._forget_at:
+                self._forget()
             return delivery
+
+    def _forget(self) -> None:
+        """Forget ended deliveries, oldest first, down to ``keep`` (the outbox still has them).
+
+        Live ones stay, however many: a burst bigger than ``keep`` is still under way. The next
+        look comes a tenth more deliveries later, so a burst of a million costs a few looks, not
+        one per delivery.
+        """
+        known = self._known
+        for old_id in list(known)[: len(known) - self._keep]:
+            if known[old_id].done:
+                del known[old_id]
+        kept = max(len(known), self._keep)
+        self._forget_at = kept + kept // 10 + 1
 
     # -- the workers ----------------------------------------------------------------------------
 
