@@ -26,7 +26,6 @@ export what is kept.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import json
@@ -313,8 +312,12 @@ class Trace:
             waiting = self._claims.get(key)
             if waiting is None:
                 return
-            with contextlib.suppress(ValueError):
+            # Not contextlib.suppress, a quarter of what recording an exchange costs: this runs
+            # after every request a lab client makes.
+            try:  # noqa: SIM105
                 waiting.remove(pending)
+            except ValueError:
+                pass
             if not waiting:
                 del self._claims[key]
 
