@@ -25,7 +25,9 @@ The contestants take turns, in a rotating order, for ``--rounds`` short rounds; 
 best round, so a burst of noise from another process on a shared machine hurts nobody more than
 the rest. It also reports the CPU time this process spent per delivery, and the median of each
 round's own ratio (ours / raw, run seconds apart), which such noise moves less. Bounded: a round
-stops at ``--seconds`` / rounds per contestant, whatever happens.
+stops at ``--seconds`` / rounds per contestant, whatever happens. For a figure that a busy machine
+does not move, ``benchmarks/sender_instructions.py`` counts each contestant's instructions per
+delivery under valgrind.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -112,26 +115,35 @@ class Stopwatch:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-async def raw_aiohttp(url: str, events: list[Event], concurrency: int, watch: Stopwatch) -> int:
+def raw_session(concurrency: int) -> Any:
     import aiohttp
 
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency), auto_decompress=False
+    )
+
+
+async def raw_deliver(session: Any, url: str, events: list[Event], concurrency: int) -> int:
+    """Raw aiohttp's deliveries: ``concurrency`` workers pulling from one list."""
     delivered = 0
     pending = iter(events)
 
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=concurrency), auto_decompress=False
-    ) as session:
+    async def worker() -> None:
+        nonlocal delivered
+        for event in pending:
+            body = event.body()
+            async with session.post(url, data=body, headers=signed(event, body)) as answer:
+                await answer.read()
+                delivered += 200 <= answer.status < 300
 
-        async def worker() -> None:
-            nonlocal delivered
-            for event in pending:
-                body = event.body()
-                async with session.post(url, data=body, headers=signed(event, body)) as answer:
-                    await answer.read()
-                    delivered += 200 <= answer.status < 300
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return delivered
 
+
+async def raw_aiohttp(url: str, events: list[Event], concurrency: int, watch: Stopwatch) -> int:
+    async with raw_session(concurrency) as session:
         watch.start()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        delivered = await raw_deliver(session, url, events, concurrency)
         watch.stop()
     return delivered
 
