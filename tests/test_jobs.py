@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import threading
@@ -584,6 +585,34 @@ def test_a_stopped_runner_cancels_its_work_and_refuses_more(make_runner):
     assert (running.status, queued.status) == (CANCELLED, CANCELLED)
     with pytest.raises(Exception, match="stopped"):
         runner.submit(str, "more")
+
+
+def test_a_job_thread_still_running_when_the_runner_stops_ends_without_a_logged_traceback(
+    make_runner, loop, caplog
+):
+    # Nobody awaits a job thread once its runner has stopped. Its end (JobCancelled, at its next
+    # progress call) must not reach asyncio's "exception was never retrieved" log, which prints
+    # a traceback into whatever notebook cell runs at the time.
+    runner = make_runner(concurrency=1)
+    step = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def crunch(*, progress) -> None:
+        threads.append(threading.current_thread())
+        while True:
+            step.wait(5)
+            progress(1, of=2)
+
+    job = runner.submit(crunch)
+    assert eventually(lambda: job.status == RUNNING and threads)
+    runner.close()
+    step.set()  # its next progress() call raises JobCancelled
+    threads[0].join(5)  # the stopped runner's pool lets its thread end once the job has
+    assert not threads[0].is_alive()
+    loop.run(asyncio.sleep(0))  # the loop takes the thread's outcome
+    gc.collect()
+    assert job.status == CANCELLED
+    assert not [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()]
 
 
 # -- kinds -----------------------------------------------------------------------------------------

@@ -640,9 +640,12 @@ class JobRunner:
         except asyncio.CancelledError:
             # A thread cannot be stopped from outside. Keep this job's slot until it returns
             # (its next progress() call raises), so the limit counts real threads.
-            if not started.cancel() and not self._closed:
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait({future})
+            if not started.cancel():
+                if self._closed:  # not waited for: its end (JobCancelled) is read here, or
+                    future.add_done_callback(_read_outcome)  # asyncio logs it from the loop
+                else:
+                    with contextlib.suppress(BaseException):
+                        await asyncio.wait({future})
             raise
 
     def _expire(self, job: Job) -> None:
@@ -810,3 +813,10 @@ def _injections(fn: Callable[..., Any]) -> frozenset[str]:
 
 
 __all__ = ["JobRunner", "Listener", "Submitter", "make_kind"]
+
+
+def _read_outcome(future: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as read: a job thread left behind when the runner stopped ends
+    with one nobody awaits, and asyncio would log its traceback into whatever cell runs then."""
+    if not future.cancelled():
+        future.exception()
