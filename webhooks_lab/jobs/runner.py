@@ -641,8 +641,10 @@ class JobRunner:
             # A thread cannot be stopped from outside. Keep this job's slot until it returns
             # (its next progress() call raises), so the limit counts real threads.
             if not started.cancel():
-                if self._closed:  # not waited for: its end (JobCancelled) is read here, or
-                    future.add_done_callback(_read_outcome)  # asyncio logs it from the loop
+                if self._closed:
+                    # Nobody waits for it now: read its end (JobCancelled) when it comes, or
+                    # asyncio logs the traceback from the loop.
+                    future.add_done_callback(_read_outcome)
                 else:
                     with contextlib.suppress(BaseException):
                         await asyncio.wait({future})
@@ -812,11 +814,11 @@ def _injections(fn: Callable[..., Any]) -> frozenset[str]:
         return _injections_cached.__wrapped__(fn)
 
 
-__all__ = ["JobRunner", "Listener", "Submitter", "make_kind"]
-
-
 def _read_outcome(future: asyncio.Future[Any]) -> None:
     """Mark a future's exception as read: a job thread left behind when the runner stopped ends
     with one nobody awaits, and asyncio would log its traceback into whatever cell runs then."""
     if not future.cancelled():
         future.exception()
+
+
+__all__ = ["JobRunner", "Listener", "Submitter", "make_kind"]

@@ -312,7 +312,7 @@ class Trace:
             waiting = self._claims.get(key)
             if waiting is None:
                 return
-            # Not contextlib.suppress, a quarter of what recording an exchange costs: this runs
+            # Not contextlib.suppress, a fifth of what recording an exchange costs: this runs
             # after every request a lab client makes.
             try:  # noqa: SIM105
                 waiting.remove(pending)
