@@ -587,12 +587,11 @@ def test_a_stopped_runner_cancels_its_work_and_refuses_more(make_runner):
         runner.submit(str, "more")
 
 
-def test_a_job_thread_still_running_when_the_runner_stops_ends_without_a_logged_traceback(
-    make_runner, loop, caplog
-):
-    # Nobody awaits a job thread once its runner has stopped. Its end (JobCancelled, at its next
-    # progress call) must not reach asyncio's "exception was never retrieved" log, which prints
-    # a traceback into whatever notebook cell runs at the time.
+@pytest.mark.parametrize("stop", ["the job is cancelled", "the runner stops"])
+def test_a_cancelled_job_thread_ends_without_a_logged_traceback(make_runner, loop, caplog, stop):
+    # Nobody awaits a job thread once its job is cancelled (or its runner stopped). Its end
+    # (JobCancelled, at its next progress call) must not reach asyncio's "exception was never
+    # retrieved" log, which prints a traceback into whatever notebook cell runs at the time.
     runner = make_runner(concurrency=1)
     step = threading.Event()
     threads: list[threading.Thread] = []
@@ -605,10 +604,16 @@ def test_a_job_thread_still_running_when_the_runner_stops_ends_without_a_logged_
 
     job = runner.submit(crunch)
     assert eventually(lambda: job.status == RUNNING and threads)
-    runner.close()
+    if stop == "the runner stops":
+        runner.close()
+    else:
+        job.cancel()
     step.set()  # its next progress() call raises JobCancelled
-    threads[0].join(5)  # the stopped runner's pool lets its thread end once the job has
-    assert not threads[0].is_alive()
+    if stop == "the runner stops":
+        threads[0].join(5)  # the stopped runner's pool lets its thread end once the job has
+        assert not threads[0].is_alive()
+    else:
+        assert runner.submit(str, "next").wait(5) == "next"  # runs once the thread has ended
     loop.run(asyncio.sleep(0))  # the loop takes the thread's outcome
     gc.collect()
     assert job.status == CANCELLED

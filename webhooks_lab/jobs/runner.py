@@ -638,14 +638,13 @@ class JobRunner:
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
-            # A thread cannot be stopped from outside. Keep this job's slot until it returns
-            # (its next progress() call raises), so the limit counts real threads.
+            # A thread cannot be stopped from outside: it ends at its next progress() call,
+            # which raises. Nobody awaits that end (the shield let go of it), so it is read
+            # here, or asyncio logs its traceback from the loop. Until then the job keeps its
+            # slot, so the limit counts real threads.
             if not started.cancel():
-                if self._closed:
-                    # Nobody waits for it now: read its end (JobCancelled) when it comes, or
-                    # asyncio logs the traceback from the loop.
-                    future.add_done_callback(_read_outcome)
-                else:
+                future.add_done_callback(_read_outcome)
+                if not self._closed:
                     with contextlib.suppress(BaseException):
                         await asyncio.wait({future})
             raise
@@ -815,8 +814,8 @@ def _injections(fn: Callable[..., Any]) -> frozenset[str]:
 
 
 def _read_outcome(future: asyncio.Future[Any]) -> None:
-    """Mark a future's exception as read: a job thread left behind when the runner stopped ends
-    with one nobody awaits, and asyncio would log its traceback into whatever cell runs then."""
+    """Mark a future's exception as read: a cancelled job's thread ends with one nobody awaits,
+    and asyncio would log its traceback into whatever cell runs then."""
     if not future.cancelled():
         future.exception()
 
