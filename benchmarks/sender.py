@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -168,9 +169,9 @@ async def naive_httpx(url: str, events: list[Event], concurrency: int, watch: St
     return sum(results)
 
 
-async def our_sender(
-    url: str, events: list[Event], concurrency: int, watch: Stopwatch, *, one_by_one: bool
-) -> int:
+@contextlib.asynccontextmanager
+async def opened_sender(url: str, concurrency: int) -> AsyncIterator[Any]:
+    """Our ``Sender``, started, its outbox in a file in a fresh folder, ``url`` its endpoint."""
     from webhooks_lab.sender.sender import Sender
 
     with tempfile.TemporaryDirectory(prefix="webhooks-lab-bench-") as folder:
@@ -180,18 +181,30 @@ async def our_sender(
         await sender.start()
         sender.add_endpoint(url, secret=SECRET)
         try:
-            watch.start()
-            if one_by_one:
-                for event in events:
-                    sender.send(event)
-            else:
-                sender.send_many(events)
-            await sender.idle()
-            delivered = sender.counts().get("delivered", 0)
-            watch.stop()
-            return delivered
+            yield sender
         finally:
             await sender.close()
+
+
+async def our_sender(
+    url: str, events: list[Event], concurrency: int, watch: Stopwatch, *, one_by_one: bool
+) -> int:
+    async with opened_sender(url, concurrency) as sender:
+        watch.start()
+        if one_by_one:
+            for event in events:
+                sender.send(event)
+        else:
+            sender.send_many(events)
+        await sender.idle()
+        delivered = sender.counts().get("delivered", 0)
+        watch.stop()
+        return delivered
+
+
+def made_events(count: int) -> list[Event]:
+    """``count`` events of one kind, each a different user."""
+    return [Event("user.created", {"id": n, "email": f"u{n}@example.com"}) for n in range(count)]
 
 
 Contestant = Callable[[Stopwatch], Awaitable[int]]
@@ -216,7 +229,7 @@ async def timed(run: Contestant, expected: int, budget: float) -> tuple[float, f
 
 
 async def compare(url: str, count: int, rounds: int, concurrency: int, seconds: float) -> None:
-    events = [Event("user.created", {"id": n, "email": f"u{n}@example.com"}) for n in range(count)]
+    events = made_events(count)
     # httpx is an order of magnitude slower; an eighth of the events keeps its rounds short.
     few = events[: max(1, count // 8)]
     contestants: dict[str, tuple[Contestant, int]] = {

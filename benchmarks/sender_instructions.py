@@ -25,7 +25,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,34 +33,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sender as bench  # noqa: E402  (benchmarks/sender.py: receiver, signing, raw aiohttp)
 
-from webhooks_lab.events import Event  # noqa: E402
-
 CONCURRENCY = 32
 
 
 async def rounds_of(contestant: str, url: str, count: int, rounds: int) -> None:
     """Child process, under valgrind: ``rounds`` rounds of ``count`` deliveries."""
-    events = [Event("user.created", {"id": n, "email": f"u{n}@example.com"}) for n in range(count)]
+    events = bench.made_events(count)
     if contestant == "raw":
         async with bench.raw_session(CONCURRENCY) as session:
             for _ in range(rounds):
                 assert await bench.raw_deliver(session, url, events, CONCURRENCY) == count
         return
-    from webhooks_lab.sender.sender import Sender
-
-    with tempfile.TemporaryDirectory(prefix="webhooks-lab-bench-") as folder:
-        sender = Sender(
-            outbox=Path(folder) / "outbox.sqlite3", concurrency=CONCURRENCY, allow_loopback=True
-        )
-        await sender.start()
-        sender.add_endpoint(url, secret=bench.SECRET)
-        try:
-            for n in range(1, rounds + 1):
-                sender.send_many(events)
-                await sender.idle()
-                assert sender.counts() == {"delivered": n * count}
-        finally:
-            await sender.close()
+    async with bench.opened_sender(url, CONCURRENCY) as sender:
+        for n in range(1, rounds + 1):
+            sender.send_many(events)
+            await sender.idle()
+            assert sender.counts() == {"delivered": n * count}
 
 
 def instructions(contestant: str, url: str, count: int, rounds: int) -> int:

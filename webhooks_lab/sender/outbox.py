@@ -31,7 +31,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,13 +118,12 @@ _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 # columns that are NULL on the common path are bound as a value they never hold (NO_TEXT, NO_TIME)
 # that NULLIF turns back into NULL, and a body as a bytearray; what is stored is the same.
 _NO_TEXT, _NO_TIME = "", -1.0
-_DELIVERY_VALUES = "(?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?)"  # secret
-_ATTEMPT_VALUES = (  # error, next_attempt_at, backoff
-    "(?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?, NULLIF(?, -1.0), ?, ?, NULLIF(?, -1.0))"
-)
-_STATE_VALUES = "(?, ?, NULLIF(?, -1.0), ?, ?, ?, ?)"  # next_attempt_at
+_TEXT, _TIME = f"NULLIF(?, '{_NO_TEXT}')", f"NULLIF(?, {_NO_TIME})"  # each binds its sentinel
+_DELIVERY_VALUES = f"(?, ?, ?, ?, ?, ?, {_TEXT}, ?, ?, ?, ?, ?, ?, ?, ?)"  # secret
+_ATTEMPT_VALUES = f"(?, ?, ?, ?, ?, ?, {_TEXT}, ?, {_TIME}, ?, ?, {_TIME})"  # error, next, backoff
+_STATE_VALUES = f"(?, ?, {_TIME}, ?, ?, ?, ?)"  # next_attempt_at
 _UPDATE_DELIVERY = (
-    "UPDATE deliveries SET state = ?, updated_at = ?, next_attempt_at = NULLIF(?, -1.0), "
+    f"UPDATE deliveries SET state = ?, updated_at = ?, next_attempt_at = {_TIME}, "
     "attempts = ?, round_base = ?, replays = ? WHERE id = ?"
 )
 
@@ -209,8 +208,7 @@ class Outbox:
         """Write new deliveries and commit before returning: from here on they cannot be lost."""
         rows = [_delivery_row(d) for d in deliveries]
         with self._lock, self._transaction():
-            for part in _slices(rows):
-                self._db.execute(_insert_deliveries(len(part)), _flat(part))
+            self._execute_in_slices(_insert_deliveries, rows)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -290,14 +288,19 @@ class Outbox:
     def _commit(self, batch: Batch) -> int:
         attempts, deliveries = batch
         with self._transaction():
-            for part in _slices(attempts):
-                self._db.execute(_insert_attempts(len(part)), _flat(part))
+            self._execute_in_slices(_insert_attempts, attempts)
             if _UPDATE_FROM:
-                for part in _slices(deliveries):
-                    self._db.execute(_update_deliveries(len(part)), _flat(part))
+                self._execute_in_slices(_update_deliveries, deliveries)
             else:
                 self._db.executemany(_UPDATE_DELIVERY, deliveries)
         return len(attempts) + len(deliveries)
+
+    def _execute_in_slices(
+        self, statement: Callable[[int], str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Run ``statement(n)``, a statement for ``n`` rows, over ``rows`` (see ``_slices``)."""
+        for part in _slices(rows):
+            self._db.execute(statement(len(part)), list(itertools.chain.from_iterable(part)))
 
     @property
     def unflushed(self) -> int:
@@ -410,10 +413,6 @@ def _slices(rows: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
             size //= 2
         yield rows[start : start + size]
         start += size
-
-
-def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
-    return list(itertools.chain.from_iterable(rows))
 
 
 @functools.cache

@@ -105,7 +105,7 @@ class Sender:
         self._known: dict[str, OutgoingDelivery] = {}  # this run's, oldest first, bounded
         self._known_lock = threading.Lock()  # cells and the loop both look deliveries up
         self._keep = keep
-        self._forget_at = keep + keep // 10  # how many known before ended ones are forgotten
+        self._forget_at = _next_look(keep)  # how many known before ended ones are forgotten
         self._live: dict[str, OutgoingDelivery] = {}  # not yet final: queued, in flight, waiting
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self.listeners: Listeners[[Attempt]] = Listeners("sender")
@@ -151,7 +151,7 @@ class Sender:
             self._spawn(self._worker(), f"webhooks-lab-sender-{n}")
         if self.outbox.flush_interval > 0:
             self._spawn(self._flusher(), "webhooks-lab-outbox-flush")
-        self._accept(self.outbox.unfinished(), resumed=True)
+        self._accept([self._remember(row) for row in self.outbox.unfinished()], resumed=True)
         return self
 
     async def close(self) -> None:
@@ -363,12 +363,11 @@ class Sender:
     def _accept(self, deliveries: Iterable[OutgoingDelivery], *, resumed: bool = False) -> None:
         """On the loop: track deliveries and queue (or schedule) their next attempt.
 
-        ``deliveries`` are the live objects (:meth:`_remember` gave them), or, ``resumed``,
-        rows read back from the outbox at start."""
+        ``deliveries`` are the live objects (:meth:`_remember` gave them); ``resumed``: the
+        ones the outbox still held at start."""
         assert self._queue is not None and self._idle is not None
         now = self.clock.time()
-        for found in deliveries:
-            delivery = self._remember(found) if resumed else found
+        for delivery in deliveries:
             if delivery.done or delivery.id in self._live:
                 continue
             if resumed and delivery.endpoint_id is None:
@@ -417,8 +416,7 @@ class Sender:
         for old_id in list(known)[: len(known) - self._keep]:
             if known[old_id].done:
                 del known[old_id]
-        kept = max(len(known), self._keep)
-        self._forget_at = kept + kept // 10 + 1
+        self._forget_at = _next_look(max(len(known), self._keep))
 
     # -- the workers ----------------------------------------------------------------------------
 
@@ -804,6 +802,11 @@ class Sender:
 
 
 __all__ += ["FINAL_STATES"]
+
+
+def _next_look(kept: int) -> int:
+    """How many known deliveries the sender looks for ended ones to forget at: a tenth more."""
+    return kept + kept // 10 + 1
 
 
 def _signing_secrets(scheme: str, secret: str | Sequence[str] | None) -> str:
