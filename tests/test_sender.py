@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -434,6 +435,28 @@ def test_the_outbox_is_written_behind_soon_after_each_change_and_not_while_idle(
     assert eventually(
         lambda: flusher.get_coro().cr_await.__qualname__ == "Event.wait", timeout=5
     ), flusher.get_coro().cr_await.__qualname__
+
+
+def test_an_attempt_still_waiting_for_its_answer_is_on_record_as_trying(lab, tmp_path):
+    # A fast answer's attempt is written once, answered; a slow one must not wait for its answer
+    # to be on record, or a crash meanwhile would leave no trace that it may have arrived.
+    lab.receiver.chaos("hung").slow(5)
+    path = tmp_path / "outbox.sqlite3"
+    with lab_sender(lab, outbox=path, timeout=30) as sender:
+        sender.add_endpoint(lab.receiver.url_for("hung"))
+        (delivery,) = sender.send("order.paid", {})
+
+        def on_disk() -> list[tuple[str, int]]:
+            with sqlite3.connect(path) as db:  # another connection, as the next process has
+                return db.execute("SELECT state, number FROM attempts").fetchall()
+
+        assert eventually(lambda: on_disk() == [("trying", 1)], timeout=5), on_disk()
+        assert delivery.state == "pending"  # still waiting for the answer
+        # The attempt log read through the sender has an attempt the moment it goes out.
+        (second,) = sender.send("order.paid", {})
+        assert eventually(lambda: bool(second.attempts), timeout=5)
+        assert [a.state for a in sender.attempts(second)] == ["trying"]
+    assert on_disk() == [("interrupted", 1)] * 2  # closing cut both off
 
 
 def test_wait_attempts_returns_once_the_attempt_is_answered_and_not_before(

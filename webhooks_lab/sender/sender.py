@@ -120,6 +120,9 @@ class Sender:
         self._timers: set[asyncio.Task[Any]] = set()
         self._idle: asyncio.Event | None = None
         self._unflushed: asyncio.Event | None = None  # set when the outbox has writes to flush
+        # Attempts sent and not yet answered, by delivery id, with when they went out (monotonic
+        # seconds). Written down once in flight for a flush interval (see _note_in_flight).
+        self._in_flight: dict[str, tuple[OutgoingDelivery, Attempt, float]] = {}
         self._session: Any = None
         self._client_timeout: Any = None
         self._closed = False
@@ -460,7 +463,7 @@ class Sender:
         attempt = Attempt(delivery.id, delivery.event_id, url, len(delivery.attempts) + 1, started)
         delivery.attempts.append(attempt)
         delivery.updated_at = started
-        self._note(delivery, attempt)  # on record before the request goes out
+        self._went_out(delivery, attempt)
 
         # Signed with real time, even on a sped-up lab clock: the receiver is someone else.
         headers = signed_headers(
@@ -484,6 +487,7 @@ class Sender:
             attempt.state = "interrupted"
             attempt.error = "the sender stopped before an answer came (it may have arrived)"
             trace.end(pending, error="interrupted")
+            self._in_flight.pop(delivery.id, None)
             self._note(delivery, attempt)
             raise
         attempt.response, attempt.latency_ms = answer.response, answer.latency_ms
@@ -510,6 +514,7 @@ class Sender:
         if attempt is None or attempt.state != "trying":
             return
         attempt.status, attempt.error = status, error
+        self._in_flight.pop(delivery.id, None)
         now = self.clock.time()
         decision = decide(
             status,
@@ -563,6 +568,36 @@ class Sender:
             made = self._client_timeout = aiohttp.ClientTimeout(total=self.timeout)
         return made
 
+    def _went_out(self, delivery: OutgoingDelivery, attempt: Attempt) -> None:
+        """An attempt is about to go out: on record once it has been in flight for a flush
+        interval, at the next flush after that.
+
+        Most answers come within milliseconds, so their attempt is written once, answered, with
+        nothing to overwrite; writing each one down as ``"trying"`` first cost a fortieth of
+        what the sender does per delivery. A slow one is on record as ``"trying"`` while it
+        waits (and ``"interrupted"`` after a crash). A crash loses at most the last interval's
+        attempt records, as the outbox promises; their deliveries are still pending in it, and
+        are tried again."""
+        if self.outbox.flush_interval <= 0:  # every write committed at once: this one too
+            self._note(delivery, attempt)
+            return
+        self._in_flight[delivery.id] = (delivery, attempt, time.monotonic())
+        if self._unflushed is not None:
+            self._unflushed.set()
+
+    def _note_in_flight(self, older_than: float) -> bool:
+        """On the loop: note the attempts in flight for ``older_than`` seconds or more; True if
+        younger ones are left."""
+        since = time.monotonic() - older_than
+        younger = False
+        for key, (delivery, attempt, sent) in list(self._in_flight.items()):
+            if sent > since:
+                younger = True
+            else:
+                self.outbox.note(delivery, attempt)
+                del self._in_flight[key]
+        return younger
+
     def _note(self, delivery: OutgoingDelivery, attempt: Attempt | None = None) -> None:
         """Tell the outbox what changed; the flusher writes it down shortly after."""
         self.outbox.note(delivery, attempt)
@@ -579,6 +614,8 @@ class Sender:
             await self._unflushed.wait()
             await asyncio.sleep(self.outbox.flush_interval)
             self._unflushed.clear()
+            if self._note_in_flight(older_than=self.outbox.flush_interval):
+                self._unflushed.set()  # look again next time: they may still be waiting then
             batch = self.outbox.take()  # the rows as they are now, taken on the loop
             if batch is not None:
                 # A batch taken must be written: take() holds the outbox's write lock until
@@ -718,6 +755,8 @@ class Sender:
     def attempts(self, delivery: str | OutgoingDelivery | None = None) -> list[Attempt]:
         """The attempt log: every attempt (of one delivery, if given), oldest first."""
         key = delivery.id if isinstance(delivery, OutgoingDelivery) else delivery
+        for in_flight, attempt, _ in list(self._in_flight.values()):  # the log has them all
+            self.outbox.note(in_flight, attempt)
         return self.outbox.attempts(key)
 
     def counts(self) -> dict[str, int]:
