@@ -20,6 +20,7 @@ from webhooks_lab.jobs import client as jobs_client
 from webhooks_lab.lab import Lab
 from webhooks_lab.limits import Limits
 from webhooks_lab.retry import RetryPolicy
+from webhooks_lab.runtime import trace as trace_module
 from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.server import Server
 from webhooks_lab.runtime.trace import Trace, client_party, mermaid
@@ -204,6 +205,33 @@ def test_a_lab_client_names_itself_and_its_failures_are_traced(lab):
         ("Poller 2", 200, "2xx"),
         ("Poller", None, "error"),
     ]
+
+
+def test_outside_a_lab_clients_given_no_trace_work_and_write_nothing_down(lab, monkeypatch):
+    # Before any lab has started there is no trace to write to: nobody could see it.
+    monkeypatch.setattr(trace_module, "_current", None)
+    flaky = Flaky([503, 200])
+    server = serve(lab, flaky)
+    sender = Sender(outbox=":memory:", policy=QUICK, timeout=2, allow_loopback=True)
+    lab.loop.run(sender.start())
+    try:
+        assert sender.trace is None
+        sender.add_endpoint(f"{server.url}/hook")
+        (delivery,) = sender.wait_deliveries(sender.send("order.created", {}), timeout=20)
+        with traced_client("Your code", timeout=2) as http:
+            assert http.post(f"{server.url}/hook").status_code == 200
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                closed = probe.getsockname()[1]
+            with pytest.raises(httpx.ConnectError):  # a failure still reaches the caller
+                http.get(f"http://127.0.0.1:{closed}/events")
+    finally:
+        lab.loop.run(sender.close())
+        lab.loop.run(server.stop())
+    assert [a.status for a in delivery.attempts] == [503, 200]
+    assert [status for *_, status in flaky.seen] == [503, 200, 200]
+    assert all(x.path != "/hook" for x in lab.trace.exchanges())  # nor into the lab's
+    assert trace_module.current() is None
 
 
 def test_the_trace_is_bounded_and_claims_never_pile_up():

@@ -669,11 +669,15 @@ def mermaid(exchanges: Iterable[Exchange], names: Names | None = None) -> str:
 
 # -- the lab's trace ------------------------------------------------------------------------------
 
-_current = Trace()
+_current: Trace | None = None
 
 
-def current() -> Trace:
-    """The trace lab clients write to when given none: the running lab's (see :func:`use`)."""
+def current() -> Trace | None:
+    """The trace lab clients write to when given none: the running lab's (see :func:`use`).
+
+    ``None`` before a lab has started: nobody is watching, so a client given no trace (a
+    :class:`~webhooks_lab.sender.sender.Sender` in a script of your own, say) writes nothing down.
+    Recording an exchange nobody can see cost the sender a thirtieth of each delivery."""
     return _current
 
 

@@ -5,7 +5,8 @@
     await client.get(url, extensions={"party": "Poller 2"})  # one request as someone else
 
 The trace is the one given, or the running lab's (:func:`webhooks_lab.runtime.trace.current`)
-at the moment of each request, so a client made before the lab started still shows up in it.
+at the moment of each request, so a client made before the lab started still shows up in it;
+with neither, it writes nothing down.
 A request that got no answer is recorded as ``timeout`` or ``error``, then re-raised.
 """
 
@@ -20,8 +21,11 @@ from webhooks_lab.runtime.trace import Pending, Trace, current, job_id_in
 __all__ = ["TracedAsyncTransport", "TracedTransport", "traced_async_client", "traced_client"]
 
 
-def _begin(trace: Trace | None, party: str, request: httpx.Request) -> tuple[Trace, Pending]:
+def _begin(trace: Trace | None, party: str, request: httpx.Request) -> tuple[Trace, Pending] | None:
+    """The claim of a request about to go out, in ``trace`` or the lab's (``None``: no lab)."""
     used = trace if trace is not None else current()
+    if used is None:
+        return None
     pending = used.begin(
         request.extensions.get("party") or party,
         request.method,
@@ -29,6 +33,13 @@ def _begin(trace: Trace | None, party: str, request: httpx.Request) -> tuple[Tra
         webhook_id=request.headers.get("webhook-id"),
     )
     return used, pending
+
+
+def _end(begun: tuple[Trace, Pending] | None, status: int | None = None, **what: Any) -> None:
+    """What came back for a request :func:`_begin` claimed (nothing to do without a lab)."""
+    if begun is not None:
+        trace, pending = begun
+        trace.end(pending, status, **what)
 
 
 def _error(exc: Exception) -> str:
@@ -52,13 +63,13 @@ class TracedAsyncTransport(httpx.AsyncBaseTransport):
         self.inner = inner or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        trace, pending = _begin(self.trace, self.party, request)
+        begun = _begin(self.trace, self.party, request)
         try:
             response = await self.inner.handle_async_request(request)
         except BaseException as exc:
-            trace.end(pending, error=_error(exc) if isinstance(exc, Exception) else "cancelled")
+            _end(begun, error=_error(exc) if isinstance(exc, Exception) else "cancelled")
             raise
-        trace.end(pending, response.status_code, job_id=_job_of(response))
+        _end(begun, response.status_code, job_id=_job_of(response))
         return response
 
     async def aclose(self) -> None:
@@ -75,13 +86,13 @@ class TracedTransport(httpx.BaseTransport):
         self.inner = inner or httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        trace, pending = _begin(self.trace, self.party, request)
+        begun = _begin(self.trace, self.party, request)
         try:
             response = self.inner.handle_request(request)
         except Exception as exc:
-            trace.end(pending, error=_error(exc))
+            _end(begun, error=_error(exc))
             raise
-        trace.end(pending, response.status_code, job_id=_job_of(response))
+        _end(begun, response.status_code, job_id=_job_of(response))
         return response
 
     def close(self) -> None:

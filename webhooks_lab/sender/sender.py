@@ -133,8 +133,9 @@ class Sender:
         self.health = EndpointHealth(self)  # disable after days of failures: off until watch()
 
     @property
-    def trace(self) -> Trace:
-        """Where each attempt is written down: the one given, or the running lab's."""
+    def trace(self) -> Trace | None:
+        """Where each attempt is written down: the one given, or the running lab's (``None``
+        outside a lab: then nothing is)."""
         return self._trace if self._trace is not None else current()
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -474,24 +475,28 @@ class Sender:
             timestamp=int(self.clock.wall()),
         )
         trace = self.trace
-        pending = trace.begin(
-            self._parties.get(delivery.id, self.party),
-            "POST",
-            url,
-            webhook_id=delivery.event_id,
-            event=delivery.event_type,
-        )
+        pending = None
+        if trace is not None:
+            pending = trace.begin(
+                self._parties.get(delivery.id, self.party),
+                "POST",
+                url,
+                webhook_id=delivery.event_id,
+                event=delivery.event_type,
+            )
         try:
             answer = await post(self._session, url, delivery.body, headers, self._timeout())
         except asyncio.CancelledError:
             attempt.state = "interrupted"
             attempt.error = "the sender stopped before an answer came (it may have arrived)"
-            trace.end(pending, error="interrupted")
+            if pending is not None:
+                trace.end(pending, error="interrupted")
             self._in_flight.pop(delivery.id, None)
             self._note(delivery, attempt)
             raise
         attempt.response, attempt.latency_ms = answer.response, answer.latency_ms
-        trace.end(pending, answer.status, error=answer.error)
+        if pending is not None:
+            trace.end(pending, answer.status, error=answer.error)
         self._settle(
             delivery,
             answer.status,

@@ -123,6 +123,8 @@ class EventSource:
             return
         self._wake = asyncio.Event()
         trace = self.trace if self.trace is not None else current()
+        if trace is None:  # outside a lab: a trace of its own, for its server to claim from
+            trace = Trace(self.clock)
         self._client = traced_async_client(self.party, trace=trace, timeout=10)
         self._server = Server(trace.serve(self._app(), self.party), "127.0.0.1", 0)
         await self._server.start()
