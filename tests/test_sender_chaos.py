@@ -141,6 +141,24 @@ def test_shuffled_deliveries_arrive_out_of_order_and_all_of_them(lab, sender, cl
     assert sender.wait_idle() == {"delivered": 12}
 
 
+def test_a_held_delivery_is_due_when_planned_even_if_the_clock_moves_before_its_timer_runs(
+    lab, sender, clock
+):
+    # A cell's clock.advance() can come before the loop first runs a new delivery's timer (a
+    # busy machine makes that likely). The wait must not start over from the moved clock.
+    sender.add_endpoint(lab.receiver.url_for("orders"))
+    sender.chaos.shuffle(30)
+
+    async def send_and_move_on_at_once():
+        (delivery,) = sender.send_many([Event("order.updated", {})])  # its timer: made, not run
+        clock.advance(delivery.next_attempt_at - clock.time())  # due now, by the plan
+        return delivery
+
+    delivery = lab.loop.run(send_and_move_on_at_once())
+    assert sender.wait_deliveries([delivery], timeout=10) == [delivery]
+    assert delivery.state == "delivered" and clock.deadlines() == []
+
+
 def test_a_duplicated_delivery_reaches_the_receiver_twice_with_one_webhook_id(lab, sender, clock):
     sender.add_endpoint(lab.receiver.url_for("orders"))
     sender.chaos.duplicate(1.0, after=2)

@@ -389,12 +389,16 @@ class Sender:
         if wait <= 0:
             self._queue.put_nowait(delivery)
             return
-        timer = asyncio.get_running_loop().create_task(self._after(wait, delivery))
+        due = self.clock.time() + wait
+        timer = asyncio.get_running_loop().create_task(self._after(due, delivery))
         self._timers.add(timer)
         timer.add_done_callback(self._timers.discard)
 
-    async def _after(self, wait: float, delivery: OutgoingDelivery) -> None:
-        await self.clock.sleep(wait)
+    async def _after(self, due: float, delivery: OutgoingDelivery) -> None:
+        # Due at a lab time fixed when it was scheduled: the clock may move on before this task
+        # first runs (a cell's clock.advance(), on another thread), and the wait must not start
+        # over from there.
+        await self.clock.sleep(due - self.clock.time())
         assert self._queue is not None
         self._queue.put_nowait(delivery)
 
