@@ -170,13 +170,17 @@ async def naive_httpx(url: str, events: list[Event], concurrency: int, watch: St
 
 
 @contextlib.asynccontextmanager
-async def opened_sender(url: str, concurrency: int) -> AsyncIterator[Any]:
-    """Our ``Sender``, started, its outbox in a file in a fresh folder, ``url`` its endpoint."""
+async def opened_sender(url: str, concurrency: int, trace: Any = None) -> AsyncIterator[Any]:
+    """Our ``Sender``, started, its outbox in a file in a fresh folder, ``url`` its endpoint;
+    outside a lab, so it writes no wire trace unless given one."""
     from webhooks_lab.sender.sender import Sender
 
     with tempfile.TemporaryDirectory(prefix="webhooks-lab-bench-") as folder:
         sender = Sender(
-            outbox=Path(folder) / "outbox.sqlite3", concurrency=concurrency, allow_loopback=True
+            outbox=Path(folder) / "outbox.sqlite3",
+            concurrency=concurrency,
+            allow_loopback=True,
+            trace=trace,
         )
         await sender.start()
         sender.add_endpoint(url, secret=SECRET)

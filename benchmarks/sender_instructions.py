@@ -8,13 +8,15 @@ and more from one minute to the next. This counts what the sending process execu
 delivery instead, under valgrind (Debian's ``valgrind`` package), and that count comes out the
 same to about 2% run after run. The contestants are sender.py's: raw aiohttp with the same
 signing, and our ``Sender`` with its outbox in a file, both 32 concurrent, both sending to the
-same bare Starlette receiver in a child process (which is not counted).
+same bare Starlette receiver in a child process (which is not counted). Our sender runs as in a
+script of your own, outside a lab; a third row shows it writing each attempt into a wire trace
+as well, as a lab's sender does (a lesson's sequence diagram is drawn from it).
 
 Each contestant opens its client once and delivers ``--events`` events a round: once for one
 round and once for three. The difference, over the deliveries of two rounds, leaves out
 starting Python, the imports and the first connections, as sender.py's timing does. Our sender
 sends each round with ``send_many`` and the round ends when its outbox counts them delivered.
-Takes about 40 seconds on two cores.
+Takes about a minute on two cores.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sender as bench  # noqa: E402  (benchmarks/sender.py: receiver, signing, raw aiohttp)
 
+from webhooks_lab.runtime.trace import Trace  # noqa: E402
+
 CONCURRENCY = 32
 
 
@@ -44,7 +48,8 @@ async def rounds_of(contestant: str, url: str, count: int, rounds: int) -> None:
             for _ in range(rounds):
                 assert await bench.raw_deliver(session, url, events, CONCURRENCY) == count
         return
-    async with bench.opened_sender(url, CONCURRENCY) as sender:
+    trace = Trace() if contestant == "traced" else None
+    async with bench.opened_sender(url, CONCURRENCY, trace=trace) as sender:
         for n in range(1, rounds + 1):
             sender.send_many(events)
             await sender.idle()
@@ -79,7 +84,7 @@ def instructions(contestant: str, url: str, count: int, rounds: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1000, help="deliveries per round")
-    parser.add_argument("--run", choices=["raw", "ours"], help=argparse.SUPPRESS)
+    parser.add_argument("--run", choices=["raw", "ours", "traced"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     child, url = bench.start_receiver()
     try:
         per_delivery = {}
-        for contestant in ("raw", "ours"):
+        for contestant in ("raw", "ours", "traced"):
             with ThreadPoolExecutor(2) as pool:  # the two runs of a contestant side by side
                 one, three = pool.map(
                     lambda rounds, who=contestant: instructions(who, url, args.events, rounds),
@@ -101,11 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         child.terminate()
         child.wait(10)
-    raw, ours = per_delivery["raw"], per_delivery["ours"]
+    raw, ours, traced = (per_delivery[who] for who in ("raw", "ours", "traced"))
     print(f"{args.events} signed deliveries a round, {CONCURRENCY} concurrent, to bare Starlette")
     print(f"  raw aiohttp                  {raw:10,.0f} instructions per delivery")
     print(f"  our sender (send_many)       {ours:10,.0f} instructions per delivery")
     print(f"  ours does {ours - raw:,.0f} more: raw / ours = {raw / ours:.3f}x")
+    print(f"  ours, writing the wire trace {traced:10,.0f} instructions per delivery")
+    print(f"  as a lab's sender does, {traced - ours:,.0f} more: raw / that = {raw / traced:.3f}x")
     return 0
 
 
