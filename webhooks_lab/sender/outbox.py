@@ -14,7 +14,9 @@ What is written when:
 * each attempt, and each change of a delivery's state, is written **behind**: gathered for a
   short interval (50 ms by default) and committed in one transaction. A SIGKILL loses at most the
   last interval's attempt records; their deliveries are still pending in the database, so they
-  are simply tried again, and the receiver's dedupe absorbs the repeat.
+  are simply tried again, and the receiver's dedupe absorbs the repeat. The sender notes an
+  attempt still waiting for its answer after a flush interval as ``"trying"`` (found after a
+  crash, it is marked ``"interrupted"``); a quicker one is written once, answered.
 
 SQLite runs in WAL mode with ``synchronous=NORMAL``: a committed transaction survives the
 process being killed (it is in the write-ahead log); only a power cut could lose the newest ones.
