@@ -582,7 +582,7 @@ class Sender:
         interval, at the next flush after that.
 
         Most answers come within milliseconds, so their attempt is written once, answered, with
-        nothing to overwrite; writing each one down as ``"trying"`` first cost a fortieth of
+        nothing to overwrite; writing each one down as ``"trying"`` first cost about 2% of
         what the sender does per delivery. A slow one is on record as ``"trying"`` while it
         waits (and ``"interrupted"`` after a crash). A crash loses at most the last interval's
         attempt records, as the outbox promises; their deliveries are still pending in it, and
