@@ -118,6 +118,18 @@ def test_progress_timeouts_failures_and_waiting_keep_the_face_of_the_in_process_
     assert slow.status == "failed"
 
 
+def test_the_runner_remembers_its_newest_jobs_only_and_asks_the_broker_for_older_ones(
+    broker_lab,
+):
+    broker_lab.jobs.keep = 3
+    jobs = [broker_lab.jobs.start("sleep", {"seconds": 0.01}) for _ in range(5)]
+    broker_lab.jobs.wait_all(jobs, timeout=60)
+    assert [job.id for job in broker_lab.jobs.list()] == [job.id for job in jobs[2:]]
+    oldest = broker_lab.jobs.get(jobs[0].id)  # forgotten here, still on the broker
+    assert oldest is not None and oldest is not jobs[0]
+    assert (oldest.id, oldest.status, oldest.result) == (jobs[0].id, "succeeded", {"slept": 0.01})
+
+
 def test_await_job_works_from_the_lab_loop(broker_lab):
     job = broker_lab.jobs.start("sleep", {"seconds": 0.1})
 

@@ -48,7 +48,7 @@ import inspect
 import json
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -315,8 +315,11 @@ class BrokerRunner:
         self._errors: list[str] = []
         self._host = _Host(self)
         self._kinds: dict[str, Kind] = {}
-        self._jobs: dict[str, Job] = {}
-        self._watching: set[str] = set()
+        # Oldest first; an OrderedDict drops its oldest in O(1), where a dict's first key is found
+        # past every slot its deleted ones left: 6.6 us a job at keep=10,000, 0.6 us here.
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        # Every job not yet ended, however old: kept up to date, and found, after _jobs forgets it.
+        self._watching: dict[str, Job] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -549,7 +552,7 @@ class BrokerRunner:
         """The job with this id: from memory, or asked of the broker (not from the loop)."""
         if not isinstance(job_id, str):
             return None
-        found = self._jobs.get(job_id)
+        found = self._known(job_id)
         if found is not None or self._host.on_loop():
             return found
         return self._call_on_loop(self.lookup(job_id))
@@ -558,7 +561,7 @@ class BrokerRunner:
         """The job with this id as the broker has it now (started here or anywhere else)."""
         if not isinstance(job_id, str) or not job_id.startswith("job_") or len(job_id) > 100:
             return None
-        known = self._jobs.get(job_id)
+        known = self._known(job_id)
         if known is not None and known.done:
             return known
         queue = await self._ready()
@@ -615,7 +618,7 @@ class BrokerRunner:
         for saq_job in found:
             if saq_job is None:
                 continue  # its record expired (RESULT_TTL)
-            job = self._jobs.get(saq_job.key) or self._adopt(saq_job, remember=False)
+            job = self._known(saq_job.key) or self._adopt(saq_job, remember=False)
             if not job.done:
                 self._apply(saq_job, job)
             counts[job.status] += 1
@@ -788,7 +791,7 @@ class BrokerRunner:
                 await asyncio.wait_for(self._wake.wait(), POLL_EVERY)
             self._wake.clear()
             keys, self._dirty = (self._dirty or set(self._watching)), set()
-            keys &= self._watching
+            keys &= self._watching.keys()
             if not keys:
                 continue
             try:
@@ -799,7 +802,7 @@ class BrokerRunner:
                 continue  # the broker is away; the next round tries again
             for saq_job in found:
                 if saq_job is not None:
-                    job = self._jobs.get(saq_job.key)
+                    job = self._watching.get(saq_job.key)
                     if job is not None:
                         self._apply(saq_job, job)
 
@@ -810,7 +813,7 @@ class BrokerRunner:
         status = status_of(saq_job)
         mirror(saq_job, job)
         if status in FINAL:
-            self._watching.discard(job.id)
+            self._watching.pop(job.id, None)
             _, callbacks = job._end(status)
             for callback in callbacks:
                 self._run_callback(callback, job)
@@ -823,11 +826,14 @@ class BrokerRunner:
     def _remember(self, job: Job) -> None:
         self._jobs[job.id] = job
         if not job.done:
-            self._watching.add(job.id)
+            self._watching[job.id] = job
         while len(self._jobs) > self.keep:
-            oldest = next(iter(self._jobs))
-            self._jobs.pop(oldest)
-            self._watching.discard(oldest)
+            self._jobs.popitem(last=False)  # a job still under way stays in _watching
+
+    def _known(self, job_id: str) -> Job | None:
+        """The job object this runner holds for an id: one of the newest ``keep``, or any not
+        yet ended."""
+        return self._jobs.get(job_id) or self._watching.get(job_id)
 
     def _thread_or_loop_future(self, job: Job) -> asyncio.Future[None] | None:
         with self._host.lock:
