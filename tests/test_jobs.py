@@ -272,7 +272,9 @@ def test_a_timeout_runs_on_the_lab_clock_so_a_fake_clock_drives_it(make_runner, 
     stuck = runner.options(timeout=5).submit(a_lab_minute)
     after = runner.submit(asyncio.sleep, 0, "next")
     assert eventually(lambda: stuck.status == RUNNING)
-    loop.run(asyncio.sleep(0), timeout=5)  # the job and its deadline are both waiting now
+    start = clock.time()
+    # The job's own minute and its 5 s deadline are both waiting before the clock moves.
+    assert eventually(lambda: clock.deadlines() == [start + 5, start + 60]), clock.deadlines()
 
     clock.advance(4.9)
     loop.run(asyncio.sleep(0.01), timeout=5)
