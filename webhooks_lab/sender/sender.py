@@ -120,9 +120,9 @@ class Sender:
         self._timers: set[asyncio.Task[Any]] = set()
         self._idle: asyncio.Event | None = None
         self._unflushed: asyncio.Event | None = None  # set when the outbox has writes to flush
-        # Attempts sent and not yet answered, by delivery id, with when they went out (monotonic
-        # seconds). Written down once in flight for a flush interval (see _note_in_flight).
-        self._in_flight: dict[str, tuple[OutgoingDelivery, Attempt, float]] = {}
+        # Deliveries whose last attempt is sent and not yet noted, by id, with when it went out
+        # (monotonic seconds). Noted once in flight for a flush interval (see _note_in_flight).
+        self._in_flight: dict[str, tuple[OutgoingDelivery, float]] = {}
         self._session: Any = None
         self._client_timeout: Any = None
         self._closed = False
@@ -370,7 +370,6 @@ class Sender:
         ``deliveries`` are the live objects (:meth:`_remember` gave them); ``resumed``: the
         ones the outbox still held at start."""
         assert self._queue is not None and self._idle is not None
-        now = self.clock.time()
         for delivery in deliveries:
             if delivery.done or delivery.id in self._live:
                 continue
@@ -381,23 +380,23 @@ class Sender:
                     continue
             self._live[delivery.id] = delivery
             self._idle.clear()
-            due = delivery.next_attempt_at
-            self._schedule(delivery, 0.0 if due is None else due - now)
+            self._schedule(delivery)
 
-    def _schedule(self, delivery: OutgoingDelivery, wait: float) -> None:
+    def _schedule(self, delivery: OutgoingDelivery) -> None:
+        """Queue ``delivery`` for its next attempt now, or at its ``next_attempt_at``."""
         assert self._queue is not None
-        if wait <= 0:
+        due = delivery.next_attempt_at
+        if due is None or due <= self.clock.time():
             self._queue.put_nowait(delivery)
             return
-        due = self.clock.time() + wait
         timer = asyncio.get_running_loop().create_task(self._after(due, delivery))
         self._timers.add(timer)
         timer.add_done_callback(self._timers.discard)
 
     async def _after(self, due: float, delivery: OutgoingDelivery) -> None:
-        # Due at a lab time fixed when it was scheduled: the clock may move on before this task
-        # first runs (a cell's clock.advance(), on another thread), and the wait must not start
-        # over from there.
+        # Waits until a lab time, not for a length of it: the clock may move on before this
+        # task first runs (a cell's clock.advance(), on another thread), and the wait must not
+        # start over from there.
         await self.clock.sleep(due - self.clock.time())
         assert self._queue is not None
         self._queue.put_nowait(delivery)
@@ -495,7 +494,6 @@ class Sender:
             attempt.error = "the sender stopped before an answer came (it may have arrived)"
             if pending is not None:
                 trace.end(pending, error="interrupted")
-            self._in_flight.pop(delivery.id, None)
             self._note(delivery, attempt)
             raise
         attempt.response, attempt.latency_ms = answer.response, answer.latency_ms
@@ -523,7 +521,6 @@ class Sender:
         if attempt is None or attempt.state != "trying":
             return
         attempt.status, attempt.error = status, error
-        self._in_flight.pop(delivery.id, None)
         now = self.clock.time()
         decision = decide(
             status,
@@ -543,7 +540,7 @@ class Sender:
         delivery.updated_at = now
         self._note(delivery, attempt)
         if decision.wait is not None:
-            self._schedule(delivery, decision.wait)
+            self._schedule(delivery)  # at now + wait, its next_attempt_at
         else:
             self._retire(delivery)
         self.listeners.notify(attempt)
@@ -590,7 +587,7 @@ class Sender:
         if self.outbox.flush_interval <= 0:  # every write committed at once: this one too
             self._note(delivery, attempt)
             return
-        self._in_flight[delivery.id] = (delivery, attempt, time.monotonic())
+        self._in_flight[delivery.id] = (delivery, time.monotonic())
         if self._unflushed is not None:
             self._unflushed.set()
 
@@ -599,16 +596,18 @@ class Sender:
         younger ones are left."""
         since = time.monotonic() - older_than
         younger = False
-        for key, (delivery, attempt, sent) in list(self._in_flight.items()):
+        for delivery, sent in list(self._in_flight.values()):
             if sent > since:
                 younger = True
-            else:
-                self.outbox.note(delivery, attempt)
-                del self._in_flight[key]
+            else:  # written with this batch: the flusher is already awake
+                self.outbox.note(delivery, delivery.last)
+                del self._in_flight[delivery.id]
         return younger
 
     def _note(self, delivery: OutgoingDelivery, attempt: Attempt | None = None) -> None:
         """Tell the outbox what changed; the flusher writes it down shortly after."""
+        if attempt is not None:
+            self._in_flight.pop(delivery.id, None)  # noted: no longer waits to be
         self.outbox.note(delivery, attempt)
         if self._unflushed is not None:
             self._unflushed.set()
@@ -764,8 +763,8 @@ class Sender:
     def attempts(self, delivery: str | OutgoingDelivery | None = None) -> list[Attempt]:
         """The attempt log: every attempt (of one delivery, if given), oldest first."""
         key = delivery.id if isinstance(delivery, OutgoingDelivery) else delivery
-        for in_flight, attempt, _ in list(self._in_flight.values()):  # the log has them all
-            self.outbox.note(in_flight, attempt)
+        for in_flight, _ in list(self._in_flight.values()):  # the log has them all
+            self.outbox.note(in_flight, in_flight.last)
         return self.outbox.attempts(key)
 
     def counts(self) -> dict[str, int]:
