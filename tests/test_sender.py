@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import socket
 import sqlite3
 import subprocess
@@ -451,7 +452,8 @@ def test_an_attempt_still_waiting_for_its_answer_is_on_record_as_trying(lab, tmp
         (delivery,) = sender.send("order.paid", {})
 
         def on_disk() -> list[tuple[str, int]]:
-            with sqlite3.connect(path) as db:  # another connection, as the next process has
+            # Another connection, as the next process has; closed, not only committed.
+            with contextlib.closing(sqlite3.connect(path)) as db:
                 return db.execute("SELECT state, number FROM attempts").fetchall()
 
         assert eventually(lambda: on_disk() == [("trying", 1)], timeout=5), on_disk()
