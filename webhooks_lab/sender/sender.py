@@ -27,6 +27,7 @@ several times the deliveries per second of ``httpx.AsyncClient`` under concurren
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import tempfile
 import threading
@@ -70,6 +71,9 @@ class Sender:
     attempt's limit in real seconds; ``concurrency`` caps attempts in flight. By default only
     public addresses may be reached (the SSRF guard); ``allow_loopback=True`` allows 127.0.0.1
     and ::1, ``allow_private=True`` private networks. ``resolve`` replaces DNS (tests stub it).
+    ``keep``: how many of the newest ended deliveries stay in memory as live objects (about 1 KB
+    each); older ones are read back from the outbox, which keeps them all. Deliveries under way
+    always stay, however many.
     """
 
     def __init__(
@@ -83,7 +87,7 @@ class Sender:
         allow_loopback: bool = False,
         allow_private: bool = False,
         resolve: Any = None,
-        keep: int = 100_000,
+        keep: int = 10_000,
         trace: Trace | None = None,
         party: str = "Sender",
     ) -> None:
@@ -420,7 +424,7 @@ class Sender:
         one per delivery.
         """
         known = self._known
-        for old_id in list(known)[: len(known) - self._keep]:
+        for old_id in list(itertools.islice(known, len(known) - self._keep)):
             if known[old_id].done:
                 del known[old_id]
         self._forget_at = _next_look(max(len(known), self._keep))
