@@ -216,10 +216,13 @@ def test_a_quick_answer_is_the_same_bytes_as_the_app_would_write_in_one_write():
         quick = Quick()
         protocol, transport = await connect(json_answer, quick=quick)
         protocol.data_received(request("/webhooks/a?x=1", body=b'{"n": 1}'))
-        assert transport.writes == usual_transport.writes  # at once: no task was needed
+        assert transport.writes == []  # answered, and written at the end of the loop's turn
+        await asyncio.sleep(0)  # one turn: no task was needed
+        assert transport.writes == usual_transport.writes
         ((method, path, headers, body),) = quick.offered
         assert (method, path, headers[b"host"], body) == ("POST", "/webhooks/a", b"x", b'{"n": 1}')
         protocol.data_received(request("/webhooks/a"))  # keep-alive: the next one too
+        await asyncio.sleep(0)
         assert len(transport.writes) == 2 and not transport.closed
         usual.connection_lost(None)
         protocol.connection_lost(None)
@@ -279,6 +282,7 @@ def test_a_connection_answered_only_quickly_is_still_closed_when_idle():
             json_answer, Limits(head_timeout=0.05), quick=Quick(), timeout_keep_alive=0.3
         )
         protocol.data_received(request())
+        await answered(transport, 1)
         assert len(transport.writes) == 1 and not transport.closed
         async with asyncio.timeout(10):
             while not transport.closed:
@@ -311,9 +315,11 @@ def test_quick_answers_carry_the_servers_headers_of_the_moment_and_their_own_len
         state.default_headers = [(b"date", b"Tue, 01 Dec 2026 10:00:00 GMT")]
         for body in (b"{}", b"[1]", b"{}"):
             protocol.data_received(request(body=body))
+            await asyncio.sleep(0)  # a turn each: one write each
         # uvicorn makes a new list of its headers each second, with the new date
         state.default_headers = [(b"date", b"Tue, 01 Dec 2026 10:00:01 GMT")]
         protocol.data_received(request(body=b"{}"))
+        await asyncio.sleep(0)
         heads = [w.split(b"\r\n\r\n")[0].split(b"\r\n") for w in transport.writes]
         assert [h[1] for h in heads] == [b"date: Tue, 01 Dec 2026 10:00:00 GMT"] * 3 + [
             b"date: Tue, 01 Dec 2026 10:00:01 GMT"
@@ -348,5 +354,33 @@ def test_a_request_served_as_usual_after_quick_ones_sees_its_own_scope():
         )
         assert scope["headers"] == [(b"host", b"x"), (b"x-mine", b"1")]
         protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_quick_answers_of_one_turn_go_out_together_in_order_and_before_what_follows():
+    # Written at the end of the turn, after every ready request was read: two connections'
+    # answers go out one after the other, and a connection's own answers keep their order,
+    # whatever is written on it next (here a refusal of its third request, which closes it).
+    async def main() -> None:
+        quick = Quick()
+        first, first_transport = await connect(json_answer, quick=quick)
+        second, second_transport = await connect(json_answer, quick=quick)
+        first.data_received(request("/webhooks/a") + request("/webhooks/b"))  # pipelined
+        second.data_received(request("/webhooks/c"))
+        assert first_transport.writes == second_transport.writes == []
+        await asyncio.sleep(0)
+        ((both,),) = [first_transport.writes]  # one write for the two answers of the turn
+        assert both.count(b"HTTP/1.1 200 OK") == 2
+        assert len(second_transport.writes) == 1
+        first.data_received(request("/webhooks/d"))
+        first.data_received(b"NOT HTTP\r\n\r\n")  # refused at once: after the waiting answer
+        _, waiting, refusal = first_transport.writes  # d's answer, then the refusal
+        assert waiting.startswith(b"HTTP/1.1 200 OK") and refusal.startswith(b"HTTP/1.1 400")
+        assert first_transport.closed
+        await asyncio.sleep(0)  # the turn ends: nothing more is written to a closed connection
+        assert first_transport.writes[-1] is refusal
+        first.connection_lost(None)
+        second.connection_lost(None)
 
     asyncio.run(main())
