@@ -204,6 +204,7 @@ class Trace:
             self._drop_claim(pending)
         self._add_raw(
             (
+                next(self._seq),
                 _WHOLE,
                 pending.at,
                 pending.client,
@@ -256,9 +257,9 @@ class Trace:
             self.listeners.notify(exchange)
         return exchange
 
-    def _add_raw(self, raw: tuple[Any, ...]) -> None:
-        """A record kept as it came (see ``_Raw``), made an :class:`Exchange` when first read."""
-        record = (next(self._seq), *raw)
+    def _add_raw(self, record: tuple[Any, ...]) -> None:
+        """A record kept as it came (see ``_Raw``; its caller numbers it with ``next(self._seq)``,
+        so it is built once), made an :class:`Exchange` when first read."""
         if self.listeners._listeners:  # the tuple itself: its __bool__ is a call too many here
             self._add(_exchange_of(record))
             return
@@ -270,20 +271,28 @@ class Trace:
         receiver on ``port`` keeps it anyway: status, webhook id, how long it took), so the
         delivery path pays one listener call and no more. Returns the way to stop."""
 
+        parties: dict[str, str] = {}  # the party of each endpoint's path, looked up once
+
         def recorded(delivery: Any) -> None:
             method, path = delivery.method, delivery.path
-            if not _FROM_INBOX(method, path):
-                return  # the traced app itself writes those down
+            server = parties.get(path) if method == "POST" else None
+            if server is None:
+                if not _FROM_INBOX(method, path):
+                    return  # the traced app itself writes those down
+                server = party(path) or "Your receiver"
+                if len(parties) < 1024:  # every name a stranger makes up is not kept
+                    parties[path] = server
             if self._claims and self._take_claim(port, method, path):
                 return  # a lab client's: it writes the exchange down
             headers = delivery.headers
             self._add_raw(
                 (
+                    next(self._seq),
                     _SERVED,
                     delivery.received_at,
                     0.0,
                     delivery.duration_ms / 1000,
-                    party(path) or "Your receiver",
+                    server,
                     method,
                     path,
                     delivery.status,
@@ -455,6 +464,7 @@ class TracedApp:
             headers = dict(scope["headers"])
             trace._add_raw(
                 (
+                    next(trace._seq),
                     _SERVED,
                     at,
                     started,
