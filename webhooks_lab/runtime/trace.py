@@ -271,17 +271,10 @@ class Trace:
         receiver on ``port`` keeps it anyway: status, webhook id, how long it took), so the
         delivery path pays one listener call and no more. Returns the way to stop."""
 
-        parties: dict[str, str] = {}  # the party of each endpoint's path, looked up once
-
         def recorded(delivery: Any) -> None:
             method, path = delivery.method, delivery.path
-            server = parties.get(path) if method == "POST" else None
-            if server is None:
-                if not _FROM_INBOX(method, path):
-                    return  # the traced app itself writes those down
-                server = party(path) or "Your receiver"
-                if len(parties) < 1024:  # every name a stranger makes up is not kept
-                    parties[path] = server
+            if not _FROM_INBOX(method, path):
+                return  # the traced app itself writes those down
             if self._claims and self._take_claim(port, method, path):
                 return  # a lab client's: it writes the exchange down
             headers = delivery.headers
@@ -292,7 +285,7 @@ class Trace:
                     delivery.received_at,
                     0.0,
                     delivery.duration_ms / 1000,
-                    server,
+                    party(path) or "Your receiver",
                     method,
                     path,
                     delivery.status,
@@ -409,7 +402,17 @@ class TracedApp:
         self.inbox_watched = True
         self._ports.add(port)
         self.trace._servers[port] = self.party
-        return self.trace.watch_inbox(self.inbox, port, self.party)
+        return self.trace.watch_inbox(self.inbox, port, self._party_of)
+
+    def _party_of(self, path: str) -> str | None:
+        """``party(path)``, looked up once for each path seen (at most 1,024 are kept)."""
+        try:
+            return self._names[path]
+        except KeyError:
+            server = self.party(path)
+            if len(self._names) < 1024:  # every name a stranger makes up is not kept
+                self._names[path] = server
+            return server
 
     def record_refusal(self, status: int, code: str, method: str, target: str, detail: str) -> None:
         """For ``Server(on_refusal=...)``: a request refused before the app ran (head too big)."""
@@ -445,12 +448,7 @@ class TracedApp:
         if trace._claims and trace._take_claim(port, scope["method"], path):
             await self.app(scope, receive, send)  # a lab client's: it writes the exchange down
             return
-        try:
-            server = self._names[path]
-        except KeyError:
-            server = self.party(path)
-            if len(self._names) < 1024:  # every name a stranger makes up is not kept
-                self._names[path] = server
+        server = self._party_of(path)
         if server is None:
             await self.app(scope, receive, send)
             return
