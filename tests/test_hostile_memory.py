@@ -3,6 +3,8 @@ bytes, and endpoint names that deliveries bring into being are bounded in number
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from collections.abc import Iterator
 
 import httpx
@@ -65,3 +67,33 @@ def test_past_its_limit_a_new_name_is_refused_and_set_up_ones_still_work(few):
     again = httpx.post(f"{url}/webhooks/n0", json={"type": "t", "data": {}})
     assert again.status_code == 200
     assert httpx.post(f"{url}/webhooks/configured", json={"type": "t", "data": {}}).is_success
+
+
+def test_what_the_inbox_counts_is_the_memory_its_deliveries_really_hold(lab):
+    """Measured with tracemalloc: what clearing the inbox frees, against what it counted."""
+    lab.receiver.endpoint("locked").require("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    lab.sender.add_endpoint(lab.receiver.url_for("shop"))
+    shapes = {
+        "signed, small, from the lab's sender": lambda i: lab.send("order.created", {"n": i}),
+        "signed, 20 KB": lambda i: lab.send("order.created", {"n": i, "pad": "x" * 20_000}),
+    }
+    many_headers = {f"x-forged-{h}": "y" * 40 for h in range(30)}
+    with httpx.Client(base_url=lab.receiver.url, timeout=10, trust_env=False) as http:
+        shapes["refused, 30 headers"] = lambda i: http.post(
+            "/webhooks/locked", json={"type": "t", "data": {"n": i}}, headers=many_headers
+        )
+        for what, send in shapes.items():
+            lab.receiver.inbox.clear()
+            tracemalloc.start()  # it sees the frees of what it saw allocated
+            try:
+                for i in range(300):
+                    send(i)
+                lab.receiver.inbox.wait_for(300, timeout=30)
+                gc.collect()
+                counted, held = lab.receiver.inbox.bytes, tracemalloc.get_traced_memory()[0]
+                lab.receiver.inbox.clear()
+                gc.collect()
+                freed = held - tracemalloc.get_traced_memory()[0]
+            finally:
+                tracemalloc.stop()
+            assert 0.8 < freed / counted < 1.25, (what, freed, counted)

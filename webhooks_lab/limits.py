@@ -43,7 +43,8 @@ class Limits:
     # Endpoint names a client may bring into being by posting to them; the ones a lesson or
     # ``serve`` sets up are not counted. Past it, a new name is answered 404 and nothing is kept.
     max_endpoints: int = 1_000
-    # What the inbox keeps, in bytes of bodies and headers; the oldest are evicted (and counted).
+    # The memory the inbox may hold: each delivery's body and headers and the record around
+    # them, as Python stores them. Past it the oldest are evicted (and counted).
     max_inbox_bytes: int = 64 * MIB
 
     def __post_init__(self) -> None:
