@@ -5,7 +5,6 @@ kernel leaves in the notebook and that compares equal run to run once sanitised.
 
 from __future__ import annotations
 
-import configparser
 import gc
 import re
 import threading
@@ -16,6 +15,7 @@ import httpx
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbval.plugin import get_sanitize_patterns
 
 from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.trace import Trace
@@ -89,6 +89,26 @@ def test_gaps_are_drawn_to_scale_on_the_lab_clock_and_the_waits_say_how_long():
     row = 40  # a row's own height, drawn with no gap at all
     assert (third - second - row) == pytest.approx(2 * (second - first - row), abs=1)
     assert "+1 min" in svg and "+3 min" in svg  # times from the first exchange, never absolute
+
+
+def test_nbval_compares_a_stored_picture_the_same_whether_or_not_the_machine_paused_between_cells():
+    def picture_of(pause: float, last_status: int = 200) -> str:
+        rows = [
+            ("Client", "Jobs API", "POST", "/jobs", 202, 0),
+            ("Client", "Jobs API", "GET", "/jobs/job_1", 200, 0.01 + pause),  # the next cell
+            ("Client", "Jobs API", "GET", "/jobs/job_1", 200, 1.01 + pause),  # Retry-After: 1
+            ("Client", "Jobs API", "GET", "/jobs/job_1", last_status, 2.01 + pause),
+        ]
+        return render_svg(traced(rows).exchanges())
+
+    idle, busy = picture_of(0), picture_of(0.6)
+    assert idle.count('class="wait"') == 2 and busy.count('class="wait"') == 3
+    assert sanitised(idle) == sanitised(busy)
+    assert sanitised(idle) != sanitised(picture_of(0, last_status=303))  # what it drew still counts
+    assert (
+        'class="waited"' not in sanitised(busy)
+        and sanitised(busy).count('<g class="exchange"') == 4
+    )
 
 
 def test_a_burst_collapses_into_one_row_that_says_how_many_it_hides():
@@ -278,10 +298,10 @@ NOTEBOOK_CELLS = [
 
 
 def sanitised(text: str) -> str:
-    config = configparser.ConfigParser()
-    config.read(ROOT / "notebooks" / "sanitize.cfg")
-    for section in config.sections():
-        text = re.sub(config[section]["regex"], config[section]["replace"], text)
+    """The text as nbval compares it: the course's sanitize file, read by nbval's own parser."""
+    patterns = get_sanitize_patterns((ROOT / "notebooks" / "sanitize.cfg").read_text())
+    for regex, replace in patterns:
+        text = re.sub(regex, replace, text)
     return text
 
 
