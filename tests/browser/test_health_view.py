@@ -56,8 +56,15 @@ def test_the_health_view_draws_the_failing_week_live_and_stores_its_picture(
         )
         assert page.locator(f"{LIVE} rect.failing").count() >= 1
         assert page.locator(f"{LIVE} rect.disabled").count() >= 1
-        box = page.locator(LIVE).first.bounding_box()
-        assert box and box["width"] > 500 and box["height"] > 80  # drawn, not just in the DOM
+        # Drawn, not just in the DOM: some view of it has a box that size. Asked in the page, in
+        # one go, and waited for: the live view redraws, and JupyterLab may hide a cell it has
+        # scrolled past, so a box read from outside can be gone by the time it is asked for.
+        page.wait_for_function(
+            f"() => [...document.querySelectorAll('{LIVE}')].some(svg => {{"
+            " const box = svg.getBoundingClientRect();"
+            " return box.width > 500 && box.height > 80 })",
+            timeout=15_000,
+        )
         assert "Error displaying widget" not in page.inner_text("body")
         page.screenshot(path=str(screenshots / "health-view-jupyterlab.png"), full_page=True)
         stored = outputs(page, 2)
