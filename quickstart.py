@@ -13,7 +13,8 @@ Nothing is installed outside .venv.
 
 Options for JupyterLab go after the command: ``python3 quickstart.py lab --no-browser``
 (``lab`` may be left out: ``python3 quickstart.py --no-browser``); run as root, JupyterLab gets
-``--allow-root``. Extra arguments of ``test`` go to pytest.
+``--allow-root``. Extra arguments of ``test`` go to pytest, which runs the tests on one worker per
+CPU; ``python3 quickstart.py test -n 0`` runs them one at a time.
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv and not argv[0].startswith("-") else ("lab", argv)
     if command == "test":
         setup(("test",))
-        return subprocess.call([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT)
+        # Most tests wait on real servers and real time, so they run side by side: one worker per
+        # CPU (pytest-xdist), each test file on one worker (a lesson's cells share one kernel).
+        parallel = ["--numprocesses", "auto", "--dist", "loadfile"]
+        return subprocess.call([str(PYTHON), "-m", "pytest", *parallel, *rest], cwd=ROOT)
     if command == "lab":
         setup(("production",))  # lesson 10 runs jobs on SAQ and Redis
         # `webhooks-lab lab` adds --allow-root for root (Docker, many cloud machines).
