@@ -206,6 +206,21 @@ def test_a_missing_prefix_is_named(scheme, header, strip):
     assert strip in found.explanation and "matches" in found.explanation
 
 
+def test_a_bare_signature_that_itself_begins_with_v1_is_a_missing_prefix_not_a_broken_header():
+    # One base64 signature in 4,096 begins with "v1": this one does (found by search, pinned).
+    at = 1_700_006_613
+    headers = standard(timestamp=at)
+    assert headers["webhook-signature"] == "v1,v19sQJVvkHVVg3/pB2G2kay9dYpPzv3eDHhuFButWew="
+    headers["webhook-signature"] = headers["webhook-signature"].removeprefix("v1,")
+    found = diagnose(SECRET, headers, BODY, scheme="standard", now=at)
+    assert (found.ok, found.reason) == (False, "missing_prefix")
+    assert "matches" in found.explanation
+    # The slip it could be mistaken for still reads as one: "v1" then the signature, no comma.
+    headers["webhook-signature"] = "v1" + headers["webhook-signature"]
+    found = diagnose(SECRET, headers, BODY, scheme="standard", now=at)
+    assert (found.ok, found.reason) == (False, "missing_prefix")
+
+
 def test_a_stripe_header_without_its_t_part_is_a_missing_prefix():
     headers = signed("stripe")
     headers["Stripe-Signature"] = headers["Stripe-Signature"].split(",", 1)[1]  # "v1=..."
