@@ -41,6 +41,22 @@ FINISHED = f"""() => {{
 }}"""
 
 
+def wait_until_drawn(page: Page, selector: str, *, width: int, height: int) -> None:
+    """Wait until an element matching ``selector`` (on any page) is drawn wider than ``width``
+    and taller than ``height``: drawn, not just in the DOM.
+
+    Measured inside the page, in one go: a live view redraws, and JupyterLab may hide a cell it
+    has scrolled past, so a box read from outside (``bounding_box()``) can be gone when asked for.
+    """
+    page.wait_for_function(
+        "([selector, width, height]) => [...document.querySelectorAll(selector)].some((node) => {"
+        " const box = node.getBoundingClientRect(); return box.width > width && box.height > height"
+        " })",
+        arg=[selector, width, height],
+        timeout=15_000,
+    )
+
+
 def load_jupyterlab(page: Page, url: str) -> None:
     # ?reset: start from an empty workspace, whatever an earlier run left open.
     page.goto(f"{url}/lab?reset")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .conftest import JupyterLab
-from .jupyterlab_ui import PANEL, running_notebook
+from .jupyterlab_ui import PANEL, running_notebook, wait_until_drawn
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -56,15 +56,7 @@ def test_the_health_view_draws_the_failing_week_live_and_stores_its_picture(
         )
         assert page.locator(f"{LIVE} rect.failing").count() >= 1
         assert page.locator(f"{LIVE} rect.disabled").count() >= 1
-        # Drawn, not just in the DOM: some view of it has a box that size. Asked in the page, in
-        # one go, and waited for: the live view redraws, and JupyterLab may hide a cell it has
-        # scrolled past, so a box read from outside can be gone by the time it is asked for.
-        page.wait_for_function(
-            f"() => [...document.querySelectorAll('{LIVE}')].some(svg => {{"
-            " const box = svg.getBoundingClientRect();"
-            " return box.width > 500 && box.height > 80 })",
-            timeout=15_000,
-        )
+        wait_until_drawn(page, LIVE, width=500, height=80)
         assert "Error displaying widget" not in page.inner_text("body")
         page.screenshot(path=str(screenshots / "health-view-jupyterlab.png"), full_page=True)
         stored = outputs(page, 2)

@@ -16,7 +16,7 @@ from webhooks_lab.lab import Lab
 from webhooks_lab.retry import RetryPolicy
 
 from .conftest import JupyterLab
-from .jupyterlab_ui import PANEL, running_notebook
+from .jupyterlab_ui import PANEL, running_notebook, wait_until_drawn
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -57,12 +57,7 @@ def test_the_wire_tab_draws_a_retry_live_as_it_happens(lab: Lab, page: Page, scr
     assert parties(page, "#wire") == ["Sender", "Your receiver", "Your code", "Jobs API"]
     assert outcomes(page, "#wire") == ["5xx", "2xx", "2xx"]
     assert "waited" in page.locator("#wire").inner_text()
-    page.wait_for_function(  # drawn, not just in the DOM; asked in the page, as it redraws live
-        "() => { const svg = document.querySelector('#wire svg');"
-        " const box = svg && svg.getBoundingClientRect();"
-        " return !!box && box.width > 300 && box.height > 100 }",
-        timeout=15_000,
-    )
+    wait_until_drawn(page, "#wire svg", width=300, height=100)
     assert page.evaluate("() => window.loadedOnce === true")  # live: the page never reloaded
     page.screenshot(path=str(screenshots / "inbox-page-wire.png"), full_page=True)
 
