@@ -5,6 +5,7 @@ kernel leaves in the notebook and that compares equal run to run once sanitised.
 
 from __future__ import annotations
 
+import functools
 import gc
 import re
 import threading
@@ -297,10 +298,15 @@ NOTEBOOK_CELLS = [
 ]
 
 
+@functools.cache
+def _sanitize_patterns() -> list[tuple[str, str]]:
+    """The course's sanitize file, read once, by nbval's own parser."""
+    return get_sanitize_patterns((ROOT / "notebooks" / "sanitize.cfg").read_text())
+
+
 def sanitised(text: str) -> str:
-    """The text as nbval compares it: the course's sanitize file, read by nbval's own parser."""
-    patterns = get_sanitize_patterns((ROOT / "notebooks" / "sanitize.cfg").read_text())
-    for regex, replace in patterns:
+    """The text as nbval compares it."""
+    for regex, replace in _sanitize_patterns():
         text = re.sub(regex, replace, text)
     return text
 
