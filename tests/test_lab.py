@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import tempfile
 import threading
 import time
 
@@ -161,3 +162,35 @@ def test_the_core_and_the_command_line_never_import_jupyter():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+LEFT_RUNNING = """
+import os, sys, webhooks_lab
+lab = webhooks_lab.start(outbox=sys.argv[1] if len(sys.argv) > 1 else None)
+lab.sender.outbox.flush_interval = 3600  # nothing answered is committed before the exit
+lab.sender.add_endpoint(lab.url + "/webhooks/exit")
+lab.sender.wait_deliveries([d for n in range(20) for d in lab.send("order.paid", {"n": n})])
+print(os.path.dirname(lab.outbox.path))
+"""  # and the script ends with the lab still running, as a kernel that shuts down does
+
+
+def test_a_lab_left_running_at_exit_closes_its_outbox_and_removes_its_folder(tmp_path):
+    import sqlite3
+    import subprocess
+    import sys
+
+    path = tmp_path / "outbox.sqlite3"
+    kept = subprocess.run(
+        [sys.executable, "-c", LEFT_RUNNING, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert kept.returncode == 0 and "Traceback" not in kept.stderr, kept.stderr
+    with contextlib.closing(sqlite3.connect(path)) as db:  # as the next process reads it
+        states = db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall()
+    assert states == [("delivered", 20)]
+
+    temporary = subprocess.run(
+        [sys.executable, "-c", LEFT_RUNNING], capture_output=True, text=True, timeout=60
+    )
+    assert temporary.returncode == 0 and "Traceback" not in temporary.stderr, temporary.stderr
+    folder = temporary.stdout.strip()
+    assert folder.startswith(tempfile.gettempdir()) and not os.path.exists(folder)
