@@ -60,3 +60,51 @@ def test_real_seconds_follow_a_change_of_speed():
     clock = Clock(speed=2)
     clock.speed = 100
     assert clock.real_seconds(50) == pytest.approx(0.5)
+
+
+def test_a_paused_clock_stands_still_and_its_sleepers_wait_until_it_moves():
+    async def main() -> list[str]:
+        clock = Clock(speed=1000)
+        clock.pause()
+        stood = clock.time()
+        sleeper = asyncio.ensure_future(clock.sleep(10))  # 10 ms of real time, were it running
+        await asyncio.sleep(0.1)
+        seen = [f"time moved {clock.time() - stood:g}", "asleep" if not sleeper.done() else "woke"]
+        clock.advance(9)
+        await asyncio.sleep(0.05)
+        seen.append("asleep" if not sleeper.done() else "woke early")
+        clock.advance(1)
+        await asyncio.wait_for(sleeper, 5)
+        seen.append(f"woke at +{clock.time() - stood:g}")
+        clock.resume()
+        await asyncio.sleep(0.01)
+        seen.append("running" if clock.time() > stood + 10 else "still")
+        return seen
+
+    assert asyncio.run(main()) == ["time moved 0", "asleep", "asleep", "woke at +10", "running"]
+
+
+def test_a_sleeper_already_asleep_follows_a_change_of_speed():
+    async def main() -> float:
+        clock = Clock(speed=1)
+        sleeper = asyncio.ensure_future(clock.sleep(3600))  # an hour at speed 1
+        await asyncio.sleep(0.01)
+        started = time.monotonic()
+        clock.speed = 3600 * 100  # now an hour is 10 ms
+        await asyncio.wait_for(sleeper, 10)
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) < 10  # before, it slept on for the hour it first asked
+
+
+def test_lab_seconds_since_the_start_never_go_back_when_the_speed_changes():
+    clock = Clock(speed=1000)
+    time.sleep(0.01)
+    before = clock.monotonic()
+    clock.speed = 1
+    assert clock.monotonic() >= before >= 10
+    clock.pause()
+    clock.advance(5)
+    assert clock.monotonic() >= before + 5
+    with pytest.raises(ValueError, match="forward"):
+        clock.advance(-1)

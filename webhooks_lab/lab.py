@@ -24,6 +24,7 @@ from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.loop import LabLoop
 from webhooks_lab.runtime.server import Server
 from webhooks_lab.runtime.trace import Trace, lab_server_party, use
+from webhooks_lab.sender.fast_forward import fast_forward
 from webhooks_lab.sender.sender import Sender
 from webhooks_lab.service.app import create_app, job_routes
 
@@ -137,6 +138,17 @@ class Lab:
     async def _notify(self, url: str, event: Event, *, secret: str | None = None) -> Any:
         """Send a job's completion webhook: signed, retried and logged by the sender."""
         return await self.sender.deliver_to(url, event, secret=secret, wait=False, party="Jobs API")
+
+    def fast_forward(self, seconds: float, timeout: float = 30.0) -> None:
+        """Play the next ``seconds`` of lab time event by event: the clock stands still while
+        the sender works and jumps to the next moment something is due, so every retry goes out
+        at its exact lab time however busy the machine (:mod:`webhooks_lab.sender.fast_forward`).
+        Blocks this thread (never the lab's) for at most ``timeout`` real seconds."""
+        if not isinstance(self.sender, Sender):
+            raise RuntimeError(
+                "fast_forward plays the lab's own sender; a broker's workers keep real time"
+            )
+        self.loop.run(fast_forward(self.sender, seconds, timeout=timeout), timeout=timeout + 5)
 
     def wire(self, **options: Any) -> WireView:
         """A live sequence diagram of every exchange from now on (Jupyter): a

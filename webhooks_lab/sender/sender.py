@@ -122,6 +122,7 @@ class Sender:
         self._queue: asyncio.Queue[OutgoingDelivery] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: set[asyncio.Task[Any]] = set()
+        self._waiting = 0  # timers asleep on the clock
         self._idle: asyncio.Event | None = None
         self._unflushed: asyncio.Event | None = None  # set when the outbox has writes to flush
         # Deliveries whose last attempt is sent and not yet noted, by id, with when it went out
@@ -401,9 +402,24 @@ class Sender:
         # Waits until a lab time, not for a length of it: the clock may move on before this
         # task first runs (a cell's clock.advance(), on another thread), and the wait must not
         # start over from there.
-        await self.clock.sleep(due - self.clock.time())
+        wait = due - self.clock.time()
+        if wait > 0:
+            self._waiting += 1  # asleep on the clock: see settled()
+            try:
+                await self.clock.sleep(wait)
+            finally:
+                self._waiting -= 1
         assert self._queue is not None
         self._queue.put_nowait(delivery)
+
+    def settled(self) -> bool:
+        """True when nothing is queued or being attempted: every delivery under way is asleep
+        on the clock until a later moment of its schedule (or none is under way).
+
+        What :meth:`Lab.fast_forward <webhooks_lab.lab.Lab.fast_forward>` waits for before the
+        clock jumps to the next moment something is due. Read it on the lab loop.
+        """
+        return self._waiting >= len(self._live)
 
     def _remember(self, delivery: OutgoingDelivery) -> OutgoingDelivery:
         """The one live object for a delivery id (a row read back maps to it)."""
