@@ -30,7 +30,7 @@ from starlette.routing import Route
 from webhooks_lab import cli, signing
 from webhooks_lab.events import Event
 from webhooks_lab.jobs import broker
-from webhooks_lab.jobs.broker_sender import Terms, dump, load
+from webhooks_lab.jobs.broker_sender import DeliveryStore, Terms, dump, load
 from webhooks_lab.lab import Lab
 from webhooks_lab.lessons.production import WorkerProcess
 from webhooks_lab.retry import RetryPolicy
@@ -163,6 +163,33 @@ def test_a_worker_sigkilled_mid_delivery_leaves_it_to_another_with_the_same_webh
     )
 
 
+def test_a_stalled_workers_late_answer_never_erases_the_attempt_that_took_over(redis):
+    """The sweep gave a stalled worker's attempt to another worker; the late answer is dropped."""
+    store = DeliveryStore(broker.make_queue(redis.url))
+    terms = Terms((0, 5), jitter=0, max_retry_after=60, timeout=3)
+
+    def copy(*states: str) -> OutgoingDelivery:
+        made = OutgoingDelivery("dlv_1", "msg_1", "order.paid", "http://127.0.0.1:9/x", b"{}")
+        for number, state in enumerate(states, 1):
+            made.attempts.append(Attempt("dlv_1", "msg_1", made.url, number, 1.0, state=state))
+        made.state = states[-1]
+        return made
+
+    async def main() -> tuple[bool, list[str], bool, list[str]]:
+        await store.save(copy("trying"), terms)  # worker A: on record before its POST
+        await store.save(copy("interrupted", "trying"), terms)  # the sweep: worker B took over
+        late = await store.save_answer(copy("delivered"), terms)  # A's answer, after all
+        kept = [a.state for a in (await store.get("dlv_1"))[0].attempts]
+        own = await store.save_answer(copy("interrupted", "delivered"), terms)  # B's answer
+        ended = [a.state for a in (await store.get("dlv_1"))[0].attempts]
+        await store.redis.aclose()
+        return late, kept, own, ended
+
+    late, kept, own, ended = asyncio.run(main())
+    assert (late, kept) == (False, ["interrupted", "trying"])  # both POSTs stay on the record
+    assert (own, ended) == (True, ["interrupted", "delivered"])
+
+
 # -- dead letters, replayed by a call and from the command line ----------------------------------
 
 
@@ -173,6 +200,11 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
+
+
+def answered(delivery: OutgoingDelivery) -> list[int | None]:
+    """The statuses of a delivery's attempts that got an answer (not interrupted)."""
+    return [a.status for a in delivery.attempts if a.state != "interrupted"]
 
 
 def test_a_delivery_whose_schedule_runs_out_is_a_dead_letter_and_a_replay_delivers_it(
@@ -187,7 +219,10 @@ def test_a_delivery_whose_schedule_runs_out_is_a_dead_letter_and_a_replay_delive
         first, second = (lab.sender.send("order.paid", {"order": n})[0] for n in (1, 2))
         dead = lab.sender.wait_deliveries([first, second], timeout=60)
         assert [d.state for d in dead] == ["dead", "dead"]
-        assert [[a.status for a in d.attempts] for d in dead] == [[503, 503, 503]] * 2
+        assert [len(d.attempts) for d in dead] == [3, 3]
+        # Every answer was a 503. On a starved machine a worker can stall past its heartbeat and
+        # the sweep give its attempt to another: then it is on record as interrupted, not lost.
+        assert all(answered(d) == [503] * len(answered(d)) for d in dead), dead
         assert {d.id for d in lab.sender.dead_letters()} == {first.id, second.id}
 
         listed = run_cli("deliveries", "--broker", fleet.broker, "dead")
@@ -201,14 +236,20 @@ def test_a_delivery_whose_schedule_runs_out_is_a_dead_letter_and_a_replay_delive
         ended = lab.sender.wait_deliveries([first, second], timeout=60)
         assert [d.state for d in ended] == ["delivered", "delivered"]
         assert [d.replays for d in ended] == [1, 1]
-        assert [[a.status for a in d.attempts] for d in ended] == [[503, 503, 503, 200]] * 2
+        assert all(len(d.attempts) >= 4 for d in ended), ended  # three, then the replay
+        assert all(
+            answered(d)[-1] == 200 and answered(d)[:-1] == [503] * (len(answered(d)) - 1)
+            for d in ended
+        ), ended
         assert lab.sender.dead_letters() == []
-        arrivals = down.wait_for(8)
+        arrivals = down.wait_for(sum(len(answered(d)) for d in ended))
         by_id: dict[str, int] = {}
         for headers, body in arrivals:
             signing.verify(SECRET, headers, body)
             by_id[headers["webhook-id"]] = by_id.get(headers["webhook-id"], 0) + 1
-        assert by_id == {first.event_id: 4, second.event_id: 4}  # one webhook-id each, always
+        assert set(by_id) == {first.event_id, second.event_id}  # one webhook-id each, always
+        for delivery in ended:  # every POST is an attempt on the record: none lost, none made up
+            assert len(answered(delivery)) <= by_id[delivery.event_id] <= len(delivery.attempts)
 
         shown = run_cli("deliveries", "--broker", fleet.broker, "show", first.id)
         assert shown.returncode == 0 and "delivered" in shown.stdout

@@ -147,18 +147,48 @@ class DeliveryStore:
 
     async def save(self, delivery: OutgoingDelivery, terms: Terms) -> None:
         """Write a delivery down, and keep the indexes in step with its state, in one go."""
-        key = RECORD + delivery.id
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, dump(delivery, terms))
-            pipe.zadd(INDEX, {delivery.id: delivery.created_at})
-            if delivery.state == "dead":
-                pipe.zadd(DEAD, {delivery.id: delivery.updated_at})
-            else:
-                pipe.zrem(DEAD, delivery.id)
-            if delivery.state == "delivered":
-                pipe.expire(key, DELIVERED_TTL)
-            pipe.zremrangebyrank(INDEX, 0, -INDEX_KEEP - 1)
+            self._write(pipe, delivery, terms)
             await pipe.execute()
+
+    async def save_answer(self, delivery: OutgoingDelivery, terms: Terms) -> bool:
+        """Write down the answer to ``delivery``'s last attempt, unless the record has moved on.
+
+        A worker that stalled past its heartbeat is presumed dead, and the sweep gives its
+        attempt to another worker, which marks it ``interrupted`` and makes a newer one. When the
+        stalled worker's answer comes after all, writing its copy would erase the newer attempt
+        (a POST the receiver got, gone from the record). So the write is checked: made only while
+        the record holds no more attempts than this copy (Redis ``WATCH``). False if it had more.
+        """
+        from redis.exceptions import WatchError
+
+        key = RECORD + delivery.id
+        while True:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    text = await pipe.get(key)
+                    if text is not None and len(load(text)[0].attempts) > len(delivery.attempts):
+                        return False
+                    pipe.multi()
+                    self._write(pipe, delivery, terms)
+                    await pipe.execute()
+                    return True
+                except WatchError:  # written meanwhile: look again
+                    continue
+
+    @staticmethod
+    def _write(pipe: Any, delivery: OutgoingDelivery, terms: Terms) -> None:
+        key = RECORD + delivery.id
+        pipe.set(key, dump(delivery, terms))
+        pipe.zadd(INDEX, {delivery.id: delivery.created_at})
+        if delivery.state == "dead":
+            pipe.zadd(DEAD, {delivery.id: delivery.updated_at})
+        else:
+            pipe.zrem(DEAD, delivery.id)
+        if delivery.state == "delivered":
+            pipe.expire(key, DELIVERED_TTL)
+        pipe.zremrangebyrank(INDEX, 0, -INDEX_KEEP - 1)
 
     async def get(self, delivery_id: str) -> tuple[OutgoingDelivery, Terms] | None:
         if not isinstance(delivery_id, str) or len(delivery_id) > 100:

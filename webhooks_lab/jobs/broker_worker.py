@@ -259,6 +259,9 @@ def learner_kinds(modules: Iterable[str], *, taken: Iterable[str] = ()) -> list[
 
 
 INTERRUPTED = "the worker stopped before an answer came (it may have arrived)"
+#: What an attempt's job returns when its answer came after the sweep had given the attempt to
+#: another worker (this one stalled past its heartbeat): the newer attempt's record stands.
+SUPERSEDED = "superseded"
 
 
 def delivery_function(guard: URLGuard, concurrency: int) -> tuple[Any, Callable[[], Any]]:
@@ -333,7 +336,8 @@ def delivery_function(guard: URLGuard, concurrency: int) -> tuple[Any, Callable[
             attempt.backoff, attempt.next_attempt_at = decision.wait, now + decision.wait
         delivery.next_attempt_at = attempt.next_attempt_at
         delivery.updated_at = now
-        await store.save(delivery, terms)
+        if not await store.save_answer(delivery, terms):
+            return SUPERSEDED  # another worker took the attempt over and made a newer one
         if delivery.next_attempt_at is not None:
             await store.enqueue(delivery, terms, delivery.next_attempt_at)
         return delivery.state
