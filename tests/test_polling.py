@@ -113,9 +113,13 @@ def test_measured_cost_and_delay_follow_the_arithmetic(sweep):
         assert abs(poller.requests - asked) <= max(1.5, 0.25 * asked), poller
         predicted = expected_requests_per_event(report.measured_rate, poller.interval)
         assert predicted / 2 < poller.requests_per_event < predicted * 2, poller
+    # The lab clock runs during every request, so a delay in lab seconds includes the wire's own
+    # (and, on a busy machine, the loop's lateness): the webhook's delay in the same run is that.
+    wire = report.webhook.mean
     for poller in report.pollers:
-        if poller.interval >= 5:  # at 2 s the network's own delay is no longer negligible
-            assert 0.4 < poller.mean / expected_mean_delay(poller.interval) < 1.8, poller
+        if poller.interval >= 5:  # at 2 s the wire's delay is most of it
+            waited = poller.mean - wire
+            assert 0.4 < waited / expected_mean_delay(poller.interval) < 1.8, (poller, wire)
 
 
 def test_a_race_of_thirty_events_takes_seconds_not_minutes(sweep):
