@@ -64,6 +64,8 @@ class LabLoop:
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
+            if future.done():  # it ended: with its own TimeoutError (and its words), or just now
+                return future.result()
             future.cancel()
             raise TimeoutError(f"the lab did not finish within {timeout} s") from None
 
