@@ -58,3 +58,13 @@ def test_fast_forward_leaves_a_paused_clock_paused_and_refuses_to_go_back(fast_l
     assert fast_lab.clock.paused and fast_lab.clock.time() == before + HOUR
     with pytest.raises(ValueError, match="forward"):
         fast_lab.fast_forward(-1)
+
+
+def test_an_answer_held_on_the_lab_clock_ends_fast_forward_saying_why(fast_lab):
+    fast_lab.receiver.chaos("slow").slow(60)  # answers a lab minute later, on the lab clock
+    fast_lab.sender.add_endpoint(fast_lab.receiver.url_for("slow"))
+    fast_lab.sender.send("order.placed", {})
+    with pytest.raises(TimeoutError, match="held back on the lab clock"):
+        fast_lab.fast_forward(HOUR, timeout=1)
+    assert not fast_lab.clock.paused  # running again: the held answer comes a minute later
+    fast_lab.sender.wait_idle(timeout=30)

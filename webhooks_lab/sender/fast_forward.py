@@ -9,7 +9,9 @@ anything sleeps until, and again, to the end of the stretch. However slow the ma
 retry goes out at the lab time its schedule says, so the week is the same every time.
 
 Only the sender's work is waited for: anything else asleep on the lab clock (a poller, a job)
-gets its moments as the clock passes them, but the jump does not wait for what it does then.
+gets its moments as the clock passes them, but the jump does not wait for what it does then. An
+answer held back on the lab clock (a receiver's chaos ``delay``) cannot come while the clock
+stands still: the sender waits for it, and :func:`fast_forward` says so when its time runs out.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ async def _settle(sender: Sender, clock: Clock, give_up: float, timeout: float) 
             return
         if time.monotonic() > give_up:
             raise TimeoutError(
-                f"fast_forward waited {timeout:g} s for the sender to finish what was due"
+                f"fast_forward waited {timeout:g} s for the sender to finish what was due (an"
+                " answer held back on the lab clock, such as a receiver's delay, never comes"
+                " while the clock stands still)"
             )
         await asyncio.sleep(LOOK_EVERY)
