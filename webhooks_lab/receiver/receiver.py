@@ -15,7 +15,6 @@ What each endpoint checks and who handles its events is its
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import json
@@ -45,6 +44,7 @@ from webhooks_lab.receiver.endpoint import (
 )
 from webhooks_lab.receiver.inbox import Delivery, Inbox
 from webhooks_lab.runtime.clock import Clock
+from webhooks_lab.runtime.loop import off_the_loop
 
 __all__ = ["DEFAULT_MAX_BODY", "Endpoint", "InvalidPayload", "Receiver", "answer_of"]
 
@@ -532,7 +532,7 @@ async def _call(handler: Handler, event: Event) -> Any:
     if inspect.iscoroutinefunction(handler):
         return await handler(event)
     # Plain functions run in a worker thread: a slow handler slows its own answer, not the server.
-    result = await asyncio.get_running_loop().run_in_executor(None, handler, event)
+    result = await off_the_loop(handler, event)
     if isinstance(result, Awaitable):
         return await result
     return result

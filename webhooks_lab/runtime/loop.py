@@ -82,6 +82,23 @@ class LabLoop:
         self.thread.join(timeout)
 
 
+def off_the_loop(function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """``function(*args)`` handed to the loop's thread pool at once, its future to await.
+
+    When the interpreter is exiting (a lab stopped by ``atexit``, as a kernel that shuts down
+    does), the pool takes no more work and no thread can start: then it runs here, on the loop,
+    which has nothing else to do, and the future is already done. Without this a lab left
+    running at exit never closed its outbox (its last records never committed), and a plain
+    function handling a delivery that came in meanwhile raised instead of answering."""
+    loop = asyncio.get_running_loop()
+    try:
+        return loop.run_in_executor(None, function, *args)
+    except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
+        done: asyncio.Future[T] = loop.create_future()
+        done.set_result(function(*args))
+        return done
+
+
 def awaitable(future: concurrent.futures.Future[T]) -> Awaitable[T]:
     """Let an ``async`` notebook cell ``await`` work running on the lab loop."""
     return asyncio.wrap_future(future)

@@ -41,6 +41,7 @@ from webhooks_lab.events import Event
 from webhooks_lab.retry import RetryPolicy
 from webhooks_lab.runtime.clock import Clock
 from webhooks_lab.runtime.listeners import Listeners
+from webhooks_lab.runtime.loop import off_the_loop
 from webhooks_lab.runtime.trace import Trace, current
 from webhooks_lab.sender.attempt import open_session, post, signed_headers
 from webhooks_lab.sender.chaos import SenderChaos
@@ -182,7 +183,7 @@ class Sender:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.cancel()
-        await _off_the_loop(self.outbox.close)  # its last commit and checkpoint wait for disk
+        await off_the_loop(self.outbox.close)  # its last commit and checkpoint wait for disk
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
@@ -651,7 +652,7 @@ class Sender:
                 # runs anything else: a flush on the loop meanwhile (idle(), counts()) then
                 # waits for that thread, instead of waiting for ever for a write that only the
                 # loop it blocks could have handed over. Shielded: cancelled, it still runs.
-                await asyncio.shield(_off_the_loop(self.outbox.write, batch))
+                await asyncio.shield(off_the_loop(self.outbox.write, batch))
 
     async def _finished(self, delivery: OutgoingDelivery) -> None:
         if delivery.done:
@@ -868,22 +869,6 @@ class Sender:
 
 
 __all__ += ["FINAL_STATES"]
-
-
-def _off_the_loop(function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-    """``function(*args)`` handed to the loop's thread pool at once, its future to await.
-
-    When the interpreter is exiting (a lab stopped by ``atexit``, as a kernel that shuts down
-    does), the pool takes no more work and no thread can start: then it runs here, on the loop,
-    which has nothing else to do, and the future is already done. Without this a lab left
-    running at exit never closed its outbox, and its last records were never committed."""
-    loop = asyncio.get_running_loop()
-    try:
-        return loop.run_in_executor(None, function, *args)
-    except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
-        done: asyncio.Future[T] = loop.create_future()
-        done.set_result(function(*args))
-        return done
 
 
 def _next_look(kept: int) -> int:
