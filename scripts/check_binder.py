@@ -9,7 +9,7 @@ virtual environment built from ``binder/requirements.txt`` and nothing else.
 Binder builds with repo2docker, which ignores ``pyproject.toml`` once a ``binder/`` folder exists:
 it runs ``pip install -r binder/requirements.txt`` from the repository's root (so the ``.`` in it
 is this package) and then ``binder/postBuild``. This script does the same in an empty virtual
-environment, then runs every lesson of each edition (English, then Korean) the way the test suite
+environment, then runs every lesson of both editions (side by side) the way the test suite
 does (pytest and nbval come from ``binder/requirements.txt`` too, so a learner on Binder can run
 them as well). It needs the package index, like Binder itself; it prints how long each step and
 each edition took (target: 120 s per edition) and exits with nbval's code.
@@ -92,7 +92,10 @@ def check(folder: Path) -> int:
     # from the new environment, and nothing may write into notebooks/.
     course = folder / "run"
     shutil.copytree(ROOT / "notebooks", course / "notebooks", dirs_exist_ok=True)
-    failed = 0
+    # Both editions at once, each in its own pytest (as the suite's xdist workers run them):
+    # each lab, kernel and redis-server takes a free port. Each one's output is kept in a file
+    # and printed whole when it ends, so the two never interleave.
+    runs = []
     for edition, folder_name in EDITIONS.items():
         lessons = sorted(p.name for p in (course / folder_name).glob("[0-9][0-9]_*.ipynb"))
         print(f"--- nbval, {edition}: {len(lessons)} lessons: {', '.join(lessons)}", flush=True)
@@ -110,11 +113,22 @@ def check(folder: Path) -> int:
             "no:cacheprovider",
             "-q",
         ]
+        output = (folder / f"nbval-{folder_name.replace('/', '-')}.log").open("w+")
         started = time.perf_counter()
-        result = subprocess.run(command, cwd=course, env=env)
+        process = subprocess.Popen(
+            command, cwd=course, env=env, stdout=output, stderr=subprocess.STDOUT, text=True
+        )
+        runs.append((edition, process, output, started))
+    failed = 0
+    for edition, process, output, started in runs:
+        code = process.wait()
         seconds = time.perf_counter() - started
-        timings.append((f"nbval, {edition}", seconds))
-        failed = failed or result.returncode
+        timings.append((f"nbval, {edition} (side by side)", seconds))
+        failed = failed or code
+        output.seek(0)
+        print(f"--- nbval, {edition}:", flush=True)
+        sys.stdout.write(output.read())
+        output.close()
         if seconds > EDITION_SECONDS:
             print(f"--- {edition} took {seconds:.0f} s, over the {EDITION_SECONDS} s target")
 
