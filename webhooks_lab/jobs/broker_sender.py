@@ -160,22 +160,18 @@ class DeliveryStore:
         (a POST the receiver got, gone from the record). So the write is checked: made only while
         the record holds no more attempts than this copy (Redis ``WATCH``). False if it had more.
         """
-        from redis.exceptions import WatchError
-
         key = RECORD + delivery.id
-        while True:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(key)
-                    text = await pipe.get(key)
-                    if text is not None and len(load(text)[0].attempts) > len(delivery.attempts):
-                        return False
-                    pipe.multi()
-                    self._write(pipe, delivery, terms)
-                    await pipe.execute()
-                    return True
-                except WatchError:  # written meanwhile: look again
-                    continue
+
+        async def check_and_write(pipe: Any) -> bool:
+            text = await pipe.get(key)  # watched: a write meanwhile makes redis-py run this again
+            if text is not None and len(load(text)[0].attempts) > len(delivery.attempts):
+                return False
+            pipe.multi()
+            self._write(pipe, delivery, terms)
+            return True
+
+        written: bool = await self.redis.transaction(check_and_write, key, value_from_callable=True)
+        return written
 
     @staticmethod
     def _write(pipe: Any, delivery: OutgoingDelivery, terms: Terms) -> None:
