@@ -14,11 +14,8 @@ HOUR = 3600.0
 
 @pytest.fixture
 def fast_lab():
-    running = Lab(speed=60, outbox=":memory:")
-    try:
+    with Lab(speed=60, outbox=":memory:") as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_a_week_of_failures_plays_every_attempt_at_its_moment(fast_lab):

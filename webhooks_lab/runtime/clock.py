@@ -42,9 +42,9 @@ class Clock:
         speed = _positive(value)
         with self._lock:
             self._speed = speed
-            if not self.paused:  # re-anchor, so lab time stays continuous
+            if not self.paused:  # re-anchor, so lab time stays continuous; timers are re-set
                 self._anchor = (self.time(), time.monotonic(), speed)
-            self._wake(everyone=True)
+                self._wake(everyone=True)
 
     @property
     def paused(self) -> bool:
@@ -101,11 +101,11 @@ class Clock:
 
     async def sleep(self, seconds: float) -> None:
         """Sleep until the clock reaches ``seconds`` of lab time from now."""
-        loop = asyncio.get_running_loop()
-        deadline = self.time() + max(0.0, seconds)
         if seconds <= 0:
             await asyncio.sleep(0)
             return
+        loop = asyncio.get_running_loop()
+        deadline = self.time() + seconds
         while True:
             future: asyncio.Future[None] = loop.create_future()
             with self._lock:
@@ -140,8 +140,6 @@ class Clock:
             timer.cancel()
         if not work.done():
             work.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await work
             raise TimeoutError(f"not done within {seconds:g} lab seconds")
         return work.result()
 

@@ -40,10 +40,10 @@ async def fast_forward(sender: Sender, seconds: float, *, timeout: float = 30.0)
         give_up = time.monotonic() + timeout
         while True:
             await _settle(sender, clock, give_up, timeout)
-            ahead = [moment for moment in clock.deadlines() if moment <= end]
-            if not ahead:
+            due = clock.deadlines()
+            if not due or due[0] > end:
                 break
-            clock.advance(max(0.0, ahead[0] - clock.time()))
+            clock.advance(max(0.0, due[0] - clock.time()))
         clock.advance(max(0.0, end - clock.time()))
         await _settle(sender, clock, give_up, timeout)
     finally:
