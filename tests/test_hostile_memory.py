@@ -89,6 +89,7 @@ def test_what_the_inbox_counts_is_the_memory_its_deliveries_really_hold(lab):
                 for i in range(300):
                     send(i)
                 lab.receiver.inbox.wait_for(300, timeout=30)
+                lab.sender.wait_idle(30)  # its own records are made by now, not while measuring
                 gc.collect()
                 counted, held = lab.receiver.inbox.bytes, tracemalloc.get_traced_memory()[0]
                 lab.receiver.inbox.clear()
