@@ -113,22 +113,21 @@ def check(folder: Path) -> int:
             "no:cacheprovider",
             "-q",
         ]
-        output = (folder / f"nbval-{folder_name.replace('/', '-')}.log").open("w+")
+        log = folder / f"nbval-{folder_name.replace('/', '-')}.log"
         started = time.perf_counter()
-        process = subprocess.Popen(
-            command, cwd=course, env=env, stdout=output, stderr=subprocess.STDOUT, text=True
-        )
-        runs.append((edition, process, output, started))
+        with log.open("wb") as output:  # the child keeps its own copy of the file
+            process = subprocess.Popen(
+                command, cwd=course, env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+        runs.append((edition, process, log, started))
     failed = 0
-    for edition, process, output, started in runs:
+    for edition, process, log, started in runs:
         code = process.wait()
         seconds = time.perf_counter() - started
         timings.append((f"nbval, {edition} (side by side)", seconds))
         failed = failed or code
-        output.seek(0)
         print(f"--- nbval, {edition}:", flush=True)
-        sys.stdout.write(output.read())
-        output.close()
+        sys.stdout.write(log.read_text(errors="replace"))
         if seconds > EDITION_SECONDS:
             print(f"--- {edition} took {seconds:.0f} s, over the {EDITION_SECONDS} s target")
 
