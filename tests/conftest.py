@@ -11,11 +11,8 @@ from webhooks_lab.lab import Lab
 @pytest.fixture
 def lab() -> Iterator[Lab]:
     """A lab of its own for one test: a real uvicorn server on 127.0.0.1, stopped afterwards."""
-    running = Lab()
-    try:
+    with Lab() as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

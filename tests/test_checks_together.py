@@ -23,11 +23,8 @@ def no_attempts_yet():
 @pytest.fixture
 def fast_lab() -> Iterator[Lab]:
     """The lesson's lab: its clock runs 20x, so a retry due in 5 s comes after 0.25 s."""
-    running = Lab(speed=20)
-    try:
+    with Lab(speed=20) as running:
         yield running
-    finally:
-        running.stop()
 
 
 # -- exercise 1: wire a case of your own -----------------------------------------------------------

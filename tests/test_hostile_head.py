@@ -21,11 +21,8 @@ from webhooks_lab.limits import Limits
 
 @pytest.fixture
 def tight() -> Iterator[Lab]:
-    running = Lab(limits=Limits(head_timeout=0.5))
-    try:
+    with Lab(limits=Limits(head_timeout=0.5)) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def exchange(lab: Lab, raw: bytes, *, timeout: float = 10.0) -> tuple[int, dict, dict]:

@@ -41,11 +41,8 @@ def test_one_delivery_larger_than_the_whole_inbox_is_still_kept_alone():
 
 @pytest.fixture
 def few() -> Iterator[Lab]:
-    running = Lab(limits=Limits(max_endpoints=3))
-    try:
+    with Lab(limits=Limits(max_endpoints=3)) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_a_refused_delivery_to_a_new_name_leaves_no_endpoint_behind(lab):

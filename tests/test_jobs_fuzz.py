@@ -30,11 +30,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 @pytest.fixture(scope="module")
 def fuzz_lab() -> Iterator[Lab]:
-    running = Lab()
-    try:
+    with Lab() as running:
         yield running
-    finally:
-        running.stop()
 
 
 def jobs_operations(lab: Lab) -> list:

@@ -24,11 +24,8 @@ from webhooks_lab.lessons.polling import (
 @pytest.fixture
 def fast_lab() -> Iterator[Lab]:
     """A lab whose clock runs 60 times faster: a lab minute per real second."""
-    running = Lab(speed=60)
-    try:
+    with Lab(speed=60) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +33,11 @@ def sweep() -> Iterator:
     """One race, four pollers at once, shared by the tests that only read its report.
 
     At 30 lab seconds a real one: a request's real milliseconds are few lab seconds."""
-    lab = Lab(speed=30)
-    try:
+    with Lab(speed=30) as lab:
         race = Race(lab, rate=1 / 6, poll_every=[2, 5, 30, 120], endpoint="sweep", seed=3)
         started = time.monotonic()
         report = race.run(events=30)
         yield report, time.monotonic() - started
-    finally:
-        lab.stop()
 
 
 def test_the_source_lists_events_after_a_number_over_http(fast_lab):

@@ -24,11 +24,8 @@ from webhooks_lab.runtime.server import Server
 @pytest.fixture
 def fast_lab():
     """A lab whose clock runs a day of retries in about a second."""
-    running = Lab(speed=100_000)
-    try:
+    with Lab(speed=100_000) as running:
         yield running
-    finally:
-        running.stop()
 
 
 class App:

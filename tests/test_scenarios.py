@@ -22,11 +22,8 @@ from webhooks_lab.lessons.scenarios import CASES, Chat, Newsletter, Payments, Sh
 @pytest.fixture
 def fast_lab() -> Iterator[Lab]:
     """A lab whose clock runs 50x: a retry due in 5 s comes after 0.1 s."""
-    running = Lab(speed=50)
-    try:
+    with Lab(speed=50) as running:
         yield running
-    finally:
-        running.stop()
 
 
 # -- the email outbox --------------------------------------------------------------------------

@@ -15,11 +15,8 @@ from webhooks_lab.widgets import RaceView
 
 @pytest.fixture
 def fast_lab() -> Iterator[Lab]:
-    running = Lab(speed=60)
-    try:
+    with Lab(speed=60) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_the_scoreboard_shows_each_side_as_the_race_runs(fast_lab):

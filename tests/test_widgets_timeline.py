@@ -16,12 +16,9 @@ from webhooks_lab.widgets import TimelineView
 @pytest.fixture
 def quick_lab() -> Iterator[Lab]:
     """A lab whose sender retries after 2 s, 30 s, 5 min (lab time), run 600 times faster."""
-    running = Lab(speed=600, outbox=":memory:")
-    running.sender.policy = RetryPolicy(schedule=(0, 2, 30, 300), jitter=0)
-    try:
+    with Lab(speed=600, outbox=":memory:") as running:
+        running.sender.policy = RetryPolicy(schedule=(0, 2, 30, 300), jitter=0)
         yield running
-    finally:
-        running.stop()
 
 
 def test_attempts_become_marks_coloured_by_outcome_with_the_backoff_between(quick_lab):

@@ -19,11 +19,8 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 @pytest.fixture
 def fast() -> Iterator[Lab]:
-    running = Lab(speed=3600)
-    try:
+    with Lab(speed=3600) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_a_sped_up_lab_signs_with_real_time_and_the_reference_verifier_agrees(fast):
